@@ -1,0 +1,245 @@
+/*
+ * queue.h - the on-disk qmail queue, and nothing else.
+ *
+ * SUMMARY
+ *	A queue is one qmail queue directory (pid/ mess/ intd/ todo/ lock/ ...).
+ *	A message moves through it in the stock qmail-queue order, with the
+ *	directory fsyncs stock qmail leaves out:
+ *
+ *	queue_msg_begin()   pid/<name> (O_EXCL, flock'ed) -> link mess/<id%split>/<id>
+ *	queue_msg_write()   Received line and message into the mess file
+ *	queue_msg_intd()    intd/<id> with u p F T records (not yet synced)
+ *	queue_commit()      for a whole batch: fsync data, fsync directories,
+ *	                    link todo/<id> (the commit point), fsync todo/,
+ *	                    trigger, remove pid/ markers
+ *	queue_msg_abort()   remove whatever the message made
+ *
+ *	queue_recover() removes, at start, every message a dead writer of ours
+ *	left uncommitted.  queue_count() counts like qmail-qstat.
+ *	queue_layout_*() creates and repairs queue trees (sluice-mkqueue).
+ *	queue_env_*() reads an envelope as qmail-queue does, incrementally.
+ *	queue_received() formats qmail-queue's Received line.
+ *
+ * DIAGNOSTICS
+ *	Functions return enum queue_status and fill a struct queue_err with a
+ *	text naming the file and the cause.  Nothing here calls exit(); mapping
+ *	a status to a qmail-queue exit code is the router's job.
+ *	See queue/INTERNALS.md for the states a message can be in on disk.
+ */
+#ifndef SLUICE_QUEUE_H
+#define SLUICE_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+enum queue_status {
+	QUEUE_OK = 0,
+	QUEUE_AGAIN,		/* envelope incomplete, feed more */
+	QUEUE_ENOMEM,		/* out of memory (qq 51) */
+	QUEUE_EHOME,		/* cannot open the queue directory (qq 61) */
+	QUEUE_EPID,		/* cannot create pid/ file (qq 63) */
+	QUEUE_EMESS,		/* cannot link mess/ file (qq 64) */
+	QUEUE_EINTD,		/* cannot create intd/ file (qq 65) */
+	QUEUE_ETODO,		/* cannot link todo/ file (qq 66) */
+	QUEUE_EWRITE,		/* write or fsync failed, disk full (qq 53) */
+	QUEUE_ESPACE,		/* queue below its free-space minimum (qq 53) */
+	QUEUE_EREAD,		/* read error, or envelope cut short (qq 54) */
+	QUEUE_EADDR,		/* envelope address too long (qq 11) */
+	QUEUE_EFORMAT,		/* envelope record of the wrong type (qq 91) */
+	QUEUE_ECONFIG,		/* bad settings (qq 55) */
+	QUEUE_ELAYOUT,		/* queue tree missing or broken */
+	QUEUE_EBUSY,		/* pid/ marker held by a live writer */
+	QUEUE_NSTATUS
+};
+
+struct queue_err {
+	enum queue_status status;
+	int errnum;		/* errno of the failing call, 0 if none */
+	char text[320];		/* "cannot link mess/3/1234: No space left on device" */
+};
+
+const char *queue_status_name(enum queue_status);
+/* queue_errset - set status, errno and a formatted text; returns status */
+enum queue_status queue_errset(struct queue_err *, enum queue_status, int errnum,
+			       const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define QUEUE_SPLIT_DEFAULT 23
+#define QUEUE_SPLIT_MAX 1000
+#define QUEUE_ADDR_MAX 1003	/* qmail-queue's ADDR: 1002 bytes + NUL fit */
+
+/*
+ * An open queue.  Directory fds make every operation *at()-relative, so one
+ * process serves many queues from many threads without chdir().
+ */
+struct queue {
+	char *path;
+	unsigned split;
+	int dirfd;
+	int pidfd, intdfd, todofd, lockfd;
+	int *messfd;		/* split entries: mess/<n> */
+	unsigned long seq;	/* pid/ name sequence (atomic) */
+};
+
+/* queue_open - open an existing queue tree; split 0 means CONFSPLIT or 23 */
+enum queue_status queue_open(struct queue *, const char *path, unsigned split,
+			     struct queue_err *);
+void queue_close(struct queue *);
+/* queue_split_default - $CONFSPLIT if valid, else 23 */
+unsigned queue_split_default(void);
+
+/* One message on its way into a queue. */
+enum {
+	QUEUE_MSG_PID = 1,	/* pid/ marker exists */
+	QUEUE_MSG_MESS = 2,	/* mess/ link exists */
+	QUEUE_MSG_INTD = 4,	/* intd/ file exists */
+	QUEUE_MSG_TODO = 8,	/* committed */
+};
+
+struct queue_msg {
+	struct queue *q;
+	ino_t id;		/* inode number = message id */
+	int fd;			/* mess file, O_RDWR: scanners pread it */
+	int intdfd;
+	unsigned flags;		/* QUEUE_MSG_* */
+	off_t size;		/* bytes written to mess */
+	char pidname[64];	/* marker inside pid/: <pid>.<time>.<seq>.r, then .c */
+	struct queue_err err;	/* why queue_commit() failed this one */
+};
+
+/* queue_msg_begin - create the pid/ marker and the mess link; m->fd is open */
+enum queue_status queue_msg_begin(struct queue *, struct queue_msg *, struct queue_err *);
+/* queue_msg_write - append to the mess file, retrying short writes */
+enum queue_status queue_msg_write(struct queue_msg *, const void *, size_t,
+				  struct queue_err *);
+/* queue_msg_intd - create intd/<id> holding the given u p F T records */
+enum queue_status queue_msg_intd(struct queue_msg *, const void *env, size_t len,
+				 struct queue_err *);
+/* queue_msg_abort - remove intd, mess and pid marker; close fds (never fails) */
+void queue_msg_abort(struct queue_msg *);
+
+enum queue_sync {
+	QUEUE_SYNC_FULL,	/* fsync data and every directory touched (default) */
+	QUEUE_SYNC_DATA,	/* fsync data only, like stock qmail-queue */
+	QUEUE_SYNC_NONE,	/* no fsync at all (tests, throwaway queues) */
+};
+/* queue_sync_parse - "full" | "data" | "none" -> 0, else -1 */
+int queue_sync_parse(const char *, enum queue_sync *);
+
+/*
+ * queue_commit - commit a batch of messages (each after queue_msg_intd())
+ *	with one round of fsyncs: data of every message, then each directory
+ *	once, then todo links, then each todo/ directory once, then one trigger
+ *	per queue.  Messages may belong to different queues.  Returns the number
+ *	committed; a message that failed is aborted and its m->err says why.
+ *	Committed messages have their fds closed except m->fd when keep_fd.
+ */
+size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync, int keep_fd);
+
+/* queue_trigger - wake the queue's qmail-send (lock/trigger); errors ignored */
+void queue_trigger(struct queue *);
+
+/*
+ * queue_recover - at start: for each pid/ marker of ours that no live writer
+ *	holds (flock), remove the marker if its message was committed, else
+ *	remove the message whole (intd, mess, marker).  The rules are in
+ *	queue/INTERNALS.md.  Counts go to *kept / *removed when not NULL.
+ */
+enum queue_status queue_recover(struct queue *, unsigned *kept, unsigned *removed,
+				struct queue_err *);
+
+/* qmail-qstat's two numbers for one queue tree (messages, not recipients). */
+struct queue_counts {
+	unsigned long mess;	/* files under mess/ */
+	unsigned long todo;	/* files under todo/: not yet preprocessed */
+	unsigned long intd;	/* files under intd/ */
+};
+enum queue_status queue_count(const char *path, struct queue_counts *, struct queue_err *);
+/* queue_backlog - todo + intd entries of an open queue (queue choice) */
+unsigned long queue_backlog(struct queue *);
+
+/*
+ * Received line, byte for byte as qmail-queue writes it:
+ *	"Received: (qmail <pid> invoked from network); 2 Nov 2026 02:45:04 -0000\n"
+ * The uids of alias, qmaild and qmails choose "by alias", "from network",
+ * "for bounce", else "by uid N".
+ */
+struct queue_uids {
+	uid_t alias, qmaild, qmails;
+};
+/* queue_uids_load - look the three users up in /etc/passwd (no NSS); missing = -1 */
+void queue_uids_load(struct queue_uids *, const char *passwd_path);
+#define QUEUE_RECEIVED_MAX 128
+size_t queue_received(char *buf, size_t cap, unsigned long pid, uid_t uid,
+		      const struct queue_uids *, time_t now);
+
+/*
+ * Envelope reader with qmail-queue's rules.  Input is what qmail-smtpd writes
+ * on fd 1: "F<sender>\0" "T<rcpt>\0"... "\0".  Output (env->buf) is the intd
+ * body: "u<uid>\0p<pid>\0F<sender>\0T<rcpt>\0...".  s/qmail's "Q" record ends
+ * the recipient list and sets noscan; it is not copied.
+ */
+#define QUEUE_ENV_MAX (4u << 20)	/* bytes of envelope held; past it QUEUE_ENOMEM */
+struct queue_env {
+	char *buf;
+	size_t len, cap;
+	size_t sender_off;	/* offset of the sender (after 'F') in buf */
+	unsigned nrcpt;
+	unsigned addrlen;
+	int state;
+	int noscan;		/* a Q record was seen */
+};
+void queue_env_init(struct queue_env *, uid_t uid, unsigned long pid);
+/* queue_env_feed - returns QUEUE_OK when the envelope is complete (*used bytes
+ * consumed; the rest is ignored, as qmail-queue ignores it), QUEUE_AGAIN for
+ * more, else QUEUE_EADDR / QUEUE_EFORMAT / QUEUE_ENOMEM. */
+enum queue_status queue_env_feed(struct queue_env *, const char *, size_t, size_t *used);
+/* queue_env_eof - EOF seen: QUEUE_OK if complete, else QUEUE_EREAD (qq 54) */
+enum queue_status queue_env_eof(const struct queue_env *);
+const char *queue_env_sender(const struct queue_env *);
+/* queue_env_rcpt - iterate recipients: pass NULL first, then the last result */
+const char *queue_env_rcpt(const struct queue_env *, const char *prev);
+void queue_env_free(struct queue_env *);
+
+/*
+ * Queue trees (sluice-mkqueue).  Owners come from the stock users; when they
+ * do not exist the running user owns everything (owners.fallback is set).
+ */
+struct queue_owners {
+	uid_t qmailq, qmails, qmailr;
+	gid_t qmail;
+	int fallback;
+};
+void queue_owners_load(struct queue_owners *, const char *passwd_path, const char *group_path);
+
+struct queue_layout_report {
+	unsigned created, fixed;	/* entries made / modes or owners corrected */
+	void (*say)(void *ctx, const char *line);	/* one line per change */
+	void *ctx;
+};
+/* queue_layout_make - create or repair one tree; dry_run only reports */
+enum queue_status queue_layout_make(const char *path, unsigned split,
+				    const struct queue_owners *, int dry_run,
+				    struct queue_layout_report *, struct queue_err *);
+
+/*
+ * Fault injection: every system call that changes the queue goes through this
+ * table.  Tests replace entries; production uses the libc ones.
+ */
+struct queue_sys {
+	int (*openat)(int, const char *, int, mode_t);
+	int (*linkat)(int, const char *, int, const char *, int);
+	int (*unlinkat)(int, const char *, int);
+	ssize_t (*write)(int, const void *, size_t);
+	int (*fsync)(int);
+	int (*fstat)(int, struct stat *);
+	int (*ftruncate)(int, off_t);
+	int (*renameat)(int, const char *, int, const char *);
+};
+extern struct queue_sys queue_sys;
+void queue_sys_reset(void);
+
+#endif

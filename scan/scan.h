@@ -1,0 +1,88 @@
+/*
+ * scan.h - the scan stage: typed verdicts and scanner backends.
+ *
+ * SUMMARY
+ *	A scanner is a backend behind one small table of function pointers
+ *	(struct scan_backend).  It reads a message through its fd (pread, never
+ *	by path, never copied) under a deadline and returns a typed verdict.
+ *	Backends: attach (banned attachment names, scan_attach.c), clamav
+ *	(in-process libclamav, scan_clamav.c), null and test (scan_null.c).
+ *
+ *	scan_verdict_merge() keeps the strictest of two verdicts:
+ *	infected > banned > spam > error > clean.
+ *
+ * DIAGNOSTICS
+ *	init() and reload() return 0, or -1 with a text naming the file and the
+ *	cause in the caller's buffer.  scan() always fills a verdict; a scanner
+ *	that cannot decide returns SCAN_ERROR with the reason.
+ */
+#ifndef SLUICE_SCAN_H
+#define SLUICE_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum scan_kind {		/* in increasing strictness */
+	SCAN_CLEAN = 0,
+	SCAN_ERROR,		/* scanner failed or timed out: defer or fail open */
+	SCAN_SPAM,
+	SCAN_BANNED,
+	SCAN_INFECTED,
+};
+
+struct scan_verdict {
+	enum scan_kind kind;
+	char name[256];		/* virus name, banned file name, or error reason */
+	double score, required;	/* spam scanners */
+	const char *scanner;	/* backend name that produced it (static string) */
+};
+
+/* What a scanner gets: the mess file and what is known of the message. */
+struct scan_input {
+	int fd;			/* mess file, read with pread(); offset 0 = Received line */
+	off_t size;
+	const char *sender;
+	const char *const *rcpts;	/* NULL-terminated */
+	int64_t deadline_ms;	/* CLOCK_MONOTONIC milliseconds; 0 = none */
+	volatile int *cancel;	/* set non-zero when a decisive verdict made it moot */
+};
+
+/* Settings every backend may read; filled by the daemon from the environment. */
+struct scan_config {
+	const char *clamdb;	/* signature directory (SLUICE_CLAMDB) */
+	const char *tmpdir;	/* CL_ENGINE_TMPDIR */
+	uint64_t max_scansize, max_filesize;
+	unsigned max_recursion, max_files, max_scantime_ms;
+	const char *banned;	/* SLUICE_BANNED: ".exe .com ..." (space/colon separated) */
+	unsigned attach_max_depth;	/* MIME nesting limit */
+	enum scan_kind attach_limit_verdict;	/* verdict when a walker limit is hit */
+};
+
+struct scan_backend {
+	const char *name;
+	int (*init)(void **state, const struct scan_config *, char *err, size_t errlen);
+	void (*scan)(void *state, const struct scan_input *, struct scan_verdict *);
+	int (*reload)(void *state, char *err, size_t errlen);	/* may be NULL */
+	/* stats - append "key value\n" lines to buf; returns bytes written */
+	size_t (*stats)(void *state, char *buf, size_t len);	/* may be NULL */
+	void (*fini)(void *state);
+};
+
+extern const struct scan_backend scan_backend_null;
+extern const struct scan_backend scan_backend_attach;
+extern const struct scan_backend scan_backend_clamav;
+
+/* scan_backend_find - by name ("null", "attach", "clamav", ...); NULL if unknown */
+const struct scan_backend *scan_backend_find(const char *name);
+
+void scan_verdict_set(struct scan_verdict *, enum scan_kind, const char *scanner,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* scan_verdict_merge - keep in *into the stricter of *into and *from */
+void scan_verdict_merge(struct scan_verdict *into, const struct scan_verdict *from);
+const char *scan_kind_name(enum scan_kind);
+
+#define SCAN_BANNED_DEFAULT \
+	".exe .com .bat .cmd .scr .pif .vbs .vbe .js .jse .wsf .wsh .hta .lnk .cpl .msi .msp .reg .ps1 .jar"
+
+#endif
