@@ -6,7 +6,9 @@
  *	(struct scan_backend).  It reads a message through its fd (pread, never
  *	by path, never copied) under a deadline and returns a typed verdict.
  *	Backends: attach (banned attachment names, scan_attach.c), clamav
- *	(in-process libclamav, scan_clamav.c), null and test (scan_null.c).
+ *	(in-process libclamav, scan_clamav.c), null and test (scan_backend.c;
+ *	"test" takes its verdict from an X-Sluice-Test: line in the message,
+ *	for tests only).
  *
  *	scan_verdict_merge() keeps the strictest of two verdicts:
  *	infected > banned > spam > error > clean.
@@ -72,8 +74,9 @@ struct scan_backend {
 extern const struct scan_backend scan_backend_null;
 extern const struct scan_backend scan_backend_attach;
 extern const struct scan_backend scan_backend_clamav;
+extern const struct scan_backend scan_backend_test;	/* tests only: see scan_backend.c */
 
-/* scan_backend_find - by name ("null", "attach", "clamav", ...); NULL if unknown */
+/* scan_backend_find - by name ("null", "attach", "clamav", "test"); NULL if unknown */
 const struct scan_backend *scan_backend_find(const char *name);
 
 void scan_verdict_set(struct scan_verdict *, enum scan_kind, const char *scanner,
@@ -84,5 +87,38 @@ const char *scan_kind_name(enum scan_kind);
 
 #define SCAN_BANNED_DEFAULT \
 	".exe .com .bat .cmd .scr .pif .vbs .vbe .js .jse .wsf .wsh .hta .lnk .cpl .msi .msp .reg .ps1 .jar"
+
+/*
+ * The worker pool (scan_pool.c).  A job names the scanners to run, their
+ * states, and the input; the pool fills job->verdict.  The job belongs to the
+ * pool from scan_pool_submit() until scan_pool_done() hands it back.
+ */
+struct scan_job {
+	struct scan_input in;
+	const struct scan_backend *const *scanners;
+	void *const *states;
+	unsigned nscanners;
+	struct scan_verdict verdict;
+	volatile int cancel;
+	void *owner;		/* the caller's context */
+	struct scan_job *next;	/* pool's list link */
+};
+
+struct scan_pool;
+/* scan_pool_new - start nthreads workers; notify(arg) runs (in a worker)
+ * after each finished job */
+struct scan_pool *scan_pool_new(unsigned nthreads, unsigned max_depth,
+				void (*notify)(void *), void *arg);
+/* scan_pool_submit - 0, or -1 when max_depth jobs already wait */
+int scan_pool_submit(struct scan_pool *, struct scan_job *);
+/* scan_pool_done - finished jobs, oldest first, linked by ->next */
+struct scan_job *scan_pool_done(struct scan_pool *);
+void scan_pool_load(struct scan_pool *, unsigned *waiting, unsigned *busy);
+/* scan_pool_free - run what is queued, join the workers */
+void scan_pool_free(struct scan_pool *);
+/* scan_run - run a job's scanners in the calling thread (the pool's worker body) */
+void scan_run(struct scan_job *);
+/* scan_now_ms - CLOCK_MONOTONIC in milliseconds, the clock of every deadline */
+int64_t scan_now_ms(void);
 
 #endif

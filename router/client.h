@@ -1,0 +1,126 @@
+/*
+ * client.h - what sluice-queue and sluiced share: qmail-queue exit codes,
+ * the one status-to-exit-code table, the wire protocol between them, and
+ * direct mode (sluice-queue doing qmail-queue's job itself).
+ *
+ * SUMMARY
+ *	client_exit_code() maps a queue status to qmail-queue's exit code;
+ *	client_exit_reply() is what qmail-smtpd answers for an exit code.
+ *	wire_*() frame the request (fds 0 and 1 by SCM_RIGHTS plus a few
+ *	environment variables), the ack and the reply.
+ *	client_direct() queues a message from fds 0 and 1 like qmail-queue.
+ *	client_reject_text() sanitises a custom reject text.
+ *
+ *	This library links libc and queue/ only: sluice-queue runs once per
+ *	message and its start-up cost is on every message's path.
+ */
+#ifndef SLUICE_CLIENT_H
+#define SLUICE_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "queue/queue.h"
+
+/* qmail-queue exit codes (REFERENCE §2) */
+enum {
+	QQ_OK = 0,
+	QQ_ADDR = 11,		/* 554 envelope address too long */
+	QQ_PERM = 31,		/* 554 mail server permanently rejected message */
+	QQ_NOMEM = 51,
+	QQ_TIMEOUT = 52,
+	QQ_WRITE = 53,
+	QQ_READ = 54,
+	QQ_CONFIG = 55,
+	QQ_NET = 56,
+	QQ_HOME = 61,
+	QQ_PID = 63,
+	QQ_MESS = 64,
+	QQ_INTD = 65,
+	QQ_TODO = 66,
+	QQ_TEMP = 71,		/* 451 mail server temporarily rejected message */
+	QQ_BUG = 81,
+	QQ_CUSTOM = 82,		/* custom text on fd 6 (notqmail) or fd 4 (simscan) */
+	QQ_CUSTOM_INDI = 88,	/* custom text on ERROR_FD (IndiMail) */
+	QQ_FORMAT = 91,
+};
+
+int client_exit_code(enum queue_status);
+const char *client_exit_reply(int code);
+
+/* Custom reject text conventions; an installation picks one. */
+enum client_custom {
+	CUSTOM_NONE,		/* plain 31 / 71 */
+	CUSTOM_NOTQMAIL,	/* exit 82, text on fd 6 */
+	CUSTOM_SIMSCAN,		/* exit 82, text on fd 4 */
+	CUSTOM_INDIMAIL,	/* exit 88, text on ERROR_FD (default 2) */
+};
+int client_custom_parse(const char *, enum client_custom *);
+
+/* client_reject_text - "D<text>" (permanent) or "Z<text>" (temporary) into
+ * out: no CR, LF or NUL, at most 254 bytes after the letter.  Returns length. */
+size_t client_reject_text(char *out, size_t cap, int permanent, const char *text);
+
+/*
+ * Wire protocol on the daemon's unix socket.
+ *	request  "SLQ1" then "KEY=VALUE\0" pairs, with fds 0 and 1 attached
+ *	ack      'A' once the daemon owns the fds
+ *	reply    'R' code plain fd len text[len]
+ *	         code: exit code to use when fd (-1: none) is open, after
+ *	         writing text there; plain: exit code otherwise.
+ */
+#define WIRE_MAGIC "SLQ1"
+#define WIRE_REQ_MAX 4096
+#define WIRE_ACK 'A'
+
+struct wire_reply {
+	uint8_t code, plain;
+	int8_t fd;
+	uint8_t len;
+	char text[256];
+};
+
+/* wire_send_request - one sendmsg with the payload and both fds; 0 or -1 */
+int wire_send_request(int sock, const int fds[2], const char *payload, size_t len);
+/* wire_recv_request - one recvmsg; returns payload length, fds[] set (or -1 each) */
+ssize_t wire_recv_request(int sock, int fds[2], char *buf, size_t cap);
+/* wire_reply_encode - into buf (>= 5 + 255); returns length */
+size_t wire_reply_encode(const struct wire_reply *, char *buf);
+/* wire_reply_decode - 1 when buf[0..len) holds a whole reply, 0 if short, -1 bad */
+int wire_reply_decode(const char *buf, size_t len, struct wire_reply *);
+/* wire_env - the qmail-smtpd environment variables passed to the daemon */
+size_t wire_env(char *buf, size_t cap);
+/* wire_env_get - look KEY up in a received payload (after the magic) */
+const char *wire_env_get(const char *payload, size_t len, const char *key);
+
+/*
+ * Direct mode: the whole job in this process, as stock qmail-queue does it,
+ * with an optional QHPSI scanner run on the mess file before the commit.
+ */
+struct client_direct {
+	const char *queuedir;	/* queue to write into */
+	unsigned split;
+	enum queue_sync sync;
+	const char *qhpsi;	/* QHPSI command, NULL for none */
+	const char *qhpsi_arg[3];
+	unsigned long qhpsi_min, qhpsi_max;	/* 0 = no limit */
+	int qhpsi_rc, qhpsi_rn;	/* infected / clean exit codes */
+	int reject_virus;	/* REJECTVIRUS: 0 accept, 1 reject, 2 drop */
+	enum client_custom custom;
+	int error_fd;		/* for CUSTOM_INDIMAIL */
+	const char *passwd;	/* for the Received line's users; NULL = /etc/passwd */
+};
+/* client_reply_make - reply with exit code plain (31, 71, 0, ...) and, under a
+ * custom-error convention, the text on that convention's fd */
+void client_reply_make(struct wire_reply *, int plain, enum client_custom, int error_fd,
+		       const char *text);
+/* client_deliver_reply - write the text if its fd is open; the exit code to use */
+int client_deliver_reply(const struct wire_reply *);
+
+/* client_direct_env - fill from the environment; -1 with a message in err */
+int client_direct_env(struct client_direct *, char *err, size_t errlen);
+/* client_direct_run - queue fd 0 + fd 1; returns the process exit code */
+int client_direct_run(const struct client_direct *);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * client_direct.c - direct mode: sluice-queue does qmail-queue's whole job.
+ *
+ *	client_direct_env() reads the settings: the queue (QUEUEDIR, else one
+ *	of QUEUE_BASE/queue<N> chosen by pid), SLUICE_SYNC, the QHPSI scanner
+ *	(QHPSI, QHPSIARG1..3, QHPSIMINSIZE, QHPSIMAXSIZE, QHPSIRC, QHPSIRN),
+ *	REJECTVIRUS, SLUICE_CUSTOM_ERROR and ERROR_FD.
+ *	client_direct_run() reads fd 0 into the mess file behind the Received
+ *	line, reads the envelope from fd 1, runs the QHPSI scanner on the mess
+ *	file when configured, and commits: the same bytes on disk as stock
+ *	qmail-queue.  It is the drop-in for small sites, the fallback when the
+ *	daemon is unreachable, and the benchmarks' baseline.
+ *
+ * DIAGNOSTICS
+ *	The return value is qmail-queue's exit code; one line on stderr says
+ *	why when it is not 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "queue/queue_set.h"
+
+#define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take */
+
+static unsigned long env_ulong(const char *name, unsigned long def)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return def;
+	v = strtoul(s, &end, 10);
+	return *end ? def : v;
+}
+
+int client_direct_env(struct client_direct *d, char *err, size_t errlen)
+{
+	static char path[4096];
+	const char *s;
+	struct queue_set set;
+	struct queue_set_opts opts = { 0 };
+	struct queue_err qe;
+
+	memset(d, 0, sizeof *d);
+	d->split = queue_split_default();
+	d->sync = QUEUE_SYNC_FULL;
+	if ((s = getenv("SLUICE_SYNC")) && *s && queue_sync_parse(s, &d->sync) < 0) {
+		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data or none", s);
+		return -1;
+	}
+	if (queue_set_env(&set, &opts, &qe) != QUEUE_OK) {
+		snprintf(err, errlen, "%s", qe.text);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s", set.v[(unsigned long)getpid() % set.n].path);
+	queue_set_free(&set);
+	d->queuedir = path;
+	if ((s = getenv("QHPSI")) && *s) {
+		d->qhpsi = s;
+		d->qhpsi_arg[0] = getenv("QHPSIARG1");
+		d->qhpsi_arg[1] = getenv("QHPSIARG2");
+		d->qhpsi_arg[2] = getenv("QHPSIARG3");
+		d->qhpsi_min = env_ulong("QHPSIMINSIZE", 0);
+		d->qhpsi_max = env_ulong("QHPSIMAXSIZE", 0);
+		d->qhpsi_rc = (int)env_ulong("QHPSIRC", 1);
+		d->qhpsi_rn = (int)env_ulong("QHPSIRN", 0);
+	}
+	d->reject_virus = (int)env_ulong("REJECTVIRUS", 1);
+	if ((s = getenv("SLUICE_CUSTOM_ERROR")) && client_custom_parse(s, &d->custom) < 0) {
+		snprintf(err, errlen, "SLUICE_CUSTOM_ERROR=%s: want none, notqmail, simscan or indimail", s);
+		return -1;
+	}
+	d->error_fd = (int)env_ulong("ERROR_FD", 2);
+	return 0;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "sluice-queue: %s\n", buf);
+}
+
+/*
+ * qhpsi_run - run the scanner on the mess file: "%s" in the command or an
+ * argument is the path, else the path is appended.  Returns 1 infected,
+ * 0 clean, -1 scanner failure (temporary).
+ */
+static int qhpsi_run(const struct client_direct *d, const char *messpath)
+{
+	char *argv[8], cmd[4096], *p;
+	int n = 0, i, used = 0, status;
+	time_t until = time(NULL) + QHPSI_TIMEOUT;
+	pid_t pid;
+
+	snprintf(cmd, sizeof cmd, "%s", d->qhpsi);
+	for (p = strtok(cmd, " \t"); p && n < 4; p = strtok(NULL, " \t"))
+		argv[n++] = p;
+	for (i = 0; i < 3; i++)
+		if (d->qhpsi_arg[i] && *d->qhpsi_arg[i])
+			argv[n++] = (char *)d->qhpsi_arg[i];
+	for (i = 0; i < n; i++)
+		if (!strcmp(argv[i], "%s")) {
+			argv[i] = (char *)messpath;
+			used = 1;
+		}
+	if (!used)
+		argv[n++] = (char *)messpath;
+	argv[n] = NULL;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(2, 1);	/* its output goes to qmail-smtpd's log */
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (time(NULL) >= until) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			say("QHPSI scanner %s killed after %d s", argv[0], QHPSI_TIMEOUT);
+			return -1;
+		}
+		usleep(2000);
+	}
+	if (!WIFEXITED(status))
+		return -1;
+	if (WEXITSTATUS(status) == d->qhpsi_rc)
+		return 1;
+	if (WEXITSTATUS(status) == d->qhpsi_rn)
+		return 0;
+	say("QHPSI scanner %s exited %d", argv[0], WEXITSTATUS(status));
+	return -1;
+}
+
+static int fail(struct queue_msg *m, struct queue_err *e)
+{
+	say("%s", e->text);
+	if (m)
+		queue_msg_abort(m);
+	return client_exit_code(e->status);
+}
+
+static int reject(const struct client_direct *d, int plain, const char *text)
+{
+	struct wire_reply r;
+
+	client_reply_make(&r, plain, d->custom, d->error_fd, text);
+	return client_deliver_reply(&r);
+}
+
+int client_direct_run(const struct client_direct *d)
+{
+	static char buf[65536];
+	struct queue q;
+	struct queue_msg m, *mp = &m;
+	struct queue_env env;
+	struct queue_uids uids;
+	struct queue_err e;
+	char recv[QUEUE_RECEIVED_MAX], messpath[4200];
+	size_t rlen, used;
+	enum queue_status st;
+	ssize_t r;
+
+	if (queue_open(&q, d->queuedir, d->split, &e) != QUEUE_OK)
+		return fail(NULL, &e);
+	queue_uids_load(&uids, d->passwd);
+	rlen = queue_received(recv, sizeof recv, (unsigned long)getpid(), getuid(), &uids,
+			      time(NULL));
+	if (queue_msg_begin(&q, &m, &e) != QUEUE_OK)
+		return fail(NULL, &e);
+	if (queue_msg_write(&m, recv, rlen, &e) != QUEUE_OK)
+		return fail(&m, &e);
+	for (;;) {
+		r = read(0, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the message");
+			return fail(&m, &e);
+		}
+		if (r == 0)
+			break;
+		if (queue_msg_write(&m, buf, (size_t)r, &e) != QUEUE_OK)
+			return fail(&m, &e);
+	}
+	queue_env_init(&env, getuid(), (unsigned long)getpid());
+	for (st = QUEUE_AGAIN; st == QUEUE_AGAIN;) {
+		r = read(1, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the envelope");
+			return fail(&m, &e);
+		}
+		st = r ? queue_env_feed(&env, buf, (size_t)r, &used) : queue_env_eof(&env);
+	}
+	if (st != QUEUE_OK) {
+		queue_errset(&e, st, 0, "%s", st == QUEUE_EREAD ? "envelope cut short: message aborted"
+					  : st == QUEUE_EADDR ? "envelope address too long"
+					  : st == QUEUE_EFORMAT ? "envelope record of the wrong type"
+					  : "envelope too large");
+		return fail(&m, &e);
+	}
+	snprintf(messpath, sizeof messpath, "%s/mess/%lu/%lu", q.path,
+		 (unsigned long)m.id % q.split, (unsigned long)m.id);
+	if (d->qhpsi && (!d->qhpsi_min || (unsigned long)m.size >= d->qhpsi_min) &&
+	    (!d->qhpsi_max || (unsigned long)m.size <= d->qhpsi_max) && !env.noscan) {
+		int v = qhpsi_run(d, messpath);
+
+		if (v < 0) {
+			queue_msg_abort(&m);
+			return QQ_TEMP;
+		}
+		if (v > 0 && d->reject_virus == 1) {
+			queue_msg_abort(&m);
+			return reject(d, QQ_PERM, "Your email was rejected because it contains a virus (#5.7.1)");
+		}
+		if (v > 0 && d->reject_virus == 2) {
+			queue_msg_abort(&m);
+			return QQ_OK;	/* dropped, as REJECTVIRUS=2 asks */
+		}
+	}
+	if (queue_msg_intd(&m, env.buf, env.len, &e) != QUEUE_OK)
+		return fail(&m, &e);
+	queue_env_free(&env);
+	if (queue_commit(&mp, 1, d->sync, 0) != 1)
+		return fail(NULL, &m.err);
+	return QQ_OK;
+}

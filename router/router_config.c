@@ -1,0 +1,244 @@
+/*
+ * router_config.c - sluiced's settings, from the environment.
+ *
+ *	router_config_env() reads every variable router_config_help() lists,
+ *	with the defaults printed there, and checks them.  Numbers must be
+ *	plain decimals; a bad value is an error naming the variable, never a
+ *	silent default.
+ */
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "router.h"
+
+static const struct {
+	const char *name, *def, *help;
+} vars[] = {
+	{ "QUEUE_BASE", QUEUE_BASE_DEFAULT, "directory holding queue<N>" },
+	{ "QUEUE_COUNT", "5", "number of queues" },
+	{ "QUEUE_START", "1", "number of the first queue" },
+	{ "QUEUEDIR", "", "use only this queue" },
+	{ "CONFSPLIT", "23", "split of the queues' mess/ directories" },
+	{ "SLUICE_SOCKET", "$QUEUE_BASE/sluiced.sock", "socket sluice-queue connects to" },
+	{ "SLUICE_STATS_SOCKET", "$SLUICE_SOCKET.stats", "socket answering live figures" },
+	{ "SLUICE_SOCKET_MODE", "0666", "mode of both sockets (octal)" },
+	{ "SLUICE_SOCKET_GROUP", "", "group of both sockets" },
+	{ "SLUICE_USER", "", "user to become when started as root (the queue owner)" },
+	{ "SLUICE_MAX_INFLIGHT", "512", "messages received and not yet answered" },
+	{ "SLUICE_MAX_BYTES", "1073741824", "bytes of such messages" },
+	{ "SLUICE_SCAN_QUEUE", "256", "messages waiting for a scan worker" },
+	{ "SLUICE_WORKERS", "cores", "scan worker threads" },
+	{ "SLUICE_READ_TIMEOUT", "1200", "seconds without a byte from qmail-smtpd" },
+	{ "SLUICE_MESSAGE_TIMEOUT", "86400", "seconds for one whole message" },
+	{ "SLUICE_SCAN_TIMEOUT", "60", "seconds for all scanners of one message" },
+	{ "SLUICE_DRAIN_TIMEOUT", "60", "seconds SIGTERM waits for messages in flight" },
+	{ "SLUICE_SYNC", "full", "full | data | none: fsyncs before the commit" },
+	{ "SLUICE_BATCH", "64", "messages per commit batch at most" },
+	{ "MIN_FREE", "0", "bytes a queue's filesystem must keep free" },
+	{ "SLUICE_MAX_BACKLOG", "100000", "todo + intd entries a queue may hold" },
+	{ "SLUICE_SCANNERS", "null", "scanners run on every message (null, attach, clamav, test)" },
+	{ "SLUICE_ON_VIRUS", "reject", "reject | defer | drop | accept" },
+	{ "SLUICE_ON_BANNED", "reject", "reject | defer | drop | accept" },
+	{ "SLUICE_ON_SPAM", "reject", "reject | defer | drop | accept" },
+	{ "SLUICE_ON_ERROR", "defer", "scanner failure or timeout: defer | accept" },
+	{ "REJECTVIRUS", "", "IndiMail: 0 accept, 1 reject, 2 drop (sets SLUICE_ON_VIRUS)" },
+	{ "SLUICE_CUSTOM_ERROR", "none", "none | notqmail (82, fd 6) | simscan (82, fd 4) | indimail (88, ERROR_FD)" },
+	{ "ERROR_FD", "2", "fd of IndiMail's custom error text" },
+	{ "SLUICE_CLAMDB", "", "signature directory of the clamav scanner" },
+	{ "SLUICE_BANNED", "", "banned attachment suffixes of the attach scanner" },
+};
+
+void router_config_help(void)
+{
+	size_t i;
+
+	printf("usage: sluiced [--help] [--version]\n\n"
+	       "The sluice daemon.  Runs in the foreground; every setting comes from the\n"
+	       "environment (default in brackets):\n\n");
+	for (i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		printf("  %-22s %s [%s]\n", vars[i].name, vars[i].help, vars[i].def);
+	printf("\nSignals: TERM drains and exits, HUP reloads the scanners.\n"
+	       "See sluiced(8).\n");
+}
+
+static const char *get(const char *name)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? s : NULL;
+}
+
+static int num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,
+	       char *err, size_t errlen)
+{
+	const char *s = get(name);
+	char *end;
+	unsigned long long v;
+
+	if (!s) {
+		*out = def;
+		return 0;
+	}
+	v = strtoull(s, &end, 10);
+	if (*end || *s == '-' || v < lo || v > hi) {
+		snprintf(err, errlen, "%s=%s: want a number from %llu to %llu", name, s,
+			 (unsigned long long)lo, (unsigned long long)hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int action(const char *name, enum router_action def, int allow_reject,
+		  enum router_action *out, char *err, size_t errlen)
+{
+	const char *s = get(name);
+
+	*out = def;
+	if (!s)
+		return 0;
+	if (!strcmp(s, "accept"))
+		*out = ACTION_ACCEPT;
+	else if (!strcmp(s, "defer"))
+		*out = ACTION_DEFER;
+	else if (allow_reject && !strcmp(s, "reject"))
+		*out = ACTION_REJECT;
+	else if (allow_reject && !strcmp(s, "drop"))
+		*out = ACTION_DROP;
+	else {
+		snprintf(err, errlen, "%s=%s: want %s", name, s,
+			 allow_reject ? "reject, defer, drop or accept" : "defer or accept");
+		return -1;
+	}
+	return 0;
+}
+
+static int scanners(struct router_config *c, char *err, size_t errlen)
+{
+	const char *s = get("SLUICE_SCANNERS");
+	char buf[512], *tok, *save;
+
+	snprintf(buf, sizeof buf, "%s", s ? s : "null");
+	for (tok = strtok_r(buf, " ,:", &save); tok; tok = strtok_r(NULL, " ,:", &save)) {
+		const struct scan_backend *b = scan_backend_find(tok);
+
+		if (!b) {
+			snprintf(err, errlen, "SLUICE_SCANNERS: unknown scanner %s", tok);
+			return -1;
+		}
+		if (c->nscanners == ROUTER_MAX_SCANNERS) {
+			snprintf(err, errlen, "SLUICE_SCANNERS: more than %d scanners", ROUTER_MAX_SCANNERS);
+			return -1;
+		}
+		if (strcmp(b->name, "null"))
+			c->scanners[c->nscanners++] = b;
+	}
+	return 0;
+}
+
+int router_config_env(struct router_config *c, char *err, size_t errlen)
+{
+	struct queue_set_opts opts = { 0 };
+	struct queue_err qe;
+	const char *s;
+	uint64_t v;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(c, 0, sizeof *c);
+	if (queue_set_env(&c->set, &opts, &qe) != QUEUE_OK) {
+		snprintf(err, errlen, "%s", qe.text);
+		return -1;
+	}
+	c->split = queue_split_default();
+	if ((s = get("SLUICE_SOCKET")))
+		snprintf(c->socket_path, sizeof c->socket_path, "%s", s);
+	else
+		snprintf(c->socket_path, sizeof c->socket_path, "%s/sluiced.sock",
+			 get("QUEUE_BASE") ? get("QUEUE_BASE") : QUEUE_BASE_DEFAULT);
+	if ((s = get("SLUICE_STATS_SOCKET")))
+		snprintf(c->stats_path, sizeof c->stats_path, "%s", s);
+	else
+		snprintf(c->stats_path, sizeof c->stats_path, "%.4089s.stats", c->socket_path);
+	c->socket_mode = 0666;
+	if ((s = get("SLUICE_SOCKET_MODE"))) {
+		char *end;
+		unsigned long m = strtoul(s, &end, 8);
+
+		if (*end || m > 0777) {
+			snprintf(err, errlen, "SLUICE_SOCKET_MODE=%s: want an octal mode", s);
+			return -1;
+		}
+		c->socket_mode = (mode_t)m;
+	}
+	c->socket_gid = (gid_t)-1;
+	if ((s = get("SLUICE_SOCKET_GROUP"))) {
+		struct group *g = getgrnam(s);
+
+		if (!g) {
+			snprintf(err, errlen, "SLUICE_SOCKET_GROUP=%s: no such group", s);
+			return -1;
+		}
+		c->socket_gid = g->gr_gid;
+	}
+	c->user = get("SLUICE_USER");
+#define NUM(var, field, def, lo, hi)                                  \
+	do {                                                          \
+		if (num(var, def, lo, hi, &v, err, errlen) < 0)       \
+			return -1;                                    \
+		c->field = v;                                         \
+	} while (0)
+	NUM("SLUICE_MAX_INFLIGHT", max_inflight, 512, 1, 1000000);
+	NUM("SLUICE_MAX_BYTES", max_bytes, 1ull << 30, 1, UINT64_MAX);
+	NUM("SLUICE_SCAN_QUEUE", scan_depth, 256, 1, 1000000);
+	NUM("SLUICE_WORKERS", workers, cores > 0 ? (uint64_t)cores : 2, 1, 256);
+	NUM("SLUICE_READ_TIMEOUT", read_timeout, 1200, 1, 86400 * 7);
+	NUM("SLUICE_MESSAGE_TIMEOUT", message_timeout, 86400, 1, 86400 * 7);
+	NUM("SLUICE_SCAN_TIMEOUT", scan_timeout_ms, 60, 1, 86400);
+	c->scan_timeout_ms *= 1000;
+	NUM("SLUICE_DRAIN_TIMEOUT", drain_timeout, 60, 0, 86400);
+	NUM("SLUICE_BATCH", batch_max, 64, 1, 64);
+	NUM("MIN_FREE", min_free, 0, 0, UINT64_MAX);
+	NUM("SLUICE_MAX_BACKLOG", max_backlog, 100000, 1, UINT64_MAX);
+	NUM("ERROR_FD", error_fd, 2, 0, 127);
+#undef NUM
+	c->sync = QUEUE_SYNC_FULL;
+	if ((s = get("SLUICE_SYNC")) && queue_sync_parse(s, &c->sync) < 0) {
+		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data or none", s);
+		return -1;
+	}
+	if (scanners(c, err, errlen) < 0)
+		return -1;
+	if (action("SLUICE_ON_VIRUS", ACTION_REJECT, 1, &c->on_virus, err, errlen) < 0 ||
+	    action("SLUICE_ON_BANNED", ACTION_REJECT, 1, &c->on_banned, err, errlen) < 0 ||
+	    action("SLUICE_ON_SPAM", ACTION_REJECT, 1, &c->on_spam, err, errlen) < 0 ||
+	    action("SLUICE_ON_ERROR", ACTION_DEFER, 0, &c->on_error, err, errlen) < 0)
+		return -1;
+	if ((s = get("REJECTVIRUS"))) {
+		if (!strcmp(s, "0"))
+			c->on_virus = ACTION_ACCEPT;
+		else if (!strcmp(s, "1"))
+			c->on_virus = ACTION_REJECT;
+		else if (!strcmp(s, "2"))
+			c->on_virus = ACTION_DROP;
+		else {
+			snprintf(err, errlen, "REJECTVIRUS=%s: want 0, 1 or 2", s);
+			return -1;
+		}
+	}
+	c->custom = CUSTOM_NONE;
+	if ((s = get("SLUICE_CUSTOM_ERROR")) && client_custom_parse(s, &c->custom) < 0) {
+		snprintf(err, errlen, "SLUICE_CUSTOM_ERROR=%s: want none, notqmail, simscan or indimail", s);
+		return -1;
+	}
+	c->scan.clamdb = get("SLUICE_CLAMDB");
+	c->scan.banned = get("SLUICE_BANNED") ? get("SLUICE_BANNED") : SCAN_BANNED_DEFAULT;
+	return 0;
+}
+
+void router_config_free(struct router_config *c)
+{
+	queue_set_free(&c->set);
+}

@@ -1,0 +1,138 @@
+/*
+ * router_int.h - sluiced's private state: the daemon, its queues, and the
+ * per-message context that moves through an explicit stage enum.
+ */
+#ifndef SLUICE_ROUTER_INT_H
+#define SLUICE_ROUTER_INT_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "router.h"
+
+/* A message's stages; msg_drive() runs the next one. */
+enum msg_stage {
+	ST_REQUEST,		/* waiting for the request with the fds */
+	ST_MESS,		/* reading fd 0 into the mess file */
+	ST_ENV,			/* reading the envelope from fd 1 */
+	ST_SCAN,		/* waiting for a scan worker, or scanning */
+	ST_COMMIT,		/* with the sync thread */
+	ST_REPLY,		/* answered; to be reaped */
+};
+
+struct rqueue {			/* one queue and its health */
+	struct queue q;
+	const char *name;
+	unsigned inflight;	/* our messages in it, not yet answered */
+	unsigned long backlog;	/* todo + intd at the last check */
+	uint64_t free_bytes;
+	int down;		/* a "down" file exists */
+	int64_t failing_until;	/* ms: skip after a write error */
+	unsigned long committed, failed;
+};
+
+struct router;
+
+struct rmsg {
+	struct router *r;
+	enum msg_stage stage;
+	int conn, fd0, fd1;
+	ev_io conn_w, in_w;
+	ev_timer timer;
+	int64_t t0, last_io;	/* ms */
+	uid_t uid;
+	pid_t pid;
+	struct rqueue *rq;
+	struct queue_msg qm;
+	int have_qm;
+	struct queue_env env;
+	struct scan_job job;
+	int in_pool;		/* the pool owns job: do not free */
+	const char **rcpts;
+	struct wire_reply reply;
+	const char *verdict;	/* for the log: clean, virus, banned, ... */
+	char why[300];		/* cause, for the log */
+	char payload[WIRE_REQ_MAX + 1];
+	size_t payload_len;
+	struct rmsg *prev, *next;	/* all messages */
+	struct rmsg *wait_next;	/* waiting for the scan pool */
+	struct rmsg *sync_next;	/* sync thread's lists */
+	struct rmsg *reap_next;	/* answered, to be freed */
+	int parked;		/* in the scan wait FIFO */
+	int abort_pending;	/* remove the files once the pool hands the job back */
+};
+
+/* Latency histogram: bucket i counts answers within 2^i ms. */
+#define HIST_BUCKETS 24
+
+struct router_stats {
+	unsigned long accepted, rejected, deferred, dropped, failed;
+	unsigned long by_reason[8];	/* clean, virus, banned, spam, scanerr, timeout, client gone, queue */
+	unsigned long batches, batch_msgs, batch_max;
+	unsigned long hist[HIST_BUCKETS];
+	uint64_t bytes;
+};
+
+struct router {
+	struct router_config *cfg;
+	struct ev_loop *loop;
+	int lsock, ssock;
+	ev_io accept_w, stats_w;
+	ev_timer health_w, pause_w, drain_w;
+	ev_signal term_w, hup_w, int_w;
+	ev_async scan_async, sync_async;
+	ev_prepare reap_w;
+	int accepting, stopping;
+	unsigned nq;
+	struct rqueue *queues;
+	unsigned long pick_seq;
+	struct queue_uids uids;
+	unsigned inflight;
+	uint64_t bytes_inflight;
+	struct rmsg *all;
+	struct rmsg *reap;
+	struct rmsg *scan_wait_head, *scan_wait_tail;
+	struct scan_pool *pool;
+	void *states[ROUTER_MAX_SCANNERS];
+	struct router_stats st;
+	/* sync thread */
+	pthread_t sync_thread;
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	struct rmsg *sync_in, *sync_out;	/* to commit / committed */
+	int sync_stop;
+};
+
+/* router_loop.c */
+void msg_drive(struct rmsg *);
+void msg_answer(struct rmsg *, int plain, const char *verdict, const char *text, const char *why);
+void router_admit(struct router *);
+
+/* router_pick.c */
+struct rqueue *router_pick(struct router *, uid_t, pid_t);
+void router_health(struct router *);
+void router_queue_failed(struct router *, struct rqueue *);
+
+/* router_sync.c */
+int router_sync_start(struct router *);
+void router_sync_stop(struct router *);
+void router_sync_submit(struct router *, struct rmsg *);
+void router_sync_done(struct router *);
+
+/* router_scan.c */
+int router_scan_start(struct router *, char *err, size_t errlen);
+void router_scan_stop(struct router *);
+void router_scan_submit(struct router *, struct rmsg *);
+void router_scan_done(struct router *);
+void router_scan_reload(struct router *);
+void router_scan_unpark(struct router *, struct rmsg *);
+
+/* router_stats.c */
+void router_stats_answer(struct router *, struct rmsg *, int64_t ms);
+void router_stats_serve(struct router *, int fd);
+void router_log(const struct rmsg *, int64_t ms);
+
+int64_t router_now_ms(void);
+
+#endif

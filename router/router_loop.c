@@ -1,0 +1,640 @@
+/*
+ * router_loop.c - the loop thread: accept, receive, drive, answer.
+ *
+ *	One struct rmsg per message moves through enum msg_stage:
+ *	REQUEST (fds arrive, queue chosen, mess file begun) -> MESS (fd 0 read
+ *	non-blocking straight into the mess file) -> ENV (fd 1 read with
+ *	qmail-queue's rules) -> SCAN (scan pool) -> COMMIT (sync thread) ->
+ *	REPLY.  msg_answer() is the one exit: it removes an uncommitted
+ *	message, sends the reply, logs one line and queues the context for
+ *	reaping; contexts are freed in an ev_prepare callback, never inside
+ *	their own watchers' callbacks.
+ *
+ *	router_admit() is the backpressure valve: over a limit the accept
+ *	watcher stops and the kernel's listen backlog holds new clients, whose
+ *	sluice-queue gives up with 71 after SLUICE_ACCEPT_TIMEOUT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "router_int.h"
+
+#define READ_CHUNK 65536
+#define READS_PER_CALLBACK 4	/* fairness between slow and fast senders */
+#define REQUEST_TIMEOUT_MS 10000
+
+static char iobuf[READ_CHUNK];	/* loop thread only */
+
+static void to_commit(struct rmsg *m);
+
+int64_t router_now_ms(void)
+{
+	return scan_now_ms();
+}
+
+static void stop_io(struct rmsg *m)
+{
+	struct ev_loop *loop = m->r->loop;
+
+	ev_io_stop(loop, &m->in_w);
+	ev_io_stop(loop, &m->conn_w);
+	ev_timer_stop(loop, &m->timer);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+void router_admit(struct router *r)
+{
+	const struct router_config *c = r->cfg;
+	int ok = !r->stopping && r->inflight < c->max_inflight &&
+		 r->bytes_inflight < c->max_bytes && !r->scan_wait_head;
+
+	if (ok && !r->accepting && !ev_is_active(&r->pause_w)) {
+		ev_io_start(r->loop, &r->accept_w);
+		r->accepting = 1;
+	} else if (!ok && r->accepting) {
+		ev_io_stop(r->loop, &r->accept_w);
+		r->accepting = 0;
+	}
+}
+
+static void msg_free(struct rmsg *m)
+{
+	struct router *r = m->r;
+
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		r->all = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	close_fd(&m->conn);
+	close_fd(&m->fd0);
+	close_fd(&m->fd1);
+	if (m->have_qm) {
+		close_fd(&m->qm.fd);
+		close_fd(&m->qm.intdfd);
+	}
+	queue_env_free(&m->env);
+	free(m->rcpts);
+	free(m);
+}
+
+/* reap - free answered contexts, outside any of their callbacks */
+static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct router *r = w->data;
+
+	while (r->reap) {
+		struct rmsg *m = r->reap;
+
+		r->reap = m->reap_next;
+		msg_free(m);
+	}
+	if (r->stopping && r->inflight == 0)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void reap_later(struct rmsg *m)
+{
+	m->reap_next = m->r->reap;
+	m->r->reap = m;
+}
+
+void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text, const char *why)
+{
+	struct router *r = m->r;
+	char buf[8 + 256];
+	size_t len;
+	int64_t ms = router_now_ms() - m->t0;
+
+	if (m->stage == ST_REPLY)
+		return;
+	if (m->parked)
+		router_scan_unpark(r, m);
+	if (m->have_qm && !(m->qm.flags & QUEUE_MSG_TODO)) {
+		if (m->in_pool)
+			m->abort_pending = 1;	/* a worker still reads the file */
+		else
+			queue_msg_abort(&m->qm);
+	}
+	stop_io(m);
+	client_reply_make(&m->reply, plain, r->cfg->custom, r->cfg->error_fd, text);
+	m->verdict = verdict;
+	if (why)
+		snprintf(m->why, sizeof m->why, "%s", why);
+	if (m->conn >= 0) {
+		len = wire_reply_encode(&m->reply, buf);
+		(void)!send(m->conn, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close_fd(&m->conn);
+	}
+	close_fd(&m->fd0);
+	close_fd(&m->fd1);
+	router_log(m, ms);
+	router_stats_answer(r, m, ms);
+	if (m->rq)
+		m->rq->inflight--;
+	r->inflight--;
+	r->bytes_inflight -= m->have_qm ? (uint64_t)m->qm.size : 0;
+	m->stage = ST_REPLY;
+	if (!m->in_pool)
+		reap_later(m);
+	router_admit(r);
+}
+
+/* msg_fail - answer with the exit code of a queue status */
+static void msg_fail(struct rmsg *m, const struct queue_err *e)
+{
+	if (m->rq && (e->status == QUEUE_EWRITE || e->status == QUEUE_EPID ||
+		      e->status == QUEUE_EMESS || e->status == QUEUE_EINTD || e->status == QUEUE_ETODO))
+		router_queue_failed(m->r, m->rq);
+	msg_answer(m, client_exit_code(e->status), "error", NULL, e->text);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rmsg *m = w->data;
+	const struct router_config *c = m->r->cfg;
+	int64_t now = router_now_ms(), until;
+
+	switch (m->stage) {
+	case ST_REQUEST:
+		msg_answer(m, QQ_TEMP, "error", NULL, "no request from the client in time");
+		return;
+	case ST_MESS:
+	case ST_ENV:
+		until = m->last_io + (int64_t)c->read_timeout * 1000;
+		if (m->t0 + (int64_t)c->message_timeout * 1000 < until)
+			until = m->t0 + (int64_t)c->message_timeout * 1000;
+		if (now >= until) {
+			/* qmail-queue's alarm gives 52 "qq timeout" */
+			msg_answer(m, QQ_TIMEOUT, "timeout", NULL, "qmail-smtpd sent nothing in time");
+			return;
+		}
+		break;
+	case ST_SCAN:
+		until = m->job.in.deadline_ms + 1000;	/* grace for the worker's own check */
+		if (now >= until) {
+			m->job.cancel = 1;
+			if (c->on_error == ACTION_ACCEPT) {
+				m->verdict = "scan-timeout";
+				snprintf(m->why, sizeof m->why, "scan deadline passed; accepted");
+				to_commit(m);
+			} else
+				msg_answer(m, QQ_TEMP, "scan-timeout",
+					   "Message could not be scanned in time, try again later (#4.3.0)",
+					   "scan deadline passed");
+			return;
+		}
+		break;
+	default:
+		return;
+	}
+	w->repeat = (double)(until - now) / 1000.0;
+	ev_timer_again(loop, w);
+}
+
+static void arm_timer(struct rmsg *m, int64_t ms)
+{
+	m->timer.repeat = (double)ms / 1000.0;
+	ev_timer_again(m->r->loop, &m->timer);
+}
+
+static void on_in(struct ev_loop *loop, ev_io *w, int revents);
+
+/* to_commit - hand the message to the sync thread; nothing of the loop may
+ * touch it until router_sync_done() gives it back */
+static void to_commit(struct rmsg *m)
+{
+	stop_io(m);
+	m->stage = ST_COMMIT;
+	router_sync_submit(m->r, m);
+}
+
+static int nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* start - the request arrived: choose a queue, begin the mess file */
+static void start(struct rmsg *m)
+{
+	struct router *r = m->r;
+	struct ucred cred;
+	socklen_t clen = sizeof cred;
+	struct queue_err e;
+	char recv[QUEUE_RECEIVED_MAX];
+	size_t rlen;
+	int fds[2];
+	ssize_t n;
+
+	n = wire_recv_request(m->conn, fds, m->payload, WIRE_REQ_MAX);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		msg_answer(m, QQ_TEMP, "error", NULL,
+			   n == 0 ? "client left before its request" : "malformed request");
+		return;
+	}
+	m->payload_len = (size_t)n;
+	m->payload[n] = 0;
+	m->fd0 = fds[0];
+	m->fd1 = fds[1];
+	if (getsockopt(m->conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		msg_answer(m, QQ_BUG, "error", NULL, "no SO_PEERCRED");
+		return;
+	}
+	m->uid = cred.uid;
+	m->pid = cred.pid;
+	{
+		char ack = WIRE_ACK;
+
+		(void)!send(m->conn, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (nonblock(m->fd0) < 0 || nonblock(m->fd1) < 0) {
+		msg_answer(m, QQ_READ, "error", NULL, "cannot make the pipes non-blocking");
+		return;
+	}
+	if (!(m->rq = router_pick(r, m->uid, m->pid))) {
+		msg_answer(m, QQ_TEMP, "no-queue", NULL, "no queue available (down, full or failing)");
+		return;
+	}
+	m->rq->inflight++;
+	if (queue_msg_begin(&m->rq->q, &m->qm, &e) != QUEUE_OK) {
+		msg_fail(m, &e);
+		return;
+	}
+	m->have_qm = 1;
+	rlen = queue_received(recv, sizeof recv, (unsigned long)m->pid, m->uid, &r->uids, time(NULL));
+	if (queue_msg_write(&m->qm, recv, rlen, &e) != QUEUE_OK) {
+		msg_fail(m, &e);
+		return;
+	}
+	r->bytes_inflight += rlen;
+	m->stage = ST_MESS;
+	m->last_io = router_now_ms();
+	ev_io_init(&m->in_w, on_in, m->fd0, EV_READ);
+	m->in_w.data = m;
+	ev_io_start(r->loop, &m->in_w);
+	arm_timer(m, (int64_t)r->cfg->read_timeout * 1000);
+}
+
+static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rmsg *m = w->data;
+	char c;
+	ssize_t n;
+
+	if (m->stage == ST_REQUEST) {
+		start(m);
+		return;
+	}
+	n = recv(m->conn, &c, 1, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* sluice-queue writes nothing after its request: EOF means it died
+	 * (qmail-smtpd gave up); it will not see a reply, so nothing is kept */
+	if (m->stage == ST_SCAN)
+		m->job.cancel = 1;
+	close_fd(&m->conn);
+	msg_answer(m, QQ_TEMP, "client-gone", NULL, "sluice-queue went away before the verdict");
+}
+
+/* envelope_done - the whole message is here */
+static void envelope_done(struct rmsg *m)
+{
+	const char *p;
+	unsigned i = 0;
+
+	close_fd(&m->fd1);
+	ev_io_stop(m->r->loop, &m->in_w);
+	if (!(m->rcpts = calloc(m->env.nrcpt + 1, sizeof *m->rcpts))) {
+		struct queue_err e;
+
+		queue_errset(&e, QUEUE_ENOMEM, ENOMEM, "no memory for recipients");
+		msg_fail(m, &e);
+		return;
+	}
+	for (p = queue_env_rcpt(&m->env, NULL); p && i < m->env.nrcpt; p = queue_env_rcpt(&m->env, p))
+		m->rcpts[i++] = p;
+	if (m->r->cfg->nscanners == 0 || m->env.noscan) {
+		m->verdict = m->env.noscan ? "noscan" : "clean";
+		to_commit(m);
+		return;
+	}
+	m->stage = ST_SCAN;
+	router_scan_submit(m->r, m);
+}
+
+static void read_mess(struct rmsg *m)
+{
+	struct router *r = m->r;
+	struct queue_err e;
+	int i;
+
+	for (i = 0; i < READS_PER_CALLBACK; i++) {
+		ssize_t n = read(m->fd0, iobuf, sizeof iobuf);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the message");
+			msg_fail(m, &e);
+			return;
+		}
+		if (n == 0) {
+			close_fd(&m->fd0);
+			ev_io_stop(r->loop, &m->in_w);
+			queue_env_init(&m->env, m->uid, (unsigned long)m->pid);
+			m->stage = ST_ENV;
+			ev_io_set(&m->in_w, m->fd1, EV_READ);
+			ev_io_start(r->loop, &m->in_w);
+			return;
+		}
+		m->last_io = router_now_ms();
+		if (queue_msg_write(&m->qm, iobuf, (size_t)n, &e) != QUEUE_OK) {
+			msg_fail(m, &e);
+			return;
+		}
+		r->bytes_inflight += (uint64_t)n;
+		r->st.bytes += (uint64_t)n;
+	}
+	router_admit(r);
+}
+
+static void read_env(struct rmsg *m)
+{
+	struct queue_err e;
+	enum queue_status st;
+	size_t used;
+	ssize_t n;
+
+	for (;;) {
+		n = read(m->fd1, iobuf, sizeof iobuf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the envelope");
+			msg_fail(m, &e);
+			return;
+		}
+		m->last_io = router_now_ms();
+		st = n ? queue_env_feed(&m->env, iobuf, (size_t)n, &used) : queue_env_eof(&m->env);
+		switch (st) {
+		case QUEUE_AGAIN:
+			continue;
+		case QUEUE_OK:
+			envelope_done(m);
+			return;
+		case QUEUE_EREAD:
+			/* qmail-smtpd closes fd 1 early to cancel a message */
+			msg_answer(m, QQ_READ, "aborted", NULL, "envelope cut short: message aborted");
+			return;
+		default:
+			queue_errset(&e, st, 0, "%s", st == QUEUE_EADDR ? "envelope address too long"
+					 : st == QUEUE_EFORMAT ? "envelope record of the wrong type"
+					 : "envelope too large");
+			msg_fail(m, &e);
+			return;
+		}
+	}
+}
+
+static void on_in(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rmsg *m = w->data;
+
+	if (m->stage == ST_MESS)
+		read_mess(m);
+	else if (m->stage == ST_ENV)
+		read_env(m);
+}
+
+static void on_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	router_admit(w->data);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct router *r = w->data;
+	int i;
+
+	for (i = 0; i < 64 && r->accepting; i++) {
+		struct rmsg *m;
+		int fd = accept4(r->lsock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+				fprintf(stderr, "sluiced: warning: accept: %s; pausing 100 ms\n",
+					strerror(errno));
+				ev_io_stop(loop, &r->accept_w);
+				r->accepting = 0;
+				ev_timer_set(&r->pause_w, 0.1, 0.);
+				ev_timer_start(loop, &r->pause_w);
+			}
+			return;
+		}
+		if (!(m = calloc(1, sizeof *m))) {
+			close(fd);	/* sluice-queue sees EOF: 71 */
+			return;
+		}
+		m->r = r;
+		m->conn = fd;
+		m->fd0 = m->fd1 = -1;
+		m->qm.fd = m->qm.intdfd = -1;
+		m->stage = ST_REQUEST;
+		m->t0 = router_now_ms();
+		m->verdict = "none";
+		m->next = r->all;
+		if (r->all)
+			r->all->prev = m;
+		r->all = m;
+		r->inflight++;
+		ev_io_init(&m->conn_w, on_conn, fd, EV_READ);
+		m->conn_w.data = m;
+		ev_io_start(loop, &m->conn_w);
+		ev_init(&m->timer, on_timer);
+		m->timer.data = m;
+		arm_timer(m, REQUEST_TIMEOUT_MS);
+		router_admit(r);
+	}
+}
+
+/* msg_drive - apply a finished scan's verdict (called from router_scan_done) */
+void msg_drive(struct rmsg *m)
+{
+	const struct router_config *c = m->r->cfg;
+	const struct scan_verdict *v = &m->job.verdict;
+	enum router_action act = ACTION_ACCEPT;
+	char text[300], why[400];
+	const char *verdict = scan_kind_name(v->kind);
+
+	text[0] = 0;
+	switch (v->kind) {
+	case SCAN_CLEAN:
+		break;
+	case SCAN_INFECTED:
+		act = c->on_virus;
+		snprintf(text, sizeof text,
+			 "Your email was rejected because it contains the %s virus (#5.7.1)", v->name);
+		break;
+	case SCAN_BANNED:
+		act = c->on_banned;
+		snprintf(text, sizeof text,
+			 "Your email was rejected because it contains a bad attachment: %s (#5.7.1)",
+			 v->name);
+		break;
+	case SCAN_SPAM:
+		act = c->on_spam;
+		snprintf(text, sizeof text, "Your email is considered spam (%.2f spam-hits) (#5.7.1)",
+			 v->score);
+		break;
+	case SCAN_ERROR:
+		act = c->on_error;
+		snprintf(text, sizeof text,
+			 "Message could not be scanned, try again later (#4.3.0)");
+		break;
+	}
+	snprintf(why, sizeof why, "%s%s%s", v->scanner ? v->scanner : "", *v->name ? ": " : "",
+		 v->name);
+	switch (act) {
+	case ACTION_ACCEPT:
+		m->verdict = verdict;
+		snprintf(m->why, sizeof m->why, "%s", why);
+		to_commit(m);
+		break;
+	case ACTION_REJECT:
+		msg_answer(m, QQ_PERM, verdict, text, why);
+		break;
+	case ACTION_DEFER:
+		msg_answer(m, QQ_TEMP, verdict, text, why);
+		break;
+	case ACTION_DROP:
+		msg_answer(m, QQ_OK, verdict, NULL, why);
+		break;
+	}
+}
+
+static void on_stats(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct router *r = w->data;
+	int fd = accept4(r->ssock, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd >= 0) {
+		router_stats_serve(r, fd);
+		close(fd);
+	}
+}
+
+static void begin_stop(struct router *r, const char *why)
+{
+	if (r->stopping)
+		return;
+	fprintf(stderr, "sluiced: %s: no new messages; draining %u in flight\n", why, r->inflight);
+	r->stopping = 1;
+	router_admit(r);
+	unlink(r->cfg->socket_path);
+	if (r->cfg->drain_timeout) {
+		ev_timer_set(&r->drain_w, r->cfg->drain_timeout, 0.);
+		ev_timer_start(r->loop, &r->drain_w);
+	}
+	if (r->inflight == 0)
+		ev_break(r->loop, EVBREAK_ALL);
+}
+
+static void on_term(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	begin_stop(w->data, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct router *r = w->data;
+	struct rmsg *m;
+
+	fprintf(stderr, "sluiced: drain time over: deferring %u messages\n", r->inflight);
+	for (m = r->all; m; m = m->next)
+		if (m->stage < ST_SCAN)
+			msg_answer(m, QQ_TEMP, "shutdown", NULL, "daemon shutting down");
+	/* messages being scanned or committed finish on their own */
+}
+
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	fprintf(stderr, "sluiced: SIGHUP: reloading scanners\n");
+	router_scan_reload(w->data);
+}
+
+static void on_health(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	router_health(w->data);
+}
+
+static void on_scan_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+	router_scan_done(w->data);
+}
+
+static void on_sync_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+	router_sync_done(w->data);
+}
+
+/* router_loop_init - watchers of the daemon (sockets already listening) */
+void router_loop_init(struct router *r);
+void router_loop_init(struct router *r)
+{
+	struct ev_loop *loop = r->loop;
+
+	ev_io_init(&r->accept_w, on_accept, r->lsock, EV_READ);
+	r->accept_w.data = r;
+	ev_io_init(&r->stats_w, on_stats, r->ssock, EV_READ);
+	r->stats_w.data = r;
+	if (r->ssock >= 0)
+		ev_io_start(loop, &r->stats_w);
+	ev_init(&r->pause_w, on_pause);
+	r->pause_w.data = r;
+	ev_init(&r->drain_w, on_drain);
+	r->drain_w.data = r;
+	ev_timer_init(&r->health_w, on_health, 1., 1.);
+	r->health_w.data = r;
+	ev_timer_start(loop, &r->health_w);
+	ev_signal_init(&r->term_w, on_term, SIGTERM);
+	r->term_w.data = r;
+	ev_signal_start(loop, &r->term_w);
+	ev_signal_init(&r->int_w, on_term, SIGINT);
+	r->int_w.data = r;
+	ev_signal_start(loop, &r->int_w);
+	ev_signal_init(&r->hup_w, on_hup, SIGHUP);
+	r->hup_w.data = r;
+	ev_signal_start(loop, &r->hup_w);
+	ev_async_init(&r->scan_async, on_scan_async);
+	r->scan_async.data = r;
+	ev_async_start(loop, &r->scan_async);
+	ev_async_init(&r->sync_async, on_sync_async);
+	r->sync_async.data = r;
+	ev_async_start(loop, &r->sync_async);
+	ev_prepare_init(&r->reap_w, on_reap);
+	r->reap_w.data = r;
+	ev_prepare_start(loop, &r->reap_w);
+	router_admit(r);
+}

@@ -1,0 +1,173 @@
+/*
+ * router_scan.c - the router's side of the scan stage.
+ *
+ *	router_scan_start() initialises the configured scanners once and
+ *	starts the pool; router_scan_submit() hands a message to the pool, or
+ *	parks it in a FIFO while the pool's queue is full (and stops accepting
+ *	new clients meanwhile); router_scan_done() takes finished jobs back on
+ *	the loop thread and applies their verdicts; router_scan_reload() asks
+ *	every scanner to reload (SIGHUP).
+ *	A job scans a dup() of the mess fd: whatever the message's fate, the
+ *	worker's fd stays valid until the pool hands the job back.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "router_int.h"
+
+static void notify(void *arg)
+{
+	struct router *r = arg;
+
+	ev_async_send(r->loop, &r->scan_async);
+}
+
+int router_scan_start(struct router *r, char *err, size_t errlen)
+{
+	const struct router_config *c = r->cfg;
+	unsigned i;
+
+	for (i = 0; i < c->nscanners; i++) {
+		char e[512] = "";
+
+		if (c->scanners[i]->init(&r->states[i], &c->scan, e, sizeof e) < 0) {
+			snprintf(err, errlen, "scanner %s: %s", c->scanners[i]->name, e);
+			return -1;
+		}
+	}
+	if (c->nscanners && !(r->pool = scan_pool_new(c->workers, c->scan_depth, notify, r))) {
+		snprintf(err, errlen, "cannot start %u scan workers", c->workers);
+		return -1;
+	}
+	return 0;
+}
+
+void router_scan_stop(struct router *r)
+{
+	unsigned i;
+
+	scan_pool_free(r->pool);
+	r->pool = NULL;
+	for (i = 0; i < r->cfg->nscanners; i++)
+		if (r->states[i])
+			r->cfg->scanners[i]->fini(r->states[i]);
+}
+
+static int submit(struct router *r, struct rmsg *m)
+{
+	struct scan_job *j = &m->job;
+
+	memset(j, 0, sizeof *j);
+	if ((j->in.fd = dup(m->qm.fd)) < 0)
+		return -1;
+	j->in.size = m->qm.size;
+	j->in.sender = queue_env_sender(&m->env);
+	j->in.rcpts = m->rcpts;
+	j->in.deadline_ms = router_now_ms() + r->cfg->scan_timeout_ms;
+	j->scanners = r->cfg->scanners;
+	j->states = r->states;
+	j->nscanners = r->cfg->nscanners;
+	j->owner = m;
+	if (scan_pool_submit(r->pool, j) < 0) {
+		close(j->in.fd);
+		return 1;
+	}
+	m->in_pool = 1;
+	m->timer.repeat = r->cfg->scan_timeout_ms / 1000.0 + 1.0;
+	ev_timer_again(r->loop, &m->timer);
+	return 0;
+}
+
+void router_scan_submit(struct router *r, struct rmsg *m)
+{
+	int rc;
+
+	ev_timer_stop(r->loop, &m->timer);
+	if (r->scan_wait_head || (rc = submit(r, m)) == 1) {
+		m->wait_next = NULL;
+		if (r->scan_wait_tail)
+			r->scan_wait_tail->wait_next = m;
+		else
+			r->scan_wait_head = m;
+		r->scan_wait_tail = m;
+		m->parked = 1;
+		router_admit(r);
+		return;
+	}
+	if (rc < 0)
+		msg_answer(m, QQ_NOMEM, "error", NULL, "cannot dup the mess fd for the scanner");
+}
+
+/* drain_wait - move parked messages into the pool while it has room */
+static void drain_wait(struct router *r)
+{
+	while (r->scan_wait_head) {
+		struct rmsg *m = r->scan_wait_head;
+		int rc;
+
+		if ((rc = submit(r, m)) == 1)
+			break;
+		r->scan_wait_head = m->wait_next;
+		m->parked = 0;
+		if (rc < 0)
+			msg_answer(m, QQ_NOMEM, "error", NULL, "cannot dup the mess fd for the scanner");
+	}
+	if (!r->scan_wait_head)
+		r->scan_wait_tail = NULL;
+	router_admit(r);
+}
+
+/* router_scan_unpark - take an answered message out of the wait FIFO */
+void router_scan_unpark(struct router *r, struct rmsg *m)
+{
+	struct rmsg **pp, *prev = NULL;
+
+	for (pp = &r->scan_wait_head; *pp; prev = *pp, pp = &(*pp)->wait_next)
+		if (*pp == m) {
+			*pp = m->wait_next;
+			if (r->scan_wait_tail == m)
+				r->scan_wait_tail = prev;
+			break;
+		}
+	m->parked = 0;
+}
+
+void router_scan_done(struct router *r)
+{
+	struct scan_job *j = scan_pool_done(r->pool);
+
+	while (j) {
+		struct scan_job *next = j->next;
+		struct rmsg *m = j->owner;
+
+		close(j->in.fd);
+		m->in_pool = 0;
+		if (m->stage == ST_SCAN)
+			msg_drive(m);
+		else if (m->stage == ST_REPLY) {
+			if (m->abort_pending)
+				queue_msg_abort(&m->qm);
+			m->reap_next = r->reap;
+			r->reap = m;
+		}
+		/* ST_COMMIT: accepted after a scan timeout; the sync thread has it */
+		j = next;
+	}
+	drain_wait(r);
+}
+
+void router_scan_reload(struct router *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->cfg->nscanners; i++) {
+		char e[512] = "";
+
+		if (!r->cfg->scanners[i]->reload)
+			continue;
+		if (r->cfg->scanners[i]->reload(r->states[i], e, sizeof e) < 0)
+			fprintf(stderr, "sluiced: warning: reload of %s failed, old one serves: %s\n",
+				r->cfg->scanners[i]->name, e);
+	}
+}

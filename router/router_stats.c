@@ -1,0 +1,117 @@
+/*
+ * router_stats.c - one log line per message, and the live figures.
+ *
+ *	router_log() writes the multilog-friendly line (no timestamp: multilog
+ *	adds one):
+ *	  msg queue1 id 123 qp 456 uid 7 from <a@b> rcpts 2 bytes 4211
+ *	      verdict clean exit 0 ms 12 [why ...]
+ *	router_stats_answer() counts answers by outcome and latency;
+ *	router_stats_serve() writes the figures on the stats socket as
+ *	"key value" lines (sluice-qstat reads them).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "router_int.h"
+
+/* safe - the printable part of an address, for the log */
+static void safe(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s && n + 1 < cap; s++)
+		out[n++] = (*s > 0x20 && *s < 0x7f) ? *s : '?';
+	out[n] = 0;
+}
+
+void router_log(const struct rmsg *m, int64_t ms)
+{
+	char from[256], why[320];
+
+	safe(from, sizeof from, m->env.buf ? queue_env_sender(&m->env) : NULL);
+	snprintf(why, sizeof why, "%s", m->why);
+	for (char *p = why; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s exit %d ms %lld%s%s\n",
+		m->rq ? m->rq->name : "-", m->have_qm ? (unsigned long)m->qm.id : 0UL,
+		(long)m->pid, (long)m->uid, from, m->env.nrcpt,
+		m->have_qm ? (long long)m->qm.size : 0LL, m->verdict ? m->verdict : "none",
+		m->reply.plain, (long long)ms, *why ? " why " : "", why);
+}
+
+void router_stats_answer(struct router *r, struct rmsg *m, int64_t ms)
+{
+	struct router_stats *s = &r->st;
+	unsigned b = 0;
+
+	switch (m->reply.plain) {
+	case QQ_OK:
+		if (m->verdict && (!strcmp(m->verdict, "infected") || !strcmp(m->verdict, "banned") ||
+				   !strcmp(m->verdict, "spam")))
+			s->dropped++;
+		else
+			s->accepted++;
+		break;
+	case QQ_PERM:
+		s->rejected++;
+		break;
+	case QQ_TEMP:
+		s->deferred++;
+		break;
+	default:
+		s->failed++;
+		break;
+	}
+	while (b + 1 < HIST_BUCKETS && ms >= (1LL << b))
+		b++;
+	s->hist[b]++;
+}
+
+/* percentile - upper bound in ms of the bucket holding the p-th answer */
+static long long percentile(const struct router_stats *s, double p)
+{
+	unsigned long total = 0, seen = 0;
+	unsigned i;
+
+	for (i = 0; i < HIST_BUCKETS; i++)
+		total += s->hist[i];
+	if (!total)
+		return 0;
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		seen += s->hist[i];
+		if ((double)seen >= p * (double)total)
+			return 1LL << i;
+	}
+	return 1LL << (HIST_BUCKETS - 1);
+}
+
+void router_stats_serve(struct router *r, int fd)
+{
+	const struct router_stats *s = &r->st;
+	char buf[8192];
+	size_t n = 0;
+	unsigned i, waiting = 0, busy = 0;
+
+	if (r->pool)
+		scan_pool_load(r->pool, &waiting, &busy);
+	pthread_mutex_lock(&r->sync_mu);
+	n += (size_t)snprintf(buf + n, sizeof buf - n,
+		"inflight %u\nbytes_inflight %llu\naccepted %lu\nrejected %lu\ndeferred %lu\n"
+		"dropped %lu\nfailed %lu\nbytes %llu\nscan_waiting %u\nscan_busy %u\n"
+		"batches %lu\nbatch_messages %lu\nbatch_max %lu\nlatency_p50_ms %lld\n"
+		"latency_p99_ms %lld\n",
+		r->inflight, (unsigned long long)r->bytes_inflight, s->accepted, s->rejected,
+		s->deferred, s->dropped, s->failed, (unsigned long long)s->bytes, waiting, busy,
+		s->batches, s->batch_msgs, s->batch_max, percentile(s, 0.5), percentile(s, 0.99));
+	pthread_mutex_unlock(&r->sync_mu);
+	for (i = 0; i < r->nq && n < sizeof buf - 256; i++) {
+		const struct rqueue *q = &r->queues[i];
+
+		n += (size_t)snprintf(buf + n, sizeof buf - n,
+			"queue %s inflight %u backlog %lu committed %lu failed %lu down %d\n",
+			q->name, q->inflight, q->backlog, q->committed, q->failed, q->down);
+	}
+	(void)!write(fd, buf, n);
+}

@@ -1,0 +1,185 @@
+/*
+ * sluice-queue - the QMAILQUEUE program: hand fd 0 and fd 1 to sluiced.
+ *
+ *	Connects to $SLUICE_SOCKET (default $QUEUE_BASE/sluiced.sock), passes
+ *	fds 0 and 1 with SCM_RIGHTS, closes its own copies (so that a dead
+ *	daemon means EPIPE for qmail-smtpd, never a hang), waits for the ack
+ *	within SLUICE_ACCEPT_TIMEOUT seconds and for the reply within
+ *	SLUICE_TIMEOUT, writes a custom reject text where the reply says, and
+ *	exits with the reply's code.  No daemon, or no ack in time: exit 71,
+ *	or direct mode when SLUICE_FALLBACK=direct and the fds were not passed.
+ *	SLUICE_MODE=direct does qmail-queue's job in this process.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "queue/queue_set.h"
+
+static const char usage[] =
+	"usage: sluice-queue   (run by qmail-smtpd as QMAILQUEUE; message on fd 0, envelope on fd 1)\n"
+	"\n"
+	"Environment:\n"
+	"  SLUICE_SOCKET          daemon socket (default $QUEUE_BASE/sluiced.sock)\n"
+	"  SLUICE_MODE            daemon (default) or direct\n"
+	"  SLUICE_FALLBACK        none (default: exit 71 without a daemon) or direct\n"
+	"  SLUICE_ACCEPT_TIMEOUT  seconds to wait for the daemon to take the message (10)\n"
+	"  SLUICE_TIMEOUT         seconds to wait for the verdict (86400); then exit 52\n"
+	"Direct mode: QUEUEDIR or QUEUE_BASE/QUEUE_COUNT/QUEUE_START, CONFSPLIT, SLUICE_SYNC,\n"
+	"  QHPSI, QHPSIARG1..3, QHPSIMINSIZE, QHPSIMAXSIZE, QHPSIRC, QHPSIRN, REJECTVIRUS,\n"
+	"  SLUICE_CUSTOM_ERROR (none|notqmail|simscan|indimail), ERROR_FD.\n"
+	"Exit codes are qmail-queue's; see sluice-queue(8).\n";
+
+static long env_long(const char *name, long def)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return def;
+	v = strtol(s, &end, 10);
+	return (*end || v <= 0) ? def : v;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	_exit(QQ_TIMEOUT);
+}
+
+static int direct(void)
+{
+	struct client_direct d;
+	char err[512];
+
+	if (client_direct_env(&d, err, sizeof err) < 0) {
+		fprintf(stderr, "sluice-queue: %s\n", err);
+		return QQ_CONFIG;
+	}
+	return client_direct_run(&d);
+}
+
+static const char *socket_path(char *buf, size_t cap)
+{
+	const char *s = getenv("SLUICE_SOCKET"), *base = getenv("QUEUE_BASE");
+
+	if (s && *s)
+		return s;
+	snprintf(buf, cap, "%s/sluiced.sock", base && *base ? base : QUEUE_BASE_DEFAULT);
+	return buf;
+}
+
+/* connect_daemon - connect within timeout seconds (a full listen backlog
+ * blocks connect(); SO_SNDTIMEO bounds that wait); -1 on failure */
+static int connect_daemon(const char *path, long timeout)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = timeout };
+	int s;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = errno;
+
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}
+
+/* wait_bytes - read until want bytes or EOF, within timeout seconds */
+static ssize_t wait_bytes(int s, char *buf, size_t cap, size_t want, long timeout)
+{
+	time_t until = time(NULL) + timeout;
+	size_t got = 0;
+	struct wire_reply r;
+
+	while (got < cap) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		long left = (long)(until - time(NULL));
+		ssize_t n;
+
+		if (left <= 0)
+			return -2;
+		if (poll(&p, 1, (int)(left > 1000 ? 1000000 : left * 1000)) <= 0)
+			continue;
+		n = read(s, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (ssize_t)got;
+		got += (size_t)n;
+		if (want && got >= want)
+			return (ssize_t)got;
+		if (!want && wire_reply_decode(buf, got, &r) != 0)
+			return (ssize_t)got;
+	}
+	return (ssize_t)got;
+}
+
+int main(int argc, char **argv)
+{
+	char path[4200], req[WIRE_REQ_MAX], buf[512];
+	const char *mode = getenv("SLUICE_MODE"), *fb = getenv("SLUICE_FALLBACK"), *sock;
+	long accept_timeout = env_long("SLUICE_ACCEPT_TIMEOUT", 10);
+	int fds[2] = { 0, 1 }, s;
+	struct wire_reply r;
+	ssize_t n;
+	size_t len;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+	alarm((unsigned)env_long("SLUICE_TIMEOUT", 86400));
+	if (mode && !strcmp(mode, "direct"))
+		return direct();
+
+	sock = socket_path(path, sizeof path);
+	if ((s = connect_daemon(sock, accept_timeout)) < 0) {
+		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s\n", sock, strerror(errno),
+			fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
+	}
+	len = wire_env(req, sizeof req);
+	if (wire_send_request(s, fds, req, len) < 0) {
+		fprintf(stderr, "sluice-queue: cannot pass the message to %s: %s\n", sock,
+			strerror(errno));
+		return fb && !strcmp(fb, "direct") ? (close(s), direct()) : QQ_TEMP;
+	}
+	/* The daemon holds the pipes now; without our copies a dead daemon
+	 * gives qmail-smtpd EPIPE instead of a full pipe it waits on. */
+	close(0);
+	close(1);
+	n = wait_bytes(s, buf, 1, 1, accept_timeout);
+	if (n != 1 || buf[0] != WIRE_ACK) {
+		fprintf(stderr, "sluice-queue: %s did not take the message within %ld s\n", sock,
+			accept_timeout);
+		return QQ_TEMP;
+	}
+	n = wait_bytes(s, buf, sizeof buf, 0, env_long("SLUICE_TIMEOUT", 86400));
+	if (n <= 0 || wire_reply_decode(buf, (size_t)n, &r) != 1) {
+		fprintf(stderr, "sluice-queue: %s closed the connection before its verdict\n", sock);
+		return QQ_TEMP;
+	}
+	return client_deliver_reply(&r);
+}
