@@ -262,6 +262,13 @@ size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync mode, int ke
 	size_t i, nq = 0, done = 0;
 	int bad_errno = 0, fds[3], k;
 
+	/* Start writeback of every file first: their blocks are allocated in
+	 * one journal transaction, so the first fsync commits it for all and
+	 * the others find their data already on disk (one commit, not 2n). */
+	for (i = 0; i < n && n > 1 && mode != QUEUE_SYNC_NONE; i++) {
+		sync_file_range(v[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		sync_file_range(v[i]->intdfd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
 	for (i = 0; i < n; i++) {
 		struct queue_msg *m = v[i];
 

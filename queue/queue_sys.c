@@ -5,6 +5,7 @@
  *	(fail the 3rd fsync, the todo link, ...) and call queue_sys_reset().
  */
 #include <fcntl.h>
+#include <stdio.h>		/* renameat */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,20 +16,24 @@ static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
 	return openat(dirfd, path, flags, mode);
 }
 
-static const struct queue_sys libc_sys = {
-	.openat = sys_openat,
-	.linkat = linkat,
-	.unlinkat = unlinkat,
-	.write = write,
-	.fsync = fsync,
-	.fstat = fstat,
-	.ftruncate = ftruncate,
-	.renameat = renameat,
-};
+/* A macro, not a const object: C needs a constant expression to initialise
+ * the global table, and reset must restore exactly the same entries. */
+#define LIBC_SYS { \
+	.openat = sys_openat, \
+	.linkat = linkat, \
+	.unlinkat = unlinkat, \
+	.write = write, \
+	.fsync = fsync, \
+	.fstat = fstat, \
+	.ftruncate = ftruncate, \
+	.renameat = renameat, \
+}
 
-struct queue_sys queue_sys = libc_sys;
+struct queue_sys queue_sys = LIBC_SYS;
 
 void queue_sys_reset(void)
 {
+	static const struct queue_sys libc_sys = LIBC_SYS;
+
 	queue_sys = libc_sys;
 }

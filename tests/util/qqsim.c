@@ -1,0 +1,339 @@
+/*
+ * qqsim - drive a QMAILQUEUE program exactly as qmail-smtpd does.
+ *
+ *	For each message: two pipes; fork; the child gets the message pipe on
+ *	fd 0 and the envelope pipe on fd 1 (and, with -e FD, the write end of
+ *	an error pipe on FD, as the custom-error patches give it), then execs
+ *	the program.  The parent writes the message, closes fd 0's pipe, writes
+ *	"F<sender>\0", "T<rcpt>\0"..., "\0", closes, and waits: exactly
+ *	qmail-smtpd's qmail_open / qmail_put / qmail_from / qmail_to /
+ *	qmail_close order.
+ *
+ *	Single mode prints one line per message:
+ *	  exit <code> reply "<what qmail-smtpd answers>" text "<error fd text>" ms <ms>
+ *	Load mode (-n N -k K) runs K concurrent sessions and prints
+ *	  key=value figures: msgs, seconds, rate, p50_ms, p99_ms, cpu_ms_per_msg,
+ *	  client_maxrss_kb, daemon_hwm_kb, exits{code:count}.
+ *
+ * usage: qqsim -p PROGRAM [-m FILE | -s BYTES] [-f SENDER] [-r RCPT]...
+ *	  [-E RAWENVFILE] [-a] [-e FD] [-n N -k K] [-D DAEMONPID] [-w MS]
+ *	-a	abort: close the envelope pipe before the final NUL (qmail-smtpd's cancel)
+ *	-w MS	pause MS milliseconds in the middle of the message (a slow sender)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "router/client.h"
+
+#define MAXRCPT 64
+
+static const char *prog, *messfile, *envfile, *sender = "sender@example.org";
+static const char *rcpts[MAXRCPT];
+static int nrcpt, do_abort, errfd = -1, pause_ms;
+static size_t gen_size;
+static char *msg;
+static size_t msglen;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "qqsim: %s: %s\n", what, strerror(errno));
+	exit(100);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		die(path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		die(path);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void make_message(void)
+{
+	size_t i, n;
+	static const char head[] = "From: sender@example.org\nTo: rcpt@example.net\n"
+				   "Subject: test message\nMessage-Id: <qqsim@example.org>\n\n";
+
+	if (messfile) {
+		msg = slurp(messfile, &msglen);
+		return;
+	}
+	n = gen_size ? gen_size : 4096;
+	msg = malloc(n + sizeof head);
+	memcpy(msg, head, sizeof head - 1);
+	for (i = sizeof head - 1; i < n; i++)
+		msg[i] = (i % 72 == 71) ? '\n' : (char)('a' + i % 26);
+	if (n > sizeof head)
+		msg[n - 1] = '\n';
+	msglen = n > sizeof head - 1 ? n : sizeof head - 1;
+}
+
+static int writeall(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* one - submit one message; returns the wait status, fills text */
+static int one(char *text, size_t textcap)
+{
+	int pm[2], pe[2], perr[2] = { -1, -1 }, status;
+	pid_t pid;
+	char env[8192];
+	size_t elen = 0;
+	int i;
+
+	if (pipe(pm) < 0 || pipe(pe) < 0 || (errfd >= 0 && pipe(perr) < 0))
+		die("pipe");
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid == 0) {
+		/* qmail-smtpd runs the queue program as qmaild with these fds */
+		close(pm[1]);
+		close(pe[1]);
+		if (dup2(pm[0], 0) < 0 || dup2(pe[0], 1) < 0)
+			_exit(120);
+		if (errfd >= 0) {
+			close(perr[0]);
+			if (dup2(perr[1], errfd) < 0)
+				_exit(120);
+		}
+		/* close the originals, never one of the fds just set up */
+		if (pm[0] > 1 && pm[0] != errfd)
+			close(pm[0]);
+		if (pe[0] > 1 && pe[0] != errfd)
+			close(pe[0]);
+		if (errfd >= 0 && perr[1] != errfd && perr[1] > 1)
+			close(perr[1]);
+		execl(prog, prog, (char *)NULL);
+		_exit(120);
+	}
+	close(pm[0]);
+	close(pe[0]);
+	if (errfd >= 0)
+		close(perr[1]);
+	if (pause_ms) {
+		writeall(pm[1], msg, msglen / 2);
+		usleep((useconds_t)pause_ms * 1000);
+		writeall(pm[1], msg + msglen / 2, msglen - msglen / 2);
+	} else
+		writeall(pm[1], msg, msglen);	/* EPIPE when the program is gone */
+	close(pm[1]);
+	if (envfile) {
+		char *e = slurp(envfile, &elen);
+
+		writeall(pe[1], e, elen);
+		free(e);
+	} else {
+		elen = (size_t)snprintf(env, sizeof env, "F%s", sender) + 1;
+		for (i = 0; i < nrcpt; i++)
+			elen += (size_t)snprintf(env + elen, sizeof env - elen, "T%s", rcpts[i]) + 1;
+		if (!do_abort)
+			env[elen++] = 0;
+		else
+			elen -= 1;	/* cut before the last record's NUL: an abort */
+		writeall(pe[1], env, elen);
+	}
+	close(pe[1]);
+	text[0] = 0;
+	if (errfd >= 0) {
+		size_t got = 0;
+		ssize_t r;
+
+		while (got + 1 < textcap && (r = read(perr[0], text + got, textcap - 1 - got)) > 0)
+			got += (size_t)r;
+		text[got] = 0;
+		close(perr[0]);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid");
+	return status;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static long hwm_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* load - K sessions, N messages in all; figures on stdout */
+static int load(int n, int k, pid_t daemon)
+{
+	int p[2], i, exits[256] = { 0 }, got = 0;
+	double t0 = now_ms(), *lat = calloc((size_t)n, sizeof *lat), cpu = 0;
+	long maxrss = 0;
+
+	if (pipe(p) < 0)
+		die("pipe");
+	for (i = 0; i < k; i++) {
+		int share = n / k + (i < n % k);
+
+		if (fork() == 0) {
+			struct rusage ru;
+			char text[512];
+			struct { double ms; int code; } rec;
+			int j;
+
+			close(p[0]);
+			for (j = 0; j < share; j++) {
+				double s = now_ms();
+				int st = one(text, sizeof text);
+
+				rec.ms = now_ms() - s;
+				rec.code = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+				if (write(p[1], &rec, sizeof rec) != sizeof rec)
+					_exit(1);
+			}
+			getrusage(RUSAGE_CHILDREN, &ru);
+			rec.ms = -(ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+				   ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3);
+			rec.code = (int)ru.ru_maxrss;
+			if (write(p[1], &rec, sizeof rec) != sizeof rec)
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(p[1]);
+	for (;;) {
+		struct { double ms; int code; } rec;
+		ssize_t r = read(p[0], &rec, sizeof rec);
+
+		if (r != sizeof rec)
+			break;
+		if (rec.ms < 0 || (rec.ms == 0 && rec.code > 255)) {
+			cpu += -rec.ms;
+			if (rec.code > maxrss)
+				maxrss = rec.code;
+			continue;
+		}
+		if (got < n)
+			lat[got++] = rec.ms;
+		exits[rec.code & 255]++;
+	}
+	while (wait(NULL) > 0)
+		;
+	{
+		double secs = (now_ms() - t0) / 1e3;
+
+		qsort(lat, (size_t)got, sizeof *lat, cmpd);
+		printf("msgs=%d seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f cpu_ms_per_msg=%.3f "
+		       "client_maxrss_kb=%ld daemon_hwm_kb=%ld exits=",
+		       got, secs, got / secs, got ? lat[got / 2] : 0.0,
+		       got ? lat[(int)(got * 0.99) < got ? (int)(got * 0.99) : got - 1] : 0.0,
+		       got ? cpu / got : 0.0, maxrss, daemon > 0 ? hwm_kb(daemon) : -1L);
+		for (i = 0; i < 256; i++)
+			if (exits[i])
+				printf("%d:%d,", i, exits[i]);
+		printf("\n");
+	}
+	return exits[0] == got ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	int c, n = 0, k = 1;
+	pid_t daemon = 0;
+
+	while ((c = getopt(argc, argv, "p:m:s:f:r:E:ae:n:k:D:w:h")) != -1) {
+		switch (c) {
+		case 'p': prog = optarg; break;
+		case 'm': messfile = optarg; break;
+		case 's': gen_size = strtoul(optarg, NULL, 10); break;
+		case 'f': sender = optarg; break;
+		case 'r': if (nrcpt < MAXRCPT) rcpts[nrcpt++] = optarg; break;
+		case 'E': envfile = optarg; break;
+		case 'a': do_abort = 1; break;
+		case 'e': errfd = atoi(optarg); break;
+		case 'n': n = atoi(optarg); break;
+		case 'k': k = atoi(optarg); break;
+		case 'D': daemon = (pid_t)atol(optarg); break;
+		case 'w': pause_ms = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: qqsim -p PROGRAM [-m FILE|-s BYTES] [-f SENDER] [-r RCPT]... "
+					"[-E ENVFILE] [-a] [-e FD] [-w MS] [-n N -k K -D PID]\n");
+			return c == 'h' ? 0 : 100;
+		}
+	}
+	if (!prog) {
+		fprintf(stderr, "qqsim: -p PROGRAM is required\n");
+		return 100;
+	}
+	if (!nrcpt)
+		rcpts[nrcpt++] = "rcpt@example.net";
+	signal(SIGPIPE, SIG_IGN);
+	make_message();
+	if (n > 0)
+		return load(n, k < 1 ? 1 : k, daemon);
+	{
+		char text[512];
+		double s = now_ms();
+		int st = one(text, sizeof text), code;
+
+		code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		for (char *q = text; *q; q++)
+			if (*q == '"' || *q == '\n')
+				*q = '\'';
+		printf("exit %d reply \"%s\" text \"%s\" ms %.1f\n", code,
+		       code < 0 ? "451 qq crashed (#4.3.0)"
+		       : (code == 82 || code == 88) && strlen(text) > 2
+			       ? (text[0] == 'D' ? "554 <text>" : "451 <text>")
+			       : client_exit_reply(code),
+		       text, now_ms() - s);
+		return code < 0 ? 100 : code;
+	}
+}
