@@ -1,0 +1,665 @@
+/*
+ * test_scan_clamav.c - the clamav backend (scan/scan_clamav.c) against the
+ * real libclamav, the shipped starter DB (scan/db) and DBs written by
+ * sluice-sigdb.  Every DB a test changes is a copy in a temp dir.
+ *
+ * The mails are tests/scan/data/clamav_*.eml: EICAR in a plain body, in a
+ * base64 attachment, quoted-printable (every byte encoded, so the raw file
+ * does not hold the string), in a zip attachment and in a nested
+ * message/rfc822; and a clean corpus (text, HTML newsletter, PDF, inline
+ * PNG, zip of text, docx, bounce, calendar invitation).  They were written
+ * once with python3; the test needs no python.
+ */
+#include "testutil.h"
+
+#include <clamav.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scan/scan_int.h"
+
+#define SHIPPED_DB	SLUICE_SOURCE_DIR "/scan/db"
+#define SIGDB		SLUICE_BINARY_DIR "/scan/sluice-sigdb"
+#define DATA(name)	TEST_DATA_DIR "/" name
+#define EICAR_NDB	"Sluice.Test.EICAR.UNOFFICIAL"
+#define EICAR_HDB	"Sluice.Test.EICAR.Hash.UNOFFICIAL"
+
+static const char *const eicar_mails[] = {
+	"clamav_eicar_plain.eml", "clamav_eicar_base64.eml", "clamav_eicar_qp.eml",
+	"clamav_eicar_zip.eml", "clamav_eicar_rfc822.eml",
+};
+
+static const struct scan_backend *clam = &scan_backend_clamav;
+
+static void *load(const char *dir)
+{
+	struct scan_config cfg = { .clamdb = dir };
+	char err[1024] = "";
+	void *state = NULL;
+
+	if (clam->init(&state, &cfg, err, sizeof err) != 0)
+		fail_msg("init %s: %s", dir, err);
+	assert_non_null(state);
+	return state;
+}
+
+static void scan_fd(void *state, int fd, struct scan_verdict *v, int64_t deadline,
+		    volatile int *cancel)
+{
+	struct scan_input in = { .fd = fd, .deadline_ms = deadline, .cancel = cancel };
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	in.size = st.st_size;
+	memset(v, 0x55, sizeof *v);
+	clam->scan(state, &in, v);
+}
+
+static void scan_path(void *state, const char *path, struct scan_verdict *v)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		fail_msg("open %s", path);
+	scan_fd(state, fd, v, 0, NULL);
+	close(fd);
+}
+
+/* stat_value - one figure from the backend's stats text */
+static char *stat_value(void *state, const char *key)
+{
+	static char val[512];
+	char buf[4096], *p;
+	size_t n = clam->stats(state, buf, sizeof buf), klen = strlen(key);
+
+	assert_true(n > 0 && n < sizeof buf);
+	buf[n] = 0;
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, key, klen) == 0 && p[klen] == ' ') {
+			size_t vlen = strcspn(p + klen + 1, "\n");
+
+			snprintf(val, sizeof val, "%.*s", (int)vlen, p + klen + 1);
+			return val;
+		}
+	fail_msg("no %s in stats:\n%s", key, buf);
+	return NULL;
+}
+
+static unsigned long stat_num(void *state, const char *key)
+{
+	return strtoul(stat_value(state, key), NULL, 10);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	size_t len;
+	char *data = tu_read(from, &len);
+
+	if (!data)
+		fail_msg("read %s", from);
+	tu_write(to, data, len);
+	free(data);
+}
+
+/* shipped_copy - a temp dir holding the starter DB (or only its .hdb) */
+static char *shipped_copy(int hdb_only)
+{
+	char *dir = tu_tmpdir("clamdb");
+
+	if (!hdb_only)
+		copy_file(SHIPPED_DB "/sluice-eicar.ndb", tu_path(dir, "sluice-eicar.ndb"));
+	copy_file(SHIPPED_DB "/sluice-eicar.hdb", tu_path(dir, "sluice-eicar.hdb"));
+	return dir;
+}
+
+static void sigdb(const char *dir, const char *args)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof cmd, "'%s' -o '%s' %s", SIGDB, dir, args);
+	if (system(cmd) != 0)
+		fail_msg("failed: %s", cmd);
+}
+
+static void test_dbdir(void **unused)
+{
+	char *sys = tu_tmpdir("sysdb");
+
+	assert_string_equal(scan_clamav_dbdir("/c", "/e", sys, "/s"), "/c");
+	assert_string_equal(scan_clamav_dbdir("", "/e", sys, "/s"), "/e");
+	assert_string_equal(scan_clamav_dbdir(NULL, NULL, sys, "/s"), "/s");
+	/* freshclam's state file alone is no database */
+	tu_write(tu_path(sys, "freshclam.dat"), "x", 1);
+	assert_string_equal(scan_clamav_dbdir(NULL, "", sys, "/s"), "/s");
+	tu_write(tu_path(sys, "daily.cld"), "x", 1);
+	assert_string_equal(scan_clamav_dbdir(NULL, "", sys, "/s"), sys);
+	assert_string_equal(scan_clamav_dbdir(NULL, NULL, "/nonexistent/sluice", "/s"), "/s");
+	tu_rmtree(sys);
+	free(sys);
+}
+
+static void test_load_shipped(void **unused)
+{
+	void *st = load(SHIPPED_DB);
+
+	assert_int_equal(stat_num(st, "clamav_signatures"), 4);
+	assert_string_equal(stat_value(st, "clamav_engine"), cl_retver());
+	assert_string_equal(stat_value(st, "clamav_db"), SHIPPED_DB);
+	assert_int_equal(stat_num(st, "clamav_reloads"), 0);
+	assert_int_equal(scan_clamav_changed(st), 0);
+	clam->fini(st);
+}
+
+static void test_load_errors(void **unused)
+{
+	struct scan_config cfg = { .clamdb = "/nonexistent/sluice-db" };
+	char err[1024], *empty = tu_tmpdir("emptydb");
+	void *st = (void *)1;
+
+	assert_int_equal(clam->init(&st, &cfg, err, sizeof err), -1);
+	assert_null(st);
+	assert_non_null(strstr(err, "/nonexistent/sluice-db"));
+
+	cfg.clamdb = empty;
+	assert_int_equal(clam->init(&st, &cfg, err, sizeof err), -1);
+	assert_non_null(strstr(err, empty));
+
+	cfg.clamdb = SHIPPED_DB;
+	cfg.tmpdir = "/nonexistent/sluice-tmp";
+	assert_int_equal(clam->init(&st, &cfg, err, sizeof err), -1);
+	assert_non_null(strstr(err, "/nonexistent/sluice-tmp"));
+	tu_rmtree(empty);
+	free(empty);
+}
+
+static void test_eicar(void **unused)
+{
+	void *st = load(SHIPPED_DB);
+	struct scan_verdict v;
+	size_t i;
+
+	for (i = 0; i < sizeof eicar_mails / sizeof eicar_mails[0]; i++) {
+		scan_path(st, tu_path(TEST_DATA_DIR, "%s", eicar_mails[i]), &v);
+		if (v.kind != SCAN_INFECTED || strcmp(v.name, EICAR_NDB) != 0)
+			fail_msg("%s: %s %s", eicar_mails[i], scan_kind_name(v.kind), v.name);
+		assert_string_equal(v.scanner, "clamav");
+	}
+	scan_path(st, DATA("clamav_eicar.com"), &v);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_string_equal(v.name, EICAR_NDB);
+	assert_int_equal(stat_num(st, "clamav_infected"), 6);
+	assert_int_equal(stat_num(st, "clamav_scans"), 6);
+	clam->fini(st);
+}
+
+/* The hash signatures alone: the decoded attachment is the EICAR file. */
+static void test_eicar_hash(void **unused)
+{
+	static const char *const files[] = {
+		"clamav_eicar.com", "clamav_eicar_base64.eml", "clamav_eicar_zip.eml",
+		"clamav_eicar_rfc822.eml",
+	};
+	char *dir = shipped_copy(1);
+	void *st = load(dir);
+	struct scan_verdict v;
+	size_t i;
+
+	assert_int_equal(stat_num(st, "clamav_signatures"), 3);
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		scan_path(st, tu_path(TEST_DATA_DIR, "%s", files[i]), &v);
+		if (v.kind != SCAN_INFECTED || strcmp(v.name, EICAR_HDB) != 0)
+			fail_msg("%s: %s %s", files[i], scan_kind_name(v.kind), v.name);
+	}
+	/* in running text the file's hash is not the EICAR file's */
+	scan_path(st, DATA("clamav_eicar_plain.eml"), &v);
+	assert_int_equal(v.kind, SCAN_CLEAN);
+	clam->fini(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* clean_corpus - scan every clamav_clean_*.eml; returns how many */
+static int clean_corpus(void *st)
+{
+	DIR *d = opendir(TEST_DATA_DIR);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		struct scan_verdict v;
+
+		if (strncmp(e->d_name, "clamav_clean_", 13) != 0)
+			continue;
+		scan_path(st, tu_path(TEST_DATA_DIR, "%s", e->d_name), &v);
+		if (v.kind != SCAN_CLEAN)
+			fail_msg("%s: %s %s", e->d_name, scan_kind_name(v.kind), v.name);
+		assert_string_equal(v.scanner, "clamav");
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_clean(void **unused)
+{
+	void *st = load(SHIPPED_DB);
+
+	assert_true(clean_corpus(st) >= 8);
+	assert_int_equal(stat_num(st, "clamav_infected"), 0);
+	assert_int_equal(stat_num(st, "clamav_errors"), 0);
+	clam->fini(st);
+}
+
+/* libclamav moves the offset of the fd it scans: ours must not move. */
+static void test_fd_offset(void **unused)
+{
+	void *st = load(SHIPPED_DB);
+	struct scan_verdict v;
+	int fd = open(DATA("clamav_eicar_zip.eml"), O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(lseek(fd, 123, SEEK_SET), 123);
+	scan_fd(st, fd, &v, 0, NULL);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 123);
+	close(fd);
+	clam->fini(st);
+}
+
+static void test_deadline_passed(void **unused)
+{
+	void *st = load(SHIPPED_DB);
+	struct scan_verdict v;
+	volatile int cancel = 1;
+	int fd = open(DATA("clamav_eicar_plain.eml"), O_RDONLY);
+
+	scan_fd(st, fd, &v, scan_now_ms() - 1, NULL);
+	assert_int_equal(v.kind, SCAN_ERROR);
+	assert_string_equal(v.name, "deadline passed");
+	scan_fd(st, fd, &v, 0, &cancel);
+	assert_int_equal(v.kind, SCAN_ERROR);
+	assert_string_equal(v.name, "cancelled");
+	cancel = 0;
+	scan_fd(st, fd, &v, scan_now_ms() + 60000, &cancel);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_int_equal(stat_num(st, "clamav_errors"), 2);
+	close(fd);
+	clam->fini(st);
+}
+
+/* eicar_part - EICAR as a part in quoted-printable, every byte encoded, so
+ * that only a scanner that decodes the part sees it */
+static void eicar_part(FILE *f)
+{
+	char *eicar = tu_read(DATA("clamav_eicar.com"), NULL);
+	size_t i;
+
+	assert_non_null(eicar);
+	fputs("--b\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n", f);
+	for (i = 0; eicar[i]; i++)
+		fprintf(f, "=%02X%s", (unsigned char)eicar[i], i % 20 == 19 ? "=\n" : "");
+	fputs("\n", f);
+	free(eicar);
+}
+
+/* big_mail - dir/big.eml: parts text parts, EICAR first or last; an open fd */
+static int big_mail(const char *dir, int parts, int eicar_first)
+{
+	const char *path = tu_path(dir, "big.eml");
+	FILE *f = fopen(path, "w");
+	int fd, i, j;
+
+	assert_non_null(f);
+	fputs("From: a@example.org\nSubject: many parts\nMIME-Version: 1.0\n"
+	      "Content-Type: multipart/mixed; boundary=\"b\"\n\n", f);
+	if (eicar_first)
+		eicar_part(f);
+	for (i = 0; i < parts; i++) {
+		fprintf(f, "--b\nContent-Type: text/plain; name=\"p%d.txt\"\n"
+			"Content-Disposition: attachment; filename=\"p%d.txt\"\n\n", i, i);
+		for (j = 0; j < 10; j++)
+			fprintf(f, "part %d line %d: the quick brown fox jumps over the lazy dog\n", i, j);
+	}
+	if (!eicar_first)
+		eicar_part(f);
+	fputs("--b--\n", f);
+	fclose(f);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/*
+ * A message of many parts with EICAR in the last one: a deadline that
+ * passes during the scan stops it before the last part.
+ */
+static void test_deadline_midscan(void **unused)
+{
+	char *dir = tu_tmpdir("bigmail");
+	int fd = big_mail(dir, 3000, 0);
+	void *st = load(SHIPPED_DB);
+	struct scan_verdict v;
+	int64_t t0, full, cut, allow;
+
+	t0 = scan_now_ms();
+	scan_fd(st, fd, &v, 0, NULL);
+	full = scan_now_ms() - t0;
+	assert_int_equal(v.kind, SCAN_INFECTED);
+
+	allow = full / 10 > 5 ? full / 10 : 5;
+	t0 = scan_now_ms();
+	scan_fd(st, fd, &v, t0 + allow, NULL);
+	cut = scan_now_ms() - t0;
+	print_message("  full scan %lld ms, with a %lld ms deadline %lld ms\n", (long long)full,
+		      (long long)allow, (long long)cut);
+	if (full >= 50) {	/* else the machine is too fast to tell */
+		assert_int_equal(v.kind, SCAN_ERROR);
+		assert_string_equal(v.name, "deadline passed");
+		assert_true(cut < full / 2);
+	}
+	close(fd);
+	clam->fini(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/*
+ * A limit hit is an error, never a silent clean; a virus found before
+ * the limit still wins.
+ */
+static void test_limits(void **unused)
+{
+	struct scan_config cfg = { .clamdb = SHIPPED_DB, .max_files = 20 };
+	char *dir = tu_tmpdir("limits");
+	struct scan_verdict v;
+	char err[1024];
+	void *st;
+	int fd;
+
+	if (clam->init(&st, &cfg, err, sizeof err) != 0)
+		fail_msg("init: %s", err);
+	fd = big_mail(dir, 100, 0);
+	scan_fd(st, fd, &v, 0, NULL);
+	close(fd);
+	assert_int_equal(v.kind, SCAN_ERROR);
+	assert_string_equal(v.name, "Heuristics.Limits.Exceeded.MaxFiles");
+
+	fd = big_mail(dir, 100, 1);
+	scan_fd(st, fd, &v, 0, NULL);
+	close(fd);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_string_equal(v.name, EICAR_NDB);
+
+	/* the clean corpus stays far below the limits */
+	assert_true(clean_corpus(st) >= 8);
+	clam->fini(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Worker threads scanning the corpus in a loop, each verdict checked. */
+struct hammer {
+	void *st;
+	atomic_int stop;
+	atomic_long scans, failures;
+	int rounds;		/* 0: until stop */
+};
+
+static void *hammer_run(void *arg)
+{
+	static const char *const files[] = {
+		"clamav_eicar_plain.eml", "clamav_clean_plain.eml", "clamav_eicar_zip.eml",
+		"clamav_clean_html.eml", "clamav_eicar_rfc822.eml", "clamav_clean_zip.eml",
+		"clamav_eicar_qp.eml", "clamav_clean_pdf.eml", "clamav_eicar_base64.eml",
+	};
+	struct hammer *h = arg;
+	int fds[sizeof files / sizeof files[0]];
+	size_t i;
+
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof path, "%s/%s", TEST_DATA_DIR, files[i]);
+		fds[i] = open(path, O_RDONLY);
+	}
+	for (int round = 0; h->rounds ? round < h->rounds : !atomic_load(&h->stop); round++)
+		for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+			struct scan_input in = { .fd = fds[i] };
+			struct scan_verdict v;
+			int infected = strstr(files[i], "eicar") != NULL;
+
+			clam->scan(h->st, &in, &v);
+			atomic_fetch_add(&h->scans, 1);
+			if (infected ? v.kind != SCAN_INFECTED || strcmp(v.name, EICAR_NDB)
+			    : v.kind != SCAN_CLEAN) {
+				fprintf(stderr, "%s: %s %s\n", files[i], scan_kind_name(v.kind), v.name);
+				atomic_fetch_add(&h->failures, 1);
+			}
+		}
+	for (i = 0; i < sizeof files / sizeof files[0]; i++)
+		close(fds[i]);
+	return NULL;
+}
+
+static void test_threads(void **unused)
+{
+	struct hammer h = { .st = load(SHIPPED_DB), .rounds = 30 };
+	pthread_t t[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer_run, &h), 0);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&h.failures), 0);
+	assert_int_equal(atomic_load(&h.scans), 4 * 30 * 9);
+	assert_int_equal(stat_num(h.st, "clamav_scans"), 4 * 30 * 9);
+	clam->fini(h.st);
+}
+
+static void test_reload_under_load(void **unused)
+{
+	char *dir = tu_tmpdir("reloaddb");
+	struct hammer h = { .rounds = 0 };
+	struct timespec pause = { 0, 20 * 1000000L };
+	pthread_t t[4];
+	char err[1024];
+	long before;
+	int i;
+
+	sigdb(dir, "-H 1000 -B 100 -s 3");
+	h.st = load(dir);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer_run, &h), 0);
+	nanosleep(&pause, NULL);
+	before = atomic_load(&h.scans);
+	for (i = 0; i < 5; i++) {
+		if (clam->reload(h.st, err, sizeof err) != 0)
+			fail_msg("reload: %s", err);
+		nanosleep(&pause, NULL);
+	}
+	atomic_store(&h.stop, 1);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	print_message("  %ld scans, %ld during the reloads\n", atomic_load(&h.scans),
+		      atomic_load(&h.scans) - before);
+	assert_int_equal(atomic_load(&h.failures), 0);
+	assert_true(atomic_load(&h.scans) > before);
+	assert_int_equal(stat_num(h.st, "clamav_reloads"), 5);
+	assert_int_equal(stat_num(h.st, "clamav_signatures"), 1104);
+	assert_int_equal(stat_num(h.st, "clamav_errors"), 0);
+	clam->fini(h.st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_reload_corrupt(void **unused)
+{
+	char *dir = shipped_copy(0);
+	void *st = load(dir);
+	struct scan_verdict v;
+	char err[1024] = "";
+	static const char bad[] = "Broken.Sig:0:*:zzzz-not-hex\n";
+
+	tu_write(tu_path(dir, "sluice-bad.ndb"), bad, strlen(bad));
+	assert_int_equal(scan_clamav_changed(st), 1);
+	assert_int_equal(clam->reload(st, err, sizeof err), -1);
+	print_message("  reload error: %s\n", err);
+	assert_non_null(strstr(err, dir));
+	assert_non_null(strstr(err, "sluice-bad.ndb"));
+	/* the old engine still serves */
+	scan_path(st, DATA("clamav_eicar_zip.eml"), &v);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_string_equal(v.name, EICAR_NDB);
+	assert_int_equal(stat_num(st, "clamav_reload_failures"), 1);
+	assert_int_equal(stat_num(st, "clamav_reloads"), 0);
+	assert_int_equal(stat_num(st, "clamav_signatures"), 4);
+	/* no retry on every tick of the timer: only after the next change */
+	assert_int_equal(scan_clamav_changed(st), 0);
+
+	unlink(tu_path(dir, "sluice-bad.ndb"));
+	assert_int_equal(scan_clamav_changed(st), 1);
+	assert_int_equal(clam->reload(st, err, sizeof err), 0);
+	assert_int_equal(scan_clamav_changed(st), 0);
+
+	/* a garbage line appended to a file that loaded before */
+	{
+		FILE *f = fopen(tu_path(dir, "sluice-eicar.ndb"), "a");
+
+		assert_non_null(f);
+		fputs("this is not a signature\n", f);
+		fclose(f);
+	}
+	assert_int_equal(clam->reload(st, err, sizeof err), -1);
+	assert_non_null(strstr(err, "sluice-eicar.ndb"));
+	scan_path(st, DATA("clamav_eicar_qp.eml"), &v);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_string_equal(v.name, EICAR_NDB);
+	assert_int_equal(stat_num(st, "clamav_reload_failures"), 2);
+	assert_int_equal(stat_num(st, "clamav_reloads"), 1);
+	clam->fini(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Added and removed signature files are noticed, and reload serves them. */
+static void test_changed(void **unused)
+{
+	static const char marker[] = "sluice-extra-signature-marker";
+	char *dir = shipped_copy(0), *mdir = tu_tmpdir("markermail");
+	char line[256], hex[2 * sizeof marker], text[256];
+	void *st = load(dir);
+	struct scan_verdict v;
+	char err[1024];
+	size_t i;
+
+	for (i = 0; i < strlen(marker); i++)
+		sprintf(hex + 2 * i, "%02x", (unsigned char)marker[i]);
+	snprintf(line, sizeof line, "Sluice.Test.Extra:0:*:%s\n", hex);
+	snprintf(text, sizeof text, "Subject: x\n\nsee %s here\n", marker);
+	tu_write(tu_path(mdir, "m.eml"), text, strlen(text));
+
+	assert_int_equal(scan_clamav_changed(st), 0);
+	tu_write(tu_path(dir, "sluice-extra.ndb"), line, strlen(line));
+	assert_int_equal(scan_clamav_changed(st), 1);
+	scan_path(st, tu_path(mdir, "m.eml"), &v);
+	assert_int_equal(v.kind, SCAN_CLEAN);
+
+	assert_int_equal(clam->reload(st, err, sizeof err), 0);
+	assert_int_equal(scan_clamav_changed(st), 0);
+	assert_int_equal(stat_num(st, "clamav_signatures"), 5);
+	scan_path(st, tu_path(mdir, "m.eml"), &v);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_string_equal(v.name, "Sluice.Test.Extra.UNOFFICIAL");
+
+	unlink(tu_path(dir, "sluice-extra.ndb"));
+	assert_int_equal(scan_clamav_changed(st), 1);
+	assert_int_equal(clam->reload(st, err, sizeof err), 0);
+	scan_path(st, tu_path(mdir, "m.eml"), &v);
+	assert_int_equal(v.kind, SCAN_CLEAN);
+	clam->fini(st);
+	tu_rmtree(dir);
+	tu_rmtree(mdir);
+	free(dir);
+	free(mdir);
+}
+
+static void test_sigdb(void **unused)
+{
+	char *dir = tu_tmpdir("sigdb");
+	struct scan_verdict v;
+	void *st;
+	size_t i;
+
+	sigdb(dir, "-H 1000 -B 100 -s 42");
+	assert_int_equal(tu_count(dir), 4);
+	st = load(dir);
+	assert_int_equal(stat_num(st, "clamav_signatures"), 1000 + 100 + 4);
+	for (i = 0; i < sizeof eicar_mails / sizeof eicar_mails[0]; i++) {
+		scan_path(st, tu_path(TEST_DATA_DIR, "%s", eicar_mails[i]), &v);
+		assert_int_equal(v.kind, SCAN_INFECTED);
+		assert_string_equal(v.name, EICAR_NDB);
+	}
+	assert_true(clean_corpus(st) >= 8);
+	clam->fini(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* The shipped files are what the generator writes, byte for byte. */
+static void test_sigdb_is_shipped(void **unused)
+{
+	static const char *const files[] = { "sluice-eicar.ndb", "sluice-eicar.hdb" };
+	char *dir = tu_tmpdir("sigdb0");
+	size_t i;
+
+	sigdb(dir, "-H 0 -B 0");
+	assert_int_equal(tu_count(dir), 2);
+	for (i = 0; i < 2; i++) {
+		size_t alen, blen;
+		char *a = tu_read(tu_path(dir, "%s", files[i]), &alen);
+		char *b = tu_read(tu_path(SHIPPED_DB, "%s", files[i]), &blen);
+
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, alen);
+		free(a);
+		free(b);
+	}
+	tu_rmtree(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dbdir),
+		cmocka_unit_test(test_load_shipped),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_eicar),
+		cmocka_unit_test(test_eicar_hash),
+		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_fd_offset),
+		cmocka_unit_test(test_deadline_passed),
+		cmocka_unit_test(test_deadline_midscan),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_reload_under_load),
+		cmocka_unit_test(test_reload_corrupt),
+		cmocka_unit_test(test_changed),
+		cmocka_unit_test(test_sigdb),
+		cmocka_unit_test(test_sigdb_is_shipped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
