@@ -2,7 +2,7 @@
  * sluice-qstat - qmail-qstat for the queues sluice writes to.
  *
  * SYNOPSIS
- *	sluice-qstat [--json] [-b base] [-c count] [-S start] [-d queuedir]
+ *	sluice-qstat [--json | --live] [-b base] [-c count] [-S start] [-d queuedir]
  *
  * DESCRIPTION
  *	For each queue (the same set sluice-mkqueue lays out) and in total,
@@ -10,7 +10,9 @@
  *	mess/) and "messages in queue but not yet preprocessed: N" (todo/),
  *	prefixed by the queue's name; with one QUEUEDIR, exactly qmail-qstat's
  *	two lines.  --json adds intd/.  Counting is queue_count(): directory
- *	listings only.  See man/sluice-qstat.8.
+ *	listings only.  --live also prints sluiced's live figures, read from its
+ *	stats socket ($SLUICE_STATS_SOCKET, else $SLUICE_SOCKET.stats, else
+ *	$QUEUE_BASE/sluiced.sock.stats).  See man/sluice-qstat.8.
  *
  * DIAGNOSTICS
  *	A queue that cannot be counted is named on stderr with the cause and
@@ -22,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "queue.h"
 #include "queue_set.h"
@@ -31,8 +36,9 @@
 #endif
 
 static const char usage_text[] =
-	"usage: sluice-qstat [--json] [-b base] [-c count] [-S start] [-d queuedir]\n"
+	"usage: sluice-qstat [--json | --live] [-b base] [-c count] [-S start] [-d queuedir]\n"
 	"  --json       one JSON object instead of qmail-qstat's lines\n"
+	"  --live       also sluiced's live figures (in flight, verdicts, batches, latency)\n"
 	"  -b base      queues are base/queue<N> (default $QUEUE_BASE or "
 	QUEUE_BASE_DEFAULT ")\n"
 	"  -c count     number of queues (default $QUEUE_COUNT or 5)\n"
@@ -89,9 +95,6 @@ static void print_json(const struct queue_set *set, const struct result *r,
 	}
 	fputs("],\"total\":{", stdout);
 	json_counts(total);
-	/* HOOK(issue 3): live figures from sluiced's stats socket go here, as
-	 * a "daemon" member, once that socket exists.  Nothing is printed
-	 * for them until then: no guessed or zero figures. */
 	fputs("}}\n", stdout);
 }
 
@@ -116,14 +119,49 @@ static void print_text(const struct queue_set *set, const struct result *r,
 	printf("total: messages in queue: %lu\n"
 	       "total: messages in queue but not yet preprocessed: %lu\n",
 	       total->mess, total->todo);
-	/* HOOK(issue 3): with sluiced up, its live figures (in flight,
-	 * verdicts, scan latency) follow here, read from its stats socket. */
+}
+
+/* print_live - sluiced's "key value" lines, prefixed "sluiced: "; -1 when
+ * the daemon does not answer */
+static int print_live(void)
+{
+	const char *s = getenv("SLUICE_STATS_SOCKET"), *sock = getenv("SLUICE_SOCKET");
+	const char *base = getenv("QUEUE_BASE");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[16384], *line, *save;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if (s && *s)
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s);
+	else if (sock && *sock)
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s.stats", sock);
+	else
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sluiced.sock.stats",
+			 base && *base ? base : QUEUE_BASE_DEFAULT);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		fprintf(stderr, "sluice-qstat: sluiced does not answer on %s: %s\n", sa.sun_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (got + 1 < sizeof buf && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		printf("sluiced: %s\n", line);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "live", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -134,11 +172,12 @@ int main(int argc, char **argv)
 	struct queue_err err;
 	struct result *r;
 	unsigned i;
-	int json = 0, rc = 0, c;
+	int json = 0, live = 0, rc = 0, c;
 
 	while ((c = getopt_long(argc, argv, "b:c:S:d:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
+		case 'l': live = 1; break;
 		case 'b': opts.base = optarg; break;
 		case 'c': opts.count = optarg; break;
 		case 'S': opts.start = optarg; break;
@@ -148,7 +187,7 @@ int main(int argc, char **argv)
 		default: fputs(usage_text, stderr); return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (json && live)) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
@@ -176,6 +215,8 @@ int main(int argc, char **argv)
 		print_json(&set, r, &total);
 	else
 		print_text(&set, r, &total);
+	if (live && print_live() < 0)
+		rc = 1;
 	free(r);
 	queue_set_free(&set);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

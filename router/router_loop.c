@@ -519,7 +519,8 @@ void msg_drive(struct rmsg *m)
 	switch (act) {
 	case ACTION_ACCEPT:
 		m->verdict = verdict;
-		snprintf(m->why, sizeof m->why, "%s", why);
+		if (v->kind != SCAN_CLEAN)
+			snprintf(m->why, sizeof m->why, "%s", why);
 		to_commit(m);
 		break;
 	case ACTION_REJECT:

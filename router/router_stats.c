@@ -34,11 +34,14 @@ void router_log(const struct rmsg *m, int64_t ms)
 	for (char *p = why; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s exit %d ms %lld%s%s\n",
+	/* "exit 31/82": plain code, and the custom one used when its fd is open */
+	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s exit %d%s%.0d ms %lld%s%s\n",
 		m->rq ? m->rq->name : "-", m->have_qm ? (unsigned long)m->qm.id : 0UL,
 		(long)m->pid, (long)m->uid, from, m->env.nrcpt,
 		m->have_qm ? (long long)m->qm.size : 0LL, m->verdict ? m->verdict : "none",
-		m->reply.plain, (long long)ms, *why ? " why " : "", why);
+		m->reply.plain, m->reply.code != m->reply.plain ? "/" : "",
+		m->reply.code != m->reply.plain ? m->reply.code : 0, (long long)ms,
+		*why ? " why " : "", why);
 }
 
 void router_stats_answer(struct router *r, struct rmsg *m, int64_t ms)

@@ -328,12 +328,18 @@ int main(int argc, char **argv)
 		for (char *q = text; *q; q++)
 			if (*q == '"' || *q == '\n')
 				*q = '\'';
-		printf("exit %d reply \"%s\" text \"%s\" ms %.1f\n", code,
-		       code < 0 ? "451 qq crashed (#4.3.0)"
-		       : (code == 82 || code == 88) && strlen(text) > 2
-			       ? (text[0] == 'D' ? "554 <text>" : "451 <text>")
-			       : client_exit_reply(code),
-		       text, now_ms() - s);
+		{
+			char reply[600];
+
+			if ((code == 82 || code == 88) && strlen(text) > 2)
+				snprintf(reply, sizeof reply, "%s %s", text[0] == 'D' ? "554" : "451",
+					 text + 1);
+			else
+				snprintf(reply, sizeof reply, "%s",
+					 code < 0 ? "451 qq crashed (#4.3.0)" : client_exit_reply(code));
+			printf("exit %d reply \"%s\" text \"%s\" ms %.1f\n", code, reply, text,
+			       now_ms() - s);
+		}
 		return code < 0 ? 100 : code;
 	}
 }
