@@ -148,6 +148,7 @@ static int print_live(void)
 			close(fd);
 		return -1;
 	}
+	shutdown(fd, SHUT_WR);	/* no command: the figures */
 	while (got + 1 < sizeof buf && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
 		got += (size_t)n;
 	close(fd);

@@ -33,6 +33,8 @@ enum router_action {
 	ACTION_REJECT,		/* 554 (31, or the custom text) */
 	ACTION_DEFER,		/* 451 (71) */
 	ACTION_DROP,		/* 250, nothing delivered */
+	ACTION_TAG,		/* commit with verdict headers added */
+	ACTION_QUARANTINE,	/* into the quarantine Maildir, then SLUICE_QUARANTINE_THEN */
 };
 
 struct router_config {
@@ -51,6 +53,7 @@ struct router_config {
 	unsigned message_timeout;	/* seconds for a whole message */
 	unsigned scan_timeout_ms;	/* per message, all scanners together */
 	unsigned drain_timeout;	/* seconds SIGTERM waits for in-flight messages */
+	unsigned reload_check;	/* seconds between signature DB change checks; 0 = never */
 	enum queue_sync sync;
 	unsigned batch_max;	/* messages per commit batch */
 	uint64_t min_free;	/* MIN_FREE: bytes a queue's filesystem must keep */
@@ -58,6 +61,10 @@ struct router_config {
 	unsigned nscanners;
 	const struct scan_backend *scanners[ROUTER_MAX_SCANNERS];
 	enum router_action on_virus, on_banned, on_spam, on_error;
+	int tag_clean;		/* SLUICE_TAG_CLEAN: headers on clean mail too */
+	const char *quarantine;	/* SLUICE_QUARANTINE: a Maildir */
+	char quarantine_log[4200];	/* SLUICE_QUARANTINE_LOG */
+	enum router_action quarantine_then;	/* ACTION_REJECT or ACTION_DROP */
 	enum client_custom custom;
 	int error_fd;
 	const char *passwd;	/* for the Received line's users; NULL = /etc/passwd */

@@ -6,10 +6,12 @@
  *	plain decimals; a bad value is an error naming the variable, never a
  *	silent default.
  */
+#include <errno.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "router.h"
@@ -35,16 +37,21 @@ static const struct {
 	{ "SLUICE_MESSAGE_TIMEOUT", "86400", "seconds for one whole message" },
 	{ "SLUICE_SCAN_TIMEOUT", "60", "seconds for all scanners of one message" },
 	{ "SLUICE_DRAIN_TIMEOUT", "60", "seconds SIGTERM waits for messages in flight" },
+	{ "SLUICE_RELOAD_CHECK", "60", "seconds between checks for a changed signature DB (0: never)" },
 	{ "SLUICE_SYNC", "full", "full | data | none: fsyncs before the commit" },
 	{ "SLUICE_BATCH", "64", "messages per commit batch at most" },
 	{ "MIN_FREE", "0", "bytes a queue's filesystem must keep free" },
 	{ "SLUICE_MAX_BACKLOG", "100000", "todo + intd entries a queue may hold" },
-	{ "SLUICE_SCANNERS", "null", "scanners run on every message (null, attach, clamav, test)" },
-	{ "SLUICE_ON_VIRUS", "reject", "reject | defer | drop | accept" },
-	{ "SLUICE_ON_BANNED", "reject", "reject | defer | drop | accept" },
-	{ "SLUICE_ON_SPAM", "reject", "reject | defer | drop | accept" },
+	{ "SLUICE_SCANNERS", "clamav,attach", "scanners run on every message: clamav, attach, exec, null (none), test" },
+	{ "SLUICE_ON_VIRUS", "reject", "reject | defer | drop | accept | tag | quarantine" },
+	{ "SLUICE_ON_BANNED", "reject", "reject | defer | drop | accept | tag | quarantine" },
+	{ "SLUICE_ON_SPAM", "reject", "reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_ERROR", "defer", "scanner failure or timeout: defer | accept" },
-	{ "REJECTVIRUS", "", "IndiMail: 0 accept, 1 reject, 2 drop (sets SLUICE_ON_VIRUS)" },
+	{ "REJECTVIRUS", "", "IndiMail: 0 accept and tag, 1 reject, 2 drop (sets SLUICE_ON_VIRUS)" },
+	{ "SLUICE_TAG_CLEAN", "0", "1: X-QHPSI and X-Virus-Scanned headers on clean mail too" },
+	{ "SLUICE_QUARANTINE", "", "Maildir for the quarantine action" },
+	{ "SLUICE_QUARANTINE_LOG", "$SLUICE_QUARANTINE/quarantine.log", "tab-separated quarantine log" },
+	{ "SLUICE_QUARANTINE_THEN", "reject", "after quarantining: reject (554) | drop (250)" },
 	{ "SLUICE_CUSTOM_ERROR", "none", "none | notqmail (82, fd 6) | simscan (82, fd 4) | indimail (88, ERROR_FD)" },
 	{ "ERROR_FD", "2", "fd of IndiMail's custom error text" },
 	{ "SLUICE_CLAMDB", "", "signature directory of the clamav scanner" },
@@ -108,9 +115,13 @@ static int action(const char *name, enum router_action def, int allow_reject,
 		*out = ACTION_REJECT;
 	else if (allow_reject && !strcmp(s, "drop"))
 		*out = ACTION_DROP;
+	else if (allow_reject && !strcmp(s, "tag"))
+		*out = ACTION_TAG;
+	else if (allow_reject && !strcmp(s, "quarantine"))
+		*out = ACTION_QUARANTINE;
 	else {
 		snprintf(err, errlen, "%s=%s: want %s", name, s,
-			 allow_reject ? "reject, defer, drop or accept" : "defer or accept");
+			 allow_reject ? "reject, defer, drop, accept, tag or quarantine" : "defer or accept");
 		return -1;
 	}
 	return 0;
@@ -121,7 +132,7 @@ static int scanners(struct router_config *c, char *err, size_t errlen)
 	const char *s = get("SLUICE_SCANNERS");
 	char buf[512], *tok, *save;
 
-	snprintf(buf, sizeof buf, "%s", s ? s : "null");
+	snprintf(buf, sizeof buf, "%s", s ? s : "clamav,attach");
 	for (tok = strtok_r(buf, " ,:", &save); tok; tok = strtok_r(NULL, " ,:", &save)) {
 		const struct scan_backend *b = scan_backend_find(tok);
 
@@ -200,6 +211,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	c->scan_timeout_ms *= 1000;
 	NUM("SLUICE_DRAIN_TIMEOUT", drain_timeout, 60, 0, 86400);
 	NUM("SLUICE_BATCH", batch_max, 64, 1, 64);
+	NUM("SLUICE_RELOAD_CHECK", reload_check, 60, 0, 86400);
 	NUM("MIN_FREE", min_free, 0, 0, UINT64_MAX);
 	NUM("SLUICE_MAX_BACKLOG", max_backlog, 100000, 1, UINT64_MAX);
 	NUM("ERROR_FD", error_fd, 2, 0, 127);
@@ -218,7 +230,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		return -1;
 	if ((s = get("REJECTVIRUS"))) {
 		if (!strcmp(s, "0"))
-			c->on_virus = ACTION_ACCEPT;
+			c->on_virus = ACTION_TAG;	/* IndiMail: accept, X-QHPSI header */
 		else if (!strcmp(s, "1"))
 			c->on_virus = ACTION_REJECT;
 		else if (!strcmp(s, "2"))
@@ -226,6 +238,43 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		else {
 			snprintf(err, errlen, "REJECTVIRUS=%s: want 0, 1 or 2", s);
 			return -1;
+		}
+	}
+	if (num("SLUICE_TAG_CLEAN", 0, 0, 1, &v, err, errlen) < 0)
+		return -1;
+	c->tag_clean = (int)v;
+	c->quarantine = get("SLUICE_QUARANTINE");
+	if ((s = get("SLUICE_QUARANTINE_LOG")))
+		snprintf(c->quarantine_log, sizeof c->quarantine_log, "%s", s);
+	else if (c->quarantine)
+		snprintf(c->quarantine_log, sizeof c->quarantine_log, "%.4000s/quarantine.log",
+			 c->quarantine);
+	c->quarantine_then = ACTION_REJECT;
+	if ((s = get("SLUICE_QUARANTINE_THEN"))) {
+		if (!strcmp(s, "drop") || !strcmp(s, "accept"))
+			c->quarantine_then = ACTION_DROP;
+		else if (strcmp(s, "reject")) {
+			snprintf(err, errlen, "SLUICE_QUARANTINE_THEN=%s: want reject or drop", s);
+			return -1;
+		}
+	}
+	if (!c->quarantine && (c->on_virus == ACTION_QUARANTINE || c->on_banned == ACTION_QUARANTINE ||
+			       c->on_spam == ACTION_QUARANTINE)) {
+		snprintf(err, errlen, "a quarantine action needs SLUICE_QUARANTINE (a Maildir)");
+		return -1;
+	}
+	if (c->quarantine) {
+		char sub[4200];
+		const char *d[] = { "tmp", "new", "cur" };
+		struct stat st;
+
+		for (unsigned k = 0; k < 3; k++) {
+			snprintf(sub, sizeof sub, "%s/%s", c->quarantine, d[k]);
+			if (stat(sub, &st) < 0 && (mkdir(c->quarantine, 0700), mkdir(sub, 0700)) < 0) {
+				snprintf(err, errlen, "SLUICE_QUARANTINE: cannot create %s: %s", sub,
+					 strerror(errno));
+				return -1;
+			}
 		}
 	}
 	c->custom = CUSTOM_NONE;

@@ -46,6 +46,11 @@ struct rmsg {
 	struct rqueue *rq;
 	struct queue_msg qm;
 	int have_qm;
+	size_t rlen;		/* length of the Received line */
+	uint64_t counted;	/* bytes this message adds to bytes_inflight */
+	enum router_action action;	/* what the sync thread does: accept, tag, quarantine */
+	int action_failed;	/* tag or quarantine failed (why[] says how) */
+	char reject_text[300];	/* for the answer after a quarantine */
 	struct queue_env env;
 	struct scan_job job;
 	int in_pool;		/* the pool owns job: do not free */
@@ -88,6 +93,9 @@ struct router {
 	struct rqueue *queues;
 	unsigned long pick_seq;
 	struct queue_uids uids;
+	char scanned_by[256];
+	int reloading;		/* a reload thread runs */
+	ev_timer reload_w;	/* SLUICE_RELOAD_CHECK: signature DB changed? */	/* X-Virus-Scanned: "sluice 0.1.0 (clamav 1.4.6, attach)" */
 	unsigned inflight;
 	uint64_t bytes_inflight;
 	struct rmsg *all;
@@ -127,6 +135,13 @@ void router_scan_submit(struct router *, struct rmsg *);
 void router_scan_done(struct router *);
 void router_scan_reload(struct router *);
 void router_scan_unpark(struct router *, struct rmsg *);
+void router_scan_check(struct router *);
+size_t router_scan_stats(struct router *, char *buf, size_t len);
+
+/* router_action.c (sync thread) */
+size_t router_tag_headers(const struct rmsg *, char *buf, size_t cap);
+int router_tag(struct rmsg *);
+int router_quarantine(struct rmsg *);
 
 /* router_stats.c */
 void router_stats_answer(struct router *, struct rmsg *, int64_t ms);

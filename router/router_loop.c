@@ -147,7 +147,7 @@ void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text
 	if (m->rq)
 		m->rq->inflight--;
 	r->inflight--;
-	r->bytes_inflight -= m->have_qm ? (uint64_t)m->qm.size : 0;
+	r->bytes_inflight -= m->counted;
 	m->stage = ST_REPLY;
 	if (!m->in_pool)
 		reap_later(m);
@@ -280,11 +280,13 @@ static void start(struct rmsg *m)
 	}
 	m->have_qm = 1;
 	rlen = queue_received(recv, sizeof recv, (unsigned long)m->pid, m->uid, &r->uids, time(NULL));
+	m->rlen = rlen;
 	if (queue_msg_write(&m->qm, recv, rlen, &e) != QUEUE_OK) {
 		msg_fail(m, &e);
 		return;
 	}
 	r->bytes_inflight += rlen;
+	m->counted += rlen;
 	m->stage = ST_MESS;
 	m->last_io = router_now_ms();
 	ev_io_init(&m->in_w, on_in, m->fd0, EV_READ);
@@ -373,6 +375,7 @@ static void read_mess(struct rmsg *m)
 			return;
 		}
 		r->bytes_inflight += (uint64_t)n;
+		m->counted += (uint64_t)n;
 		r->st.bytes += (uint64_t)n;
 	}
 	router_admit(r);
@@ -516,11 +519,18 @@ void msg_drive(struct rmsg *m)
 	}
 	snprintf(why, sizeof why, "%s%s%s", v->scanner ? v->scanner : "", *v->name ? ": " : "",
 		 v->name);
+	if (act == ACTION_ACCEPT && c->tag_clean)
+		act = ACTION_TAG;
+	snprintf(m->reject_text, sizeof m->reject_text, "%s", text);
+	m->verdict = verdict;
+	if (v->kind != SCAN_CLEAN)
+		snprintf(m->why, sizeof m->why, "%s", why);
 	switch (act) {
 	case ACTION_ACCEPT:
-		m->verdict = verdict;
-		if (v->kind != SCAN_CLEAN)
-			snprintf(m->why, sizeof m->why, "%s", why);
+	case ACTION_TAG:
+	case ACTION_QUARANTINE:
+		/* the sync thread commits, tags then commits, or quarantines */
+		m->action = act;
 		to_commit(m);
 		break;
 	case ACTION_REJECT:
@@ -535,15 +545,85 @@ void msg_drive(struct rmsg *m)
 	}
 }
 
+/*
+ * The stats socket: a client sends a command (or nothing) and shuts down its
+ * writing side; "" answers the figures, "reload" starts a scanner reload.
+ * One connection at a time is plenty for an admin's tool; a client that
+ * sends nothing within a second gets the figures anyway.
+ */
+struct stats_conn {
+	struct router *r;
+	ev_io io;
+	ev_timer timer;
+	char cmd[64];
+	size_t len;
+};
+
+static void stats_finish(struct stats_conn *sc)
+{
+	struct router *r = sc->r;
+
+	ev_io_stop(r->loop, &sc->io);
+	ev_timer_stop(r->loop, &sc->timer);
+	while (sc->len && (sc->cmd[sc->len - 1] == '\n' || sc->cmd[sc->len - 1] == '\r'))
+		sc->len--;
+	sc->cmd[sc->len] = 0;
+	if (!strcmp(sc->cmd, "reload")) {
+		router_scan_reload(r);
+		(void)!write(sc->io.fd, "reloading\n", 10);
+	} else if (sc->len)
+		(void)!write(sc->io.fd, "unknown command\n", 16);
+	else
+		router_stats_serve(r, sc->io.fd);
+	close(sc->io.fd);
+	free(sc);
+	ev_io_start(r->loop, &r->stats_w);
+}
+
+static void on_stats_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct stats_conn *sc = w->data;
+	ssize_t n = read(w->fd, sc->cmd + sc->len, sizeof sc->cmd - 1 - sc->len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0 && sc->len + (size_t)n < sizeof sc->cmd - 1) {
+		sc->len += (size_t)n;
+		return;
+	}
+	stats_finish(sc);
+}
+
+static void on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	stats_finish(w->data);
+}
+
 static void on_stats(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct router *r = w->data;
-	int fd = accept4(r->ssock, NULL, NULL, SOCK_CLOEXEC);
+	struct stats_conn *sc;
+	int fd = accept4(r->ssock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	if (fd >= 0) {
-		router_stats_serve(r, fd);
+	if (fd < 0)
+		return;
+	if (!(sc = calloc(1, sizeof *sc))) {
 		close(fd);
+		return;
 	}
+	sc->r = r;
+	ev_io_init(&sc->io, on_stats_read, fd, EV_READ);
+	sc->io.data = sc;
+	ev_io_start(loop, &sc->io);
+	ev_timer_init(&sc->timer, on_stats_timer, 1., 0.);
+	sc->timer.data = sc;
+	ev_timer_start(loop, &sc->timer);
+	ev_io_stop(loop, &r->stats_w);	/* one at a time */
+}
+
+static void on_reload_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	router_scan_check(w->data);
 }
 
 static void begin_stop(struct router *r, const char *why)
@@ -634,6 +714,11 @@ void router_loop_init(struct router *r)
 	ev_async_init(&r->sync_async, on_sync_async);
 	r->sync_async.data = r;
 	ev_async_start(loop, &r->sync_async);
+	if (r->cfg->reload_check) {
+		ev_timer_init(&r->reload_w, on_reload_check, r->cfg->reload_check, r->cfg->reload_check);
+		r->reload_w.data = r;
+		ev_timer_start(loop, &r->reload_w);
+	}
 	ev_prepare_init(&r->reap_w, on_reap);
 	r->reap_w.data = r;
 	ev_prepare_start(loop, &r->reap_w);

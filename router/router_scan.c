@@ -15,12 +15,41 @@
 #include <unistd.h>
 
 #include "router_int.h"
+#include "scan/scan_int.h"
 
 static void notify(void *arg)
 {
 	struct router *r = arg;
 
 	ev_async_send(r->loop, &r->scan_async);
+}
+
+/* scanned_by - "sluice 0.1.0 (clamav 1.4.6, attach)" for X-Virus-Scanned,
+ * with each engine's version when its stats carry "<name>_engine <v>" */
+static void scanned_by(struct router *r)
+{
+	const struct router_config *c = r->cfg;
+	size_t n;
+	unsigned i;
+
+	n = (size_t)snprintf(r->scanned_by, sizeof r->scanned_by, "sluice %s%s", SLUICE_VERSION,
+			     c->nscanners ? " (" : "");
+	for (i = 0; i < c->nscanners && n < sizeof r->scanned_by - 64; i++) {
+		char st[2048], key[64], *p, ver[64] = "";
+
+		if (c->scanners[i]->stats) {
+			size_t k = c->scanners[i]->stats(r->states[i], st, sizeof st - 1);
+
+			st[k] = 0;
+			snprintf(key, sizeof key, "%s_engine ", c->scanners[i]->name);
+			if ((p = strstr(st, key)))
+				sscanf(p + strlen(key), "%63s", ver);
+		}
+		n += (size_t)snprintf(r->scanned_by + n, sizeof r->scanned_by - n, "%s%s%s%s",
+				      i ? ", " : "", c->scanners[i]->name, *ver ? " " : "", ver);
+	}
+	if (c->nscanners && n < sizeof r->scanned_by - 2)
+		snprintf(r->scanned_by + n, sizeof r->scanned_by - n, ")");
 }
 
 int router_scan_start(struct router *r, char *err, size_t errlen)
@@ -36,6 +65,7 @@ int router_scan_start(struct router *r, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	scanned_by(r);
 	if (c->nscanners && !(r->pool = scan_pool_new(c->workers, c->scan_depth, notify, r))) {
 		snprintf(err, errlen, "cannot start %u scan workers", c->workers);
 		return -1;
@@ -157,8 +187,11 @@ void router_scan_done(struct router *r)
 	drain_wait(r);
 }
 
-void router_scan_reload(struct router *r)
+/* reload_main - reload every scanner off the loop thread: building a new
+ * clamav engine takes from a fraction of a second to many seconds */
+static void *reload_main(void *arg)
 {
+	struct router *r = arg;
 	unsigned i;
 
 	for (i = 0; i < r->cfg->nscanners; i++) {
@@ -167,7 +200,54 @@ void router_scan_reload(struct router *r)
 		if (!r->cfg->scanners[i]->reload)
 			continue;
 		if (r->cfg->scanners[i]->reload(r->states[i], e, sizeof e) < 0)
-			fprintf(stderr, "sluiced: warning: reload of %s failed, old one serves: %s\n",
+			fprintf(stderr, "sluiced: warning: reload of %s failed, the old one serves: %s\n",
 				r->cfg->scanners[i]->name, e);
+		else
+			fprintf(stderr, "sluiced: %s reloaded\n", r->cfg->scanners[i]->name);
 	}
+	__atomic_store_n(&r->reloading, 0, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+void router_scan_reload(struct router *r)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (__atomic_exchange_n(&r->reloading, 1, __ATOMIC_ACQ_REL)) {
+		fprintf(stderr, "sluiced: reload already running\n");
+		return;
+	}
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, reload_main, r) != 0) {
+		fprintf(stderr, "sluiced: warning: cannot start the reload thread\n");
+		__atomic_store_n(&r->reloading, 0, __ATOMIC_RELEASE);
+	}
+	pthread_attr_destroy(&a);
+}
+
+/* router_scan_check - the reload timer: reload when a signature DB changed */
+void router_scan_check(struct router *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->cfg->nscanners; i++)
+		if (r->cfg->scanners[i] == &scan_backend_clamav && scan_clamav_changed(r->states[i])) {
+			fprintf(stderr, "sluiced: clamav signature directory changed: reloading\n");
+			router_scan_reload(r);
+			return;
+		}
+}
+
+/* router_scan_stats - every scanner's "key value" lines */
+size_t router_scan_stats(struct router *r, char *buf, size_t len)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < r->cfg->nscanners && n + 1 < len; i++)
+		if (r->cfg->scanners[i]->stats)
+			n += r->cfg->scanners[i]->stats(r->states[i], buf + n, len - n);
+	return n;
 }

@@ -93,7 +93,7 @@ static long long percentile(const struct router_stats *s, double p)
 void router_stats_serve(struct router *r, int fd)
 {
 	const struct router_stats *s = &r->st;
-	char buf[8192];
+	char buf[16384];
 	size_t n = 0;
 	unsigned i, waiting = 0, busy = 0;
 
@@ -109,6 +109,7 @@ void router_stats_serve(struct router *r, int fd)
 		s->deferred, s->dropped, s->failed, (unsigned long long)s->bytes, waiting, busy,
 		s->batches, s->batch_msgs, s->batch_max, percentile(s, 0.5), percentile(s, 0.99));
 	pthread_mutex_unlock(&r->sync_mu);
+	n += router_scan_stats(r, buf + n, sizeof buf - 256 - n);
 	for (i = 0; i < r->nq && n < sizeof buf - 256; i++) {
 		const struct rqueue *q = &r->queues[i];
 

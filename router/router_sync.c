@@ -9,6 +9,7 @@
  *	client of the batch.  While the thread fsyncs, the next batch gathers,
  *	so batches grow with load and shrink to one message when idle.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,16 @@ static void *sync_main(void *arg)
 			for (i = 0; i < n; i++) {
 				struct rmsg *m = batch[i];
 
+				if (m->action == ACTION_QUARANTINE) {
+					m->action_failed = router_quarantine(m) < 0;
+					continue;	/* never committed */
+				}
+				if (m->action == ACTION_TAG && router_tag(m) < 0) {
+					queue_errset(&m->qm.err, QUEUE_EWRITE, errno,
+						     "cannot add the verdict headers");
+					queue_msg_abort(&m->qm);
+					continue;
+				}
 				if (queue_msg_intd(&m->qm, m->env.buf, m->env.len, &m->qm.err) != QUEUE_OK)
 					queue_msg_abort(&m->qm);
 				else
@@ -118,6 +129,15 @@ void router_sync_done(struct router *r)
 		struct rmsg *m = list;
 
 		list = m->sync_next;
+		if (m->action == ACTION_QUARANTINE) {
+			if (m->action_failed)
+				msg_answer(m, QQ_TEMP, "quarantine-failed", NULL, NULL);
+			else if (r->cfg->quarantine_then == ACTION_DROP)
+				msg_answer(m, QQ_OK, m->verdict, NULL, NULL);
+			else
+				msg_answer(m, QQ_PERM, m->verdict, m->reject_text, NULL);
+			continue;
+		}
 		if (m->qm.flags & QUEUE_MSG_TODO && m->qm.err.status == QUEUE_OK) {
 			m->rq->committed++;
 			msg_answer(m, QQ_OK, m->verdict, NULL, NULL);
