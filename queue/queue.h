@@ -97,6 +97,7 @@ enum {
 	QUEUE_MSG_MESS = 2,	/* mess/ link exists */
 	QUEUE_MSG_INTD = 4,	/* intd/ file exists */
 	QUEUE_MSG_TODO = 8,	/* committed */
+	QUEUE_MSG_SYNCED = 16,	/* data and directories durable: ready to link */
 };
 
 struct queue_msg {
@@ -138,6 +139,21 @@ int queue_sync_parse(const char *, enum queue_sync *);
  *	Committed messages have their fds closed except m->fd when keep_fd.
  */
 size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync, int keep_fd);
+/*
+ * queue_commit_step - the pipelined form the daemon's sync thread uses: link
+ *	the todo/ entries of `link` (synced by an earlier step), then one round
+ *	of fsyncs for their todo/ directories together with the data and
+ *	directories of `prep`, which become QUEUE_MSG_SYNCED.  Returns the
+ *	number of `link` messages committed.
+ */
+size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
+			 enum queue_sync, int keep_fd);
+
+/* queue_fsync_threads - issue a batch's fsyncs from n threads at once (the
+ * journal then commits them together); 0 until called.  -1 if fewer started */
+int queue_fsync_threads(unsigned n);
+/* queue_fsync_all - fsync each fd; errs[i] = 0 or its errno */
+void queue_fsync_all(const int *fds, size_t n, int *errs);
 
 /* queue_trigger - wake the queue's qmail-send (lock/trigger); errors ignored */
 void queue_trigger(struct queue *);

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
@@ -38,12 +39,15 @@ static void marker_name(struct queue *q, char *buf, size_t len, const char *suff
 }
 
 /* marker_create - exclusive create + flock; a concurrent recovery that locked
- * the new file first wins, and we simply try another name. */
+ * the new file first wins, and we simply try another name.  It may also have
+ * removed the file and let go of the lock before our flock(): the lock is
+ * then ours but the name is gone, so check the name still is this inode. */
 static int marker_create(struct queue *q, struct queue_msg *m, struct queue_err *e)
 {
 	int i;
 
 	for (i = 0; i < MARKER_TRIES; i++) {
+		struct stat st, st2;
 		int fd;
 
 		marker_name(q, m->pidname, sizeof m->pidname, QUEUE_MARK_RECV);
@@ -54,7 +58,9 @@ static int marker_create(struct queue *q, struct queue_msg *m, struct queue_err 
 				continue;
 			break;
 		}
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+		    fstatat(q->pidfd, m->pidname, &st2, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino == st2.st_ino)
 			return fd;
 		close(fd);
 	}
@@ -184,47 +190,30 @@ int queue_sync_parse(const char *s, enum queue_sync *out)
 }
 
 /*
- * A batch touches few distinct directories: a small set of fds, each synced
- * once.  The set is bounded by the caller's batch size.
+ * One round of fsyncs: every fd once, issued together (queue_fsync_all), with
+ * each message remembering which entries it depends on.
  */
-struct dirset {
-	int fd[256];
+#define ROUND_MAX 1024
+
+struct round {
+	int fd[ROUND_MAX];
+	int err[ROUND_MAX];
 	size_t n;
 };
 
-static int dirset_add(struct dirset *s, int fd)
+/* round_add - index of fd in the round, added once; -1 when full */
+static int round_add(struct round *r, int fd, int dedupe)
 {
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
-		if (s->fd[i] == fd)
-			return 0;
-	if (s->n == sizeof s->fd / sizeof s->fd[0])
+	if (dedupe)
+		for (i = 0; i < r->n; i++)
+			if (r->fd[i] == fd)
+				return (int)i;
+	if (r->n == ROUND_MAX)
 		return -1;
-	s->fd[s->n++] = fd;
-	return 0;
-}
-
-static int dirset_has(const struct dirset *s, int fd)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (s->fd[i] == fd)
-			return 1;
-	return 0;
-}
-
-/* sync_dirs - fsync each directory once; failed ones are added to *bad */
-static void sync_dirs(const struct dirset *s, struct dirset *bad, int *bad_errno)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (queue_sys.fsync(s->fd[i]) < 0) {
-			*bad_errno = errno;
-			dirset_add(bad, s->fd[i]);
-		}
+	r->fd[r->n] = fd;
+	return (int)r->n++;
 }
 
 static void fail(struct queue_msg *m, enum queue_status st, int err, const char *what)
@@ -234,78 +223,43 @@ static void fail(struct queue_msg *m, enum queue_status st, int err, const char 
 	queue_msg_abort(m);
 }
 
-/* msg_dirs - the directories a message's durability depends on before commit */
-static void msg_dirs(const struct queue_msg *m, int fds[3])
-{
-	fds[0] = queue_mess_fd(m->q, m->id);
-	fds[1] = m->q->intdfd;
-	fds[2] = m->q->pidfd;
-}
-
 /*
- * queue_commit - one round of fsyncs for the whole batch:
- *	1. fsync every mess and intd file (data);
- *	2. fsync each mess/<n>, intd/ and pid/ directory once (the links, and
- *	   the ".c" markers, are durable before any todo link exists);
- *	3. link intd/<id> to todo/<id> for each message: the commit point;
- *	4. fsync each todo/ once, then trigger each queue once;
- *	5. remove the markers (no fsync: a leftover ".c" marker whose todo/
- *	   entry exists is just removed by recovery).
- *	A message whose todo/ fsync fails is already visible to qmail-send: it
- *	stays, and its error tells the caller to answer "temporary" (a possible
- *	duplicate, never a loss).
+ * queue_commit_step - one round of the pipelined group commit.
+ *	link: messages prepared by an earlier step get their todo/ link (the
+ *	commit point).  Then one round of fsyncs, issued together, covers the
+ *	todo/ directories of those and, for prep, the mess and intd files and
+ *	their mess/<n>, intd/ and pid/ directories.  Linked messages are then
+ *	finished (trigger once per queue, marker removed); prep messages are
+ *	QUEUE_MSG_SYNCED, ready to be linked by the next step.
+ *	Under load each step's single journal commit serves two batches.
+ *	Returns the number of linked messages committed without error.
  */
-size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync mode, int keep_fd)
+size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
+			 enum queue_sync mode, int keep_fd)
 {
-	struct dirset dirs = { .n = 0 }, bad = { .n = 0 }, todo = { .n = 0 };
+	static __thread struct round rd;	/* 8 KiB: off the stack */
+	enum { F_MESS, F_INTD, D_MESS, D_INTD, D_PID, NIDX };
+	int (*idx)[NIDX] = NULL, *tidx = NULL;
 	struct queue *queues[256];
 	size_t i, nq = 0, done = 0;
-	int bad_errno = 0, fds[3], k;
+	int k;
 
-	/* Start writeback of every file first: their blocks are allocated in
-	 * one journal transaction, so the first fsync commits it for all and
-	 * the others find their data already on disk (one commit, not 2n). */
-	for (i = 0; i < n && n > 1 && mode != QUEUE_SYNC_NONE; i++) {
-		sync_file_range(v[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		sync_file_range(v[i]->intdfd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	rd.n = 0;
+	if ((np && !(idx = malloc(np * sizeof *idx))) || (nl && !(tidx = malloc(nl * sizeof *tidx)))) {
+		free(idx);
+		for (i = 0; i < np; i++)
+			fail(prep[i], QUEUE_ENOMEM, ENOMEM, "commit (no memory)");
+		for (i = 0; i < nl; i++)
+			fail(link[i], QUEUE_ENOMEM, ENOMEM, "commit (no memory)");
+		return 0;
 	}
-	for (i = 0; i < n; i++) {
-		struct queue_msg *m = v[i];
-
-		m->err.status = QUEUE_OK;
-		if (mode == QUEUE_SYNC_NONE)
-			continue;
-		if (queue_sys.fsync(m->fd) < 0) {
-			fail(m, QUEUE_EWRITE, errno, "fsync mess file in");
-			continue;
-		}
-		if (queue_sys.fsync(m->intdfd) < 0) {
-			fail(m, QUEUE_EWRITE, errno, "fsync intd file in");
-			continue;
-		}
-	}
-	if (mode == QUEUE_SYNC_FULL) {
-		for (i = 0; i < n; i++) {
-			if (v[i]->err.status != QUEUE_OK)
-				continue;
-			msg_dirs(v[i], fds);
-			for (k = 0; k < 3; k++)
-				if (dirset_add(&dirs, fds[k]) < 0)
-					fail(v[i], QUEUE_EWRITE, E2BIG, "batch (too many directories)");
-		}
-		sync_dirs(&dirs, &bad, &bad_errno);
-	}
-	for (i = 0; i < n; i++) {
-		struct queue_msg *m = v[i];
+	for (i = 0; i < nl; i++) {
+		struct queue_msg *m = link[i];
 		char id[24];
 
-		if (m->err.status != QUEUE_OK)
+		tidx[i] = -1;
+		if (!(m->flags & QUEUE_MSG_SYNCED) || m->err.status != QUEUE_OK)
 			continue;
-		msg_dirs(m, fds);
-		if (dirset_has(&bad, fds[0]) || dirset_has(&bad, fds[1]) || dirset_has(&bad, fds[2])) {
-			fail(m, QUEUE_EWRITE, bad_errno, "fsync a directory of");
-			continue;
-		}
 		queue_fmt_id(id, m->id);
 		if (queue_sys.linkat(m->q->intdfd, id, m->q->todofd, id, 0) < 0) {
 			queue_errset(&m->err, QUEUE_ETODO, errno, "cannot link %s/todo/%s",
@@ -314,24 +268,74 @@ size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync mode, int ke
 			continue;
 		}
 		m->flags |= QUEUE_MSG_TODO;
-		dirset_add(&todo, m->q->todofd);
-		for (k = 0; k < (int)nq && queues[k] != m->q; k++)
-			;
-		if (k == (int)nq && nq < sizeof queues / sizeof queues[0])
-			queues[nq++] = m->q;
+		if (mode == QUEUE_SYNC_FULL)
+			tidx[i] = round_add(&rd, m->q->todofd, 1);
 	}
-	bad.n = 0;
-	if (mode == QUEUE_SYNC_FULL)
-		sync_dirs(&todo, &bad, &bad_errno);
-	for (i = 0; i < nq; i++)
-		queue_trigger(queues[i]);
-	for (i = 0; i < n; i++) {
-		struct queue_msg *m = v[i];
+	/* Start writeback of every file first: their blocks are then allocated
+	 * in one journal transaction that the round's first fsync commits. */
+	for (i = 0; i < np && np > 1 && mode != QUEUE_SYNC_NONE; i++) {
+		sync_file_range(prep[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		sync_file_range(prep[i]->intdfd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
+	for (i = 0; i < np; i++) {
+		struct queue_msg *m = prep[i];
+
+		m->err.status = QUEUE_OK;
+		for (k = 0; k < NIDX; k++)
+			idx[i][k] = -1;
+		if (mode == QUEUE_SYNC_NONE)
+			continue;
+		idx[i][F_MESS] = round_add(&rd, m->fd, 0);
+		idx[i][F_INTD] = round_add(&rd, m->intdfd, 0);
+		if (mode == QUEUE_SYNC_FULL) {
+			idx[i][D_MESS] = round_add(&rd, queue_mess_fd(m->q, m->id), 1);
+			idx[i][D_INTD] = round_add(&rd, m->q->intdfd, 1);
+			idx[i][D_PID] = round_add(&rd, m->q->pidfd, 1);
+		}
+		for (k = 0; k < NIDX; k++)
+			if (idx[i][k] < 0 && (k < D_MESS || mode == QUEUE_SYNC_FULL)) {
+				fail(m, QUEUE_EWRITE, E2BIG, "commit (batch too large)");
+				break;
+			}
+	}
+	queue_fsync_all(rd.fd, rd.n, rd.err);
+	for (i = 0; i < np; i++) {
+		struct queue_msg *m = prep[i];
+		static const char *const what[NIDX] = {
+			"fsync mess file in", "fsync intd file in", "fsync mess directory of",
+			"fsync intd directory of", "fsync pid directory of",
+		};
+
+		if (m->err.status != QUEUE_OK)
+			continue;
+		for (k = 0; k < NIDX; k++)
+			if (idx[i][k] >= 0 && rd.err[idx[i][k]]) {
+				fail(m, QUEUE_EWRITE, rd.err[idx[i][k]], what[k]);
+				break;
+			}
+		if (k == NIDX)
+			m->flags |= QUEUE_MSG_SYNCED;
+	}
+	for (i = 0; i < nl; i++) {
+		struct queue_msg *m = link[i];
+		size_t j;
 
 		if (!(m->flags & QUEUE_MSG_TODO))
 			continue;
-		if (dirset_has(&bad, m->q->todofd))
-			queue_errset(&m->err, QUEUE_EWRITE, bad_errno,
+		for (j = 0; j < nq && queues[j] != m->q; j++)
+			;
+		if (j == nq && nq < sizeof queues / sizeof queues[0])
+			queues[nq++] = m->q;
+	}
+	for (i = 0; i < nq; i++)
+		queue_trigger(queues[i]);
+	for (i = 0; i < nl; i++) {
+		struct queue_msg *m = link[i];
+
+		if (!(m->flags & QUEUE_MSG_TODO))
+			continue;
+		if (tidx[i] >= 0 && rd.err[tidx[i]])
+			queue_errset(&m->err, QUEUE_EWRITE, rd.err[tidx[i]],
 				     "committed %s/todo/%lu but cannot fsync todo/", m->q->path,
 				     (unsigned long)m->id);
 		else
@@ -345,5 +349,20 @@ size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync mode, int ke
 			m->fd = -1;
 		}
 	}
+	free(idx);
+	free(tidx);
 	return done;
+}
+
+/*
+ * queue_commit - commit a batch with two steps: data and directories of all,
+ *	then all todo/ links and the todo/ directories.  A message whose todo/
+ *	fsync fails is already visible to qmail-send: it stays, and its error
+ *	tells the caller to answer "temporary" (a possible duplicate, never a
+ *	loss).
+ */
+size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync mode, int keep_fd)
+{
+	queue_commit_step(v, n, NULL, 0, mode, keep_fd);
+	return queue_commit_step(NULL, 0, v, n, mode, keep_fd);
 }

@@ -56,6 +56,7 @@ struct router_config {
 	unsigned reload_check;	/* seconds between signature DB change checks; 0 = never */
 	enum queue_sync sync;
 	unsigned batch_max;	/* messages per commit batch */
+	unsigned fsync_threads;	/* threads issuing a batch's fsyncs together */
 	uint64_t min_free;	/* MIN_FREE: bytes a queue's filesystem must keep */
 	unsigned long max_backlog;	/* todo + intd entries a queue may hold */
 	unsigned nscanners;

@@ -40,6 +40,7 @@ static const struct {
 	{ "SLUICE_RELOAD_CHECK", "60", "seconds between checks for a changed signature DB (0: never)" },
 	{ "SLUICE_SYNC", "full", "full | data | none: fsyncs before the commit" },
 	{ "SLUICE_BATCH", "64", "messages per commit batch at most" },
+	{ "SLUICE_FSYNC_THREADS", "8", "threads issuing a batch's fsyncs at once (0: one after another)" },
 	{ "MIN_FREE", "0", "bytes a queue's filesystem must keep free" },
 	{ "SLUICE_MAX_BACKLOG", "100000", "todo + intd entries a queue may hold" },
 	{ "SLUICE_SCANNERS", "clamav,attach", "scanners run on every message: clamav, attach, exec, null (none), test" },
@@ -56,6 +57,14 @@ static const struct {
 	{ "ERROR_FD", "2", "fd of IndiMail's custom error text" },
 	{ "SLUICE_CLAMDB", "", "signature directory of the clamav scanner" },
 	{ "SLUICE_BANNED", "", "banned attachment suffixes of the attach scanner" },
+	{ "QHPSI", "", "command of the exec scanner (%s = the message, else appended)" },
+	{ "QHPSIARG1", "", "first extra argument of the exec scanner" },
+	{ "QHPSIARG2", "", "second extra argument" },
+	{ "QHPSIARG3", "", "third extra argument" },
+	{ "QHPSIMINSIZE", "0", "exec scanner skips smaller messages (bytes; 0 = no bound)" },
+	{ "QHPSIMAXSIZE", "0", "exec scanner skips larger messages (bytes; 0 = no bound)" },
+	{ "QHPSIRC", "1", "exec scanner's exit code for infected" },
+	{ "QHPSIRN", "0", "exec scanner's exit code for clean (any other: failure)" },
 };
 
 void router_config_help(void)
@@ -211,6 +220,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	c->scan_timeout_ms *= 1000;
 	NUM("SLUICE_DRAIN_TIMEOUT", drain_timeout, 60, 0, 86400);
 	NUM("SLUICE_BATCH", batch_max, 64, 1, 64);
+	NUM("SLUICE_FSYNC_THREADS", fsync_threads, 8, 0, 64);
 	NUM("SLUICE_RELOAD_CHECK", reload_check, 60, 0, 86400);
 	NUM("MIN_FREE", min_free, 0, 0, UINT64_MAX);
 	NUM("SLUICE_MAX_BACKLOG", max_backlog, 100000, 1, UINT64_MAX);
@@ -284,6 +294,23 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	}
 	c->scan.clamdb = get("SLUICE_CLAMDB");
 	c->scan.banned = get("SLUICE_BANNED") ? get("SLUICE_BANNED") : SCAN_BANNED_DEFAULT;
+	/* the exec scanner (scan/scan_exec.c): qmail's QHPSI settings */
+	c->scan.qhpsi = get("QHPSI");
+	c->scan.qhpsi_arg[0] = get("QHPSIARG1");
+	c->scan.qhpsi_arg[1] = get("QHPSIARG2");
+	c->scan.qhpsi_arg[2] = get("QHPSIARG3");
+	if (num("QHPSIMINSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
+		return -1;
+	c->scan.qhpsi_min = v;
+	if (num("QHPSIMAXSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
+		return -1;
+	c->scan.qhpsi_max = v;
+	if (num("QHPSIRC", 1, 0, 255, &v, err, errlen) < 0)
+		return -1;
+	c->scan.qhpsi_rc = (int)v;
+	if (num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
+		return -1;
+	c->scan.qhpsi_rn = (int)v;
 	return 0;
 }
 

@@ -123,6 +123,8 @@ int router_run(struct router_config *c)
 		fprintf(stderr, "sluiced: fatal: %s\n", err);
 		goto out;
 	}
+	if (queue_fsync_threads(c->fsync_threads) < 0)
+		fprintf(stderr, "sluiced: warning: fewer than %u fsync threads started\n", c->fsync_threads);
 	if (router_sync_start(&r) != 0) {
 		fprintf(stderr, "sluiced: fatal: cannot start the sync thread\n");
 		router_scan_stop(&r);

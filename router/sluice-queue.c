@@ -181,5 +181,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-queue: %s closed the connection before its verdict\n", sock);
 		return QQ_TEMP;
 	}
+	/* When the convention's fd was not open at exec, our socket may have
+	 * taken its number (fd 2 closed: socket() returns 2): that fd is ours,
+	 * not qmail-smtpd's, so the text must not go there - plain code. */
+	if (r.fd == s)
+		r.fd = -1;
 	return client_deliver_reply(&r);
 }

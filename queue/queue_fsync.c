@@ -1,0 +1,116 @@
+/*
+ * queue_fsync.c - fsync many files at once.
+ *
+ *	queue_fsync_all() fsyncs a set of fds and reports each one's errno.
+ *	With queue_fsync_threads(n) > 0 it issues them from n helper threads
+ *	and the caller at the same time.  Concurrent fsyncs are what a
+ *	journalling filesystem batches into one journal commit; issued one
+ *	after another by one thread, each can cost a commit of its own when
+ *	other work keeps dirtying the same directories (the daemon's loop
+ *	creates files in mess/ all the time).  This is how a group commit stays
+ *	cheap while every directory is still fsynced.
+ *
+ *	The helper threads are process-wide: sluiced starts them once.  Without
+ *	them (sluice-queue, tests) the caller does the fsyncs in turn.
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "queue_int.h"
+
+static struct {
+	pthread_mutex_t mu, round_mu;
+	pthread_cond_t go, done;
+	unsigned nthreads;
+	unsigned long gen;	/* bumped for each round */
+	const int *fds;
+	int *errs;
+	size_t n, next, left;
+} pool = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.round_mu = PTHREAD_MUTEX_INITIALIZER,
+	.go = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
+/* work - claim fds of the current round until none is left; mu held */
+static void work(void)
+{
+	while (pool.next < pool.n) {
+		size_t i = pool.next++;
+		int r, e;
+
+		pthread_mutex_unlock(&pool.mu);
+		r = queue_sys.fsync(pool.fds[i]);
+		e = r < 0 ? errno : 0;
+		pthread_mutex_lock(&pool.mu);
+		pool.errs[i] = e;
+		if (--pool.left == 0)
+			pthread_cond_broadcast(&pool.done);
+	}
+}
+
+static void *helper(void *arg)
+{
+	unsigned long seen = 0;
+
+	(void)arg;
+	pthread_mutex_lock(&pool.mu);
+	for (;;) {
+		while (pool.gen == seen)
+			pthread_cond_wait(&pool.go, &pool.mu);
+		seen = pool.gen;
+		work();
+	}
+	return NULL;
+}
+
+int queue_fsync_threads(unsigned n)
+{
+	pthread_attr_t a;
+	unsigned started = 0;
+
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	pthread_mutex_lock(&pool.mu);
+	while (pool.nthreads < n) {
+		pthread_t t;
+
+		if (pthread_create(&t, &a, helper, NULL) != 0)
+			break;
+		pool.nthreads++;
+		started++;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	pthread_attr_destroy(&a);
+	return pool.nthreads >= n ? 0 : -1;
+}
+
+void queue_fsync_all(const int *fds, size_t n, int *errs)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	if (pool.nthreads == 0 || n == 1) {
+		for (i = 0; i < n; i++)
+			errs[i] = queue_sys.fsync(fds[i]) < 0 ? errno : 0;
+		return;
+	}
+	pthread_mutex_lock(&pool.round_mu);	/* one round at a time */
+	pthread_mutex_lock(&pool.mu);
+	pool.fds = fds;
+	pool.errs = errs;
+	pool.n = n;
+	pool.next = 0;
+	pool.left = n;
+	pool.gen++;
+	pthread_cond_broadcast(&pool.go);
+	work();
+	while (pool.left)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	pool.n = pool.next = 0;	/* late helpers find nothing to claim */
+	pthread_mutex_unlock(&pool.mu);
+	pthread_mutex_unlock(&pool.round_mu);
+}
