@@ -6,12 +6,10 @@
  *	plain decimals; a bad value is an error naming the variable, never a
  *	silent default.
  */
-#include <errno.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "router.h"
@@ -272,20 +270,6 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 			       c->on_spam == ACTION_QUARANTINE)) {
 		snprintf(err, errlen, "a quarantine action needs SLUICE_QUARANTINE (a Maildir)");
 		return -1;
-	}
-	if (c->quarantine) {
-		char sub[4200];
-		const char *d[] = { "tmp", "new", "cur" };
-		struct stat st;
-
-		for (unsigned k = 0; k < 3; k++) {
-			snprintf(sub, sizeof sub, "%s/%s", c->quarantine, d[k]);
-			if (stat(sub, &st) < 0 && (mkdir(c->quarantine, 0700), mkdir(sub, 0700)) < 0) {
-				snprintf(err, errlen, "SLUICE_QUARANTINE: cannot create %s: %s", sub,
-					 strerror(errno));
-				return -1;
-			}
-		}
 	}
 	c->custom = CUSTOM_NONE;
 	if ((s = get("SLUICE_CUSTOM_ERROR")) && client_custom_parse(s, &c->custom) < 0) {

@@ -72,6 +72,24 @@ static int drop_privileges(const struct router_config *c)
 	return 0;
 }
 
+/* make_quarantine - the Maildir, made by the user the daemon runs as */
+static int make_quarantine(const struct router_config *c)
+{
+	static const char *const sub[] = { "", "/tmp", "/new", "/cur" };
+	char path[4200];
+	unsigned i;
+
+	for (i = 0; c->quarantine && i < 4; i++) {
+		snprintf(path, sizeof path, "%s%s", c->quarantine, sub[i]);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			fprintf(stderr, "sluiced: fatal: cannot create quarantine %s: %s\n", path,
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int open_queues(struct router *r)
 {
 	unsigned i;
@@ -113,7 +131,7 @@ int router_run(struct router_config *c)
 	if ((r.lsock = listen_on(c->socket_path, c, 1024)) < 0 ||
 	    (r.ssock = listen_on(c->stats_path, c, 16)) < 0)
 		goto out;
-	if (drop_privileges(c) < 0 || open_queues(&r) < 0)
+	if (drop_privileges(c) < 0 || make_quarantine(c) < 0 || open_queues(&r) < 0)
 		goto out;
 	if (!(r.loop = ev_default_loop(EVFLAG_AUTO))) {
 		fprintf(stderr, "sluiced: fatal: cannot start libev\n");
