@@ -55,6 +55,7 @@ struct rmsg {
 	struct scan_job job;
 	int in_pool;		/* the pool owns job: do not free */
 	const char **rcpts;
+	char *messpath;		/* for exec scanners, made on first use */
 	struct wire_reply reply;
 	const char *verdict;	/* for the log: clean, virus, banned, ... */
 	char why[300];		/* cause, for the log */

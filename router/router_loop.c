@@ -89,6 +89,7 @@ static void msg_free(struct rmsg *m)
 	}
 	queue_env_free(&m->env);
 	free(m->rcpts);
+	free(m->messpath);
 	free(m);
 }
 

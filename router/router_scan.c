@@ -10,7 +10,9 @@
  *	A job scans a dup() of the mess fd: whatever the message's fate, the
  *	worker's fd stays valid until the pool hands the job back.
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -89,8 +91,13 @@ static int submit(struct router *r, struct rmsg *m)
 	struct scan_job *j = &m->job;
 
 	memset(j, 0, sizeof *j);
-	if ((j->in.fd = dup(m->qm.fd)) < 0)
+	if ((j->in.fd = fcntl(m->qm.fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return -1;
+	if (!m->messpath && asprintf(&m->messpath, "%s/mess/%lu/%lu", m->rq->q.path,
+				     (unsigned long)m->qm.id % m->rq->q.split,
+				     (unsigned long)m->qm.id) < 0)
+		m->messpath = NULL;
+	j->in.path = m->messpath;	/* for an exec scanner's %s (clamd opens it) */
 	j->in.size = m->qm.size;
 	j->in.sender = queue_env_sender(&m->env);
 	j->in.rcpts = m->rcpts;

@@ -6,7 +6,9 @@
  *	(struct scan_backend).  It reads a message through its fd (pread, never
  *	by path, never copied) under a deadline and returns a typed verdict.
  *	Backends: attach (banned attachment names, scan_attach.c), clamav
- *	(in-process libclamav, scan_clamav.c), null and test (scan_backend.c;
+ *	(in-process libclamav, scan_clamav.c), exec (a QHPSI command run per
+ *	message: the one backend whose scanner reads a path, scan_exec.c),
+ *	null and test (scan_backend.c;
  *	"test" takes its verdict from an X-Sluice-Test: line in the message,
  *	for tests only).
  *
@@ -48,6 +50,7 @@ struct scan_input {
 	const char *const *rcpts;	/* NULL-terminated */
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC milliseconds; 0 = none */
 	volatile int *cancel;	/* set non-zero when a decisive verdict made it moot */
+	const char *path;	/* the mess file's path when known, else NULL (exec's %s) */
 };
 
 /* Settings every backend may read; filled by the daemon from the environment. */
@@ -59,6 +62,11 @@ struct scan_config {
 	const char *banned;	/* SLUICE_BANNED: ".exe .com ..." (space/colon separated) */
 	unsigned attach_max_depth;	/* MIME nesting limit */
 	enum scan_kind attach_limit_verdict;	/* verdict when a walker limit is hit */
+	/* exec backend: qmail's QHPSI settings (QHPSI, QHPSIARG1..3, ...) */
+	const char *qhpsi;	/* command; NULL = unset */
+	const char *qhpsi_arg[3];
+	unsigned long qhpsi_min, qhpsi_max;	/* bytes; 0 = no bound */
+	int qhpsi_rc, qhpsi_rn;	/* exit codes: infected (1), clean (0) */
 };
 
 struct scan_backend {
@@ -74,9 +82,10 @@ struct scan_backend {
 extern const struct scan_backend scan_backend_null;
 extern const struct scan_backend scan_backend_attach;
 extern const struct scan_backend scan_backend_clamav;
+extern const struct scan_backend scan_backend_exec;
 extern const struct scan_backend scan_backend_test;	/* tests only: see scan_backend.c */
 
-/* scan_backend_find - by name ("null", "attach", "clamav", "test"); NULL if unknown */
+/* scan_backend_find - by name ("null", "attach", "clamav", "exec", "test"); NULL if unknown */
 const struct scan_backend *scan_backend_find(const char *name);
 
 void scan_verdict_set(struct scan_verdict *, enum scan_kind, const char *scanner,

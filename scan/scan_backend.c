@@ -47,6 +47,7 @@ static const struct scan_backend *const backends[] = {
 	&scan_backend_null,
 	&scan_backend_attach,
 	&scan_backend_clamav,
+	&scan_backend_exec,
 	&scan_backend_test,
 };
 

@@ -1,0 +1,360 @@
+/*
+ * test_scan_mime.c - the streaming MIME walker (scan/scan_mime.c): which
+ * names it reports, from where, under which limits, for any chunk size.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "scan/scan_mime.h"
+
+#define CORPUS TEST_DATA_DIR "/attach"
+
+struct names {
+	char all[4096];		/* "H:name|Z:name|", non-printables as '?' */
+	unsigned n, stop_at;
+};
+
+static int collect(void *ctx, const char *name, size_t len, enum mime_origin o)
+{
+	struct names *c = ctx;
+	size_t at = strlen(c->all), i;
+
+	if (at + 4 + len < sizeof c->all) {
+		c->all[at++] = "HUZ"[o];
+		c->all[at++] = ':';
+		for (i = 0; i < len; i++)
+			c->all[at++] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+		c->all[at++] = '|';
+		c->all[at] = 0;
+	}
+	return ++c->n == c->stop_at;
+}
+
+static struct mime_result res;
+static struct names got;
+
+/* walk - names in text as "H:a|Z:b|" (static), with limits lim (NULL: defaults) */
+static const char *walk_len(const char *text, size_t len, const struct mime_limits *lim,
+			    enum mime_status want)
+{
+	static const struct mime_limits none;
+
+	memset(&got, 0, sizeof got);
+	assert_int_equal(scan_mime_walk_mem(text, len, lim ? lim : &none, collect, &got, &res), want);
+	return got.all;
+}
+
+static const char *walk(const char *text, const struct mime_limits *lim)
+{
+	return walk_len(text, strlen(text), lim, MIME_OK);
+}
+
+static char *corpus(const char *rel, size_t *len)
+{
+	char *p = tu_read(tu_path(CORPUS, "%s", rel), len);
+
+	if (!p)
+		fail_msg("cannot read %s/%s", CORPUS, rel);
+	return p;
+}
+
+static void test_corpus_names(void **unused)
+{
+	static const struct {
+		const char *file, *names;
+	} t[] = {
+		{ "banned/exe_plain.eml", "H:setup.exe|H:setup.exe|" },
+		{ "banned/rfc2231_continued.eml", "H:Rechnung M??rz.exe|" },
+		{ "banned/rfc2047_q.eml", "H:Rechnung_2024.scr|" },
+		{ "banned/uuencode.eml", "U:payment.exe|" },
+		{ "banned/yenc.eml", "U:update.exe|" },
+		{ "banned/zip_evil.eml", "H:documents.zip|H:documents.zip|Z:readme.txt|Z:evil.exe|"
+					 "Z:readme.txt|Z:evil.exe|" },
+		{ "banned/zip_sniffed.eml", "H:export.dat|H:export.dat|Z:export/report.csv|Z:export/tool.js|"
+					    "Z:export/report.csv|Z:export/tool.js|" },
+		{ "banned/zip_unicode_path.eml", "H:archive.zip|H:archive.zip|Z:safe.txt|Z:safe.vbs|"
+						 "Z:safe.txt|Z:safe.vbs|" },
+		{ "banned/rfc822_scr.eml", "H:screensaver.scr|H:screensaver.scr|" },
+		{ "banned/nested_alternative.eml", "H:report.bat|H:report.bat|" },
+		{ "banned/same_boundary.eml", "H:x.exe|H:x.exe|" },
+		{ "banned/crlf_exe.eml", "H:setup.exe|H:setup.exe|" },
+		{ "banned/unterminated_exe.eml", "H:late.exe|H:late.exe|" },
+		{ "banned/rfc2231_nul.eml", "H:notes.exe?.txt|" },
+		{ "clean/forwarded_docx.eml", "H:minutes.docx|H:minutes.docx|Z:[Content_Types].xml|"
+					      "Z:_rels/.rels|Z:word/document.xml|Z:[Content_Types].xml|"
+					      "Z:_rels/.rels|Z:word/document.xml|" },
+		{ "clean/digest.eml", "H:agenda.txt|H:agenda.txt|" },
+		{ "clean/inline_image.eml", "H:logo.png|H:logo.png|" },
+		{ "clean/no_mime.eml", "" },
+		{ "clean/plain_text.eml", "" },
+		{ "limit/depth_bomb.eml", "" },
+		{ "limit/empty_boundary.eml", "" },
+		{ "limit/truncated_header.eml", "" },
+	};
+	static const size_t chunks[] = { 0, MIME_CHUNK_MIN, 1000, 4096 };
+	size_t i, k;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		size_t len;
+		char *text = corpus(t[i].file, &len);
+
+		/* the answer never depends on how the message is cut in chunks */
+		for (k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+			struct mime_limits lim = { .chunk = chunks[k] };
+			const char *names = walk_len(text, len, &lim, MIME_OK);
+
+			if (strcmp(names, t[i].names))
+				fail_msg("%s (chunk %zu): got \"%s\", want \"%s\"", t[i].file, chunks[k],
+					 names, t[i].names);
+		}
+		free(text);
+	}
+}
+
+static void test_headers(void **unused)
+{
+	/* a single-part message with its name in the top header; two types */
+	assert_string_equal(walk("Content-Type: text/plain; name=a.txt\n"
+				 "Content-Type: application/octet-stream; name=b.exe\n"
+				 "Content-Disposition: attachment;\n\tfilename=\"c\n .exe\"\n\nbody\n", NULL),
+			    "H:a.txt|H:b.exe|H:c .exe|");
+	/* field names: any case, blanks before the colon; other fields ignored */
+	assert_string_equal(walk("CONTENT-DISPOSITION : attachment; filename=a.exe\n"
+				 "X-Content-Disposition: attachment; filename=b.exe\n"
+				 "Content-Dispositions: attachment; filename=c.exe\n"
+				 "Subject: filename=d.exe\n\n", NULL),
+			    "H:a.exe|");
+	/* a header without a blank line before the end, and no final LF */
+	assert_string_equal(walk("Content-Disposition: attachment; filename=a.exe", NULL), "H:a.exe|");
+	/* headers after the blank line are body */
+	assert_string_equal(walk("Subject: x\n\nContent-Disposition: attachment; filename=a.exe\n", NULL), "");
+	assert_string_equal(walk("", NULL), "");
+	assert_int_equal(res.parts, 1);
+}
+
+static void test_structure(void **unused)
+{
+	/* a later multipart type wins over an earlier plain one */
+	assert_string_equal(walk("Content-Type: text/plain\nContent-Type: multipart/mixed; boundary=b\n\n"
+				 "--b\nContent-Type: text/plain; name=a.exe\n\n--b--\n", NULL),
+			    "H:a.exe|");
+	/* an outer delimiter ends inner parts; the epilogue is ignored */
+	assert_string_equal(walk("Content-Type: multipart/mixed; boundary=out\n\n"
+				 "--out\nContent-Type: multipart/mixed; boundary=in\n\n"
+				 "--in\nContent-Type: text/plain; name=1.txt\n\n"
+				 "--out\nContent-Type: text/plain; name=2.txt\n\n"
+				 "--out--\nContent-Type: text/plain; name=3.txt\n\n", NULL),
+			    "H:1.txt|H:2.txt|");
+	/* delimiters: trailing blanks allowed, anything else is not one */
+	assert_string_equal(walk("Content-Type: multipart/mixed; boundary=b\n\n"
+				 "--b \t\r\nContent-Type: text/plain; name=1.txt\n\n"
+				 "--bx\nContent-Type: text/plain; name=2.txt\n\n"
+				 "--b--x\n --b\n-b\n--b--\n", NULL),
+			    "H:1.txt|");
+	/* a boundary too long for the frame stack: a limit, body ignored */
+	{
+		char text[700];
+
+		snprintf(text, sizeof text, "Content-Type: multipart/mixed; boundary=%0250d\n\n--%0250d\n"
+			 "Content-Type: text/plain; name=a.exe\n\n", 0, 0);
+		assert_string_equal(walk(text, NULL), "");
+		assert_int_equal(res.limits, MIME_LIMIT_BOUNDARY);
+		assert_string_equal(res.why, "MIME boundary longer than 200 bytes");
+	}
+	/* message/rfc822 inside a single-part message, then uuencode in its body */
+	assert_string_equal(walk("Content-Type: message/rfc822\n\nSubject: inner\n"
+				 "Content-Type: text/plain\n\nbegin 644 u.exe\n`\nend\n", NULL),
+			    "U:u.exe|");
+	/* base64 message/rfc822 is not walked into; base64 text not searched */
+	assert_string_equal(walk("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+				 "begin 644 u.exe\n", NULL), "");
+	/* multipart without boundary: text */
+	assert_string_equal(walk("Content-Type: multipart/mixed\n\nbegin 644 u.exe\n", NULL), "U:u.exe|");
+}
+
+static void test_long_lines(void **unused)
+{
+	struct mime_limits lim = { .chunk = MIME_CHUNK_MIN };
+	size_t big = 100000, n = 0;
+	char *text = malloc(big + 1000);
+
+	assert_non_null(text);
+	n += (size_t)sprintf(text + n, "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			     "Content-Type: text/plain\n\n");
+	/*
+	 * A 100 KB line: its second piece (with the smallest chunk) looks like
+	 * a delimiter, its third like a begin line; neither starts a line.
+	 */
+	memset(text + n, 'x', big);
+	memset(text + n + 256, ' ', 256);
+	memcpy(text + n + 256, "--b", 3);
+	memcpy(text + n + 512, "begin 644 a.exe", 15);
+	n += big;
+	n += (size_t)sprintf(text + n, "\n--b\nContent-Type: text/plain; name=ok.txt\n\n--b--\n");
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:ok.txt|");
+	assert_string_equal(walk_len(text, n, NULL, MIME_OK), "H:ok.txt|");
+	free(text);
+}
+
+static void test_limits(void **unused)
+{
+	struct mime_limits lim = { .max_parts = 3 };
+	char *text = malloc(20000);
+	size_t n = 0;
+	int i;
+
+	assert_non_null(text);
+	n += (size_t)sprintf(text + n, "Content-Type: multipart/mixed; boundary=b\n\n");
+	for (i = 0; i < 5; i++)
+		n += (size_t)sprintf(text + n, "--b\nContent-Type: text/plain; name=%d.txt\n\n", i);
+	/* parts: the message itself and two body parts fit */
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:0.txt|H:1.txt|");
+	assert_int_equal(res.limits, MIME_LIMIT_PARTS);
+	assert_string_equal(res.why, "more than 3 MIME parts");
+	assert_int_equal(res.parts, 4);
+
+	/* depth: exactly max_depth frames are fine, one more is a limit */
+	lim = (struct mime_limits){ .max_depth = 3 };
+	n = (size_t)sprintf(text, "Content-Type: multipart/mixed; boundary=0\n\n"
+			    "--0\nContent-Type: message/rfc822\n\n"
+			    "Content-Type: multipart/mixed; boundary=2\n\n"
+			    "--2\nContent-Disposition: attachment; filename=a.exe\n"
+			    "Content-Type: multipart/mixed; boundary=3\n\n"
+			    "--3\nContent-Disposition: attachment; filename=b.exe\n\n"
+			    "--2\nContent-Disposition: attachment; filename=c.exe\n\n");
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:a.exe|H:c.exe|");
+	assert_int_equal(res.limits, MIME_LIMIT_DEPTH);
+	assert_string_equal(res.why, "MIME nesting deeper than 3");
+	lim.max_depth = 4;
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:a.exe|H:b.exe|H:c.exe|");
+	assert_int_equal(res.limits, 0);
+
+	/* a Content-* field longer than max_header: cut, and a limit */
+	lim = (struct mime_limits){ .max_header = 64 };
+	n = (size_t)sprintf(text, "Content-Disposition: attachment; filename=\"%060d.exe\"\n"
+			    "Subject: %0100d\n\n", 0, 0);
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK),
+			    "H:00000000000000000000000000000000000000000|");
+	assert_int_equal(res.limits, MIME_LIMIT_HEADER);
+	assert_string_equal(res.why, "MIME header field longer than 64 bytes");
+	/* other fields may be as long as they like */
+	lim.max_header = 128;
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK),
+			    "H:000000000000000000000000000000000000000000000000000000000000.exe|");
+	assert_int_equal(res.limits, 0);
+	free(text);
+}
+
+static void test_zip_limits(void **unused)
+{
+	struct mime_limits lim = { .max_zip = 100 };
+	size_t len;
+	char *text = corpus("banned/zip_evil.eml", &len);
+
+	/* only the last 100 bytes kept: the central directory is farther back */
+	assert_string_equal(walk_len(text, len, &lim, MIME_OK), "H:documents.zip|H:documents.zip|");
+	assert_int_equal(res.limits, MIME_LIMIT_ZIP);
+	assert_string_equal(res.why, "zip attachment documents.zip: central directory too far from the end");
+	free(text);
+	text = corpus("limit/zip_corrupt.eml", &len);
+	assert_string_equal(walk_len(text, len, NULL, MIME_OK), "H:data.zip|H:data.zip|Z:readme.txt|");
+	assert_string_equal(res.why, "zip attachment data.zip: corrupt central directory");
+	free(text);
+	/* named zip, not a zip */
+	assert_string_equal(walk("Content-Type: application/zip\nContent-Transfer-Encoding: base64\n\n"
+				 "aGVsbG8gd29ybGQ=\n", NULL), "");
+	assert_string_equal(res.why, "zip attachment (no name): no central directory");
+	/* not named a zip and not starting like one: not decoded further */
+	assert_string_equal(walk("Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+				 "aGVsbG8gd29ybGQ=\n", NULL), "");
+	assert_int_equal(res.limits, 0);
+}
+
+static void test_stop_and_checks(void **unused)
+{
+	static volatile int cancel = 1;
+	struct mime_limits lim = { .cancel = &cancel };
+	const char *text = "Content-Type: text/plain; name=a.txt; filename=b.txt\n\n";
+
+	memset(&got, 0, sizeof got);
+	got.stop_at = 1;
+	assert_int_equal(scan_mime_walk_mem(text, strlen(text), &(struct mime_limits){ 0 }, collect, &got, &res),
+			 MIME_STOPPED);
+	assert_string_equal(got.all, "H:b.txt|");
+	walk_len(text, strlen(text), &lim, MIME_CANCELLED);
+	cancel = 0;
+	assert_string_equal(walk_len(text, strlen(text), &lim, MIME_OK), "H:b.txt|H:a.txt|");
+	lim.deadline_ms = 1;	/* long past */
+	walk_len(text, strlen(text), &lim, MIME_DEADLINE);
+}
+
+static void test_fd(void **unused)
+{
+	int fd = memfd_create("mime", 0);
+	size_t len;
+	char *text = corpus("banned/zip_evil.eml", &len);
+	struct names a;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	memset(&got, 0, sizeof got);
+	assert_int_equal(scan_mime_walk(fd, (off_t)len, &(struct mime_limits){ .chunk = 300 }, collect, &got, &res),
+			 MIME_OK);
+	a = got;
+	assert_string_equal(walk_len(text, len, NULL, MIME_OK), a.all);
+	/* a size larger than the file: what is there counts */
+	memset(&got, 0, sizeof got);
+	assert_int_equal(scan_mime_walk(fd, (off_t)len * 2, &(struct mime_limits){ 0 }, collect, &got, &res),
+			 MIME_OK);
+	assert_string_equal(got.all, a.all);
+	close(fd);
+	memset(&got, 0, sizeof got);
+	assert_int_equal(scan_mime_walk(fd, 100, &(struct mime_limits){ 0 }, collect, &got, &res), MIME_EIO);
+	assert_int_equal(res.err, EBADF);
+	free(text);
+}
+
+static void test_printable(void **unused)
+{
+	char out[16];
+	char longname[100];
+
+	assert_int_equal(scan_mime_printable(out, sizeof out, "a\tb\x80\0c", 6), 6);
+	assert_string_equal(out, "a?b??c");
+	memset(longname, 'x', sizeof longname);
+	memcpy(longname, "head", 4);
+	memcpy(longname + sizeof longname - 4, ".exe", 4);
+	assert_int_equal(scan_mime_printable(out, sizeof out, longname, sizeof longname), 15);
+	assert_string_equal(out, "headxx...xx.exe");
+	assert_int_equal(scan_mime_printable(out, 5, longname, sizeof longname), 4);
+	assert_string_equal(out, "...e");
+	assert_int_equal(scan_mime_printable(out, 4, longname, sizeof longname), 3);
+	assert_string_equal(out, "hea");
+	assert_int_equal(scan_mime_printable(out, 2, longname, sizeof longname), 1);
+	assert_string_equal(out, "h");
+	assert_int_equal(scan_mime_printable(out, sizeof out, "", 0), 0);
+	assert_string_equal(out, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_corpus_names),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_zip_limits),
+		cmocka_unit_test(test_stop_and_checks),
+		cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_printable),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
