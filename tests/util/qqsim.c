@@ -14,11 +14,20 @@
  *	Load mode (-n N -k K) runs K concurrent sessions and prints
  *	  key=value figures: msgs, seconds, rate, p50_ms, p99_ms, cpu_ms_per_msg,
  *	  client_maxrss_kb, daemon_hwm_kb, exits{code:count}.
+ *	With -v it first prints one line per message as its session reports it:
+ *	  id <ID> exit <code>
+ *	where ID is PREFIX-<session>-<n> with -i PREFIX, else <session>-<n>
+ *	(session 0..K-1, n the message's number within its session).
  *
  * usage: qqsim -p PROGRAM [-m FILE | -s BYTES] [-f SENDER] [-r RCPT]...
  *	  [-E RAWENVFILE] [-a] [-e FD] [-n N -k K] [-D DAEMONPID] [-w MS]
+ *	  [-i PREFIX] [-v]
  *	-a	abort: close the envelope pipe before the final NUL (qmail-smtpd's cancel)
  *	-w MS	pause MS milliseconds in the middle of the message (a slow sender)
+ *	-i PREFIX  put "X-Qqsim-Id: PREFIX-<session>-<n>" as the first header line
+ *		of each message (single mode: PREFIX-0-0), so that each message
+ *		found in a queue can be matched with the exit code its client saw
+ *	-v	load mode: print the per-message lines above
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +47,8 @@
 
 static const char *prog, *messfile, *envfile, *sender = "sender@example.org";
 static const char *rcpts[MAXRCPT];
-static int nrcpt, do_abort, errfd = -1, pause_ms;
+static int nrcpt, do_abort, errfd = -1, pause_ms, verbose;
+static const char *id_prefix;
 static size_t gen_size;
 static char *msg;
 static size_t msglen;
@@ -111,14 +121,32 @@ static int writeall(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* one - submit one message; returns the wait status, fills text */
-static int one(char *text, size_t textcap)
+/* msg_id - the id of message n of session s */
+static void msg_id(char *buf, size_t cap, int s, int n)
+{
+	if (id_prefix)
+		snprintf(buf, cap, "%s-%d-%d", id_prefix, s, n);
+	else
+		snprintf(buf, cap, "%d-%d", s, n);
+}
+
+/* one - submit message n of session s; returns the wait status, fills text */
+static int one(int s, int n, char *text, size_t textcap)
 {
 	int pm[2], pe[2], perr[2] = { -1, -1 }, status;
 	pid_t pid;
-	char env[8192];
-	size_t elen = 0;
+	char env[8192], idhdr[512];
+	size_t elen = 0, idlen = 0;
 	int i;
+
+	if (id_prefix) {
+		char id[400];
+
+		msg_id(id, sizeof id, s, n);
+		idlen = (size_t)snprintf(idhdr, sizeof idhdr, "X-Qqsim-Id: %s\n", id);
+		if (idlen >= sizeof idhdr)
+			idlen = sizeof idhdr - 1;
+	}
 
 	if (pipe(pm) < 0 || pipe(pe) < 0 || (errfd >= 0 && pipe(perr) < 0))
 		die("pipe");
@@ -149,6 +177,8 @@ static int one(char *text, size_t textcap)
 	close(pe[0]);
 	if (errfd >= 0)
 		close(perr[1]);
+	if (idlen)
+		writeall(pm[1], idhdr, idlen);
 	if (pause_ms) {
 		writeall(pm[1], msg, msglen / 2);
 		usleep((useconds_t)pause_ms * 1000);
@@ -211,6 +241,14 @@ static long hwm_kb(pid_t pid)
 	return kb;
 }
 
+/* What a session reports to the parent: one per message, then its rusage
+ * (ms < 0: CPU time, code: max RSS).  Smaller than PIPE_BUF: atomic. */
+struct rec {
+	double ms;
+	int code;
+	int session, n;
+};
+
 /* load - K sessions, N messages in all; figures on stdout */
 static int load(int n, int k, pid_t daemon)
 {
@@ -218,7 +256,9 @@ static int load(int n, int k, pid_t daemon)
 	double t0 = now_ms(), *lat = calloc((size_t)n, sizeof *lat), cpu = 0;
 	long maxrss = 0;
 
-	if (pipe(p) < 0)
+	/* close-on-exec: the program must not inherit the results pipe (it
+	 * would sit on a low fd such as 4, where a custom-error text goes) */
+	if (pipe2(p, O_CLOEXEC) < 0)
 		die("pipe");
 	for (i = 0; i < k; i++) {
 		int share = n / k + (i < n % k);
@@ -226,16 +266,19 @@ static int load(int n, int k, pid_t daemon)
 		if (fork() == 0) {
 			struct rusage ru;
 			char text[512];
-			struct { double ms; int code; } rec;
+			struct rec rec;
 			int j;
 
 			close(p[0]);
+			memset(&rec, 0, sizeof rec);
+			rec.session = i;
 			for (j = 0; j < share; j++) {
 				double s = now_ms();
-				int st = one(text, sizeof text);
+				int st = one(i, j, text, sizeof text);
 
 				rec.ms = now_ms() - s;
 				rec.code = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+				rec.n = j;
 				if (write(p[1], &rec, sizeof rec) != sizeof rec)
 					_exit(1);
 			}
@@ -250,7 +293,7 @@ static int load(int n, int k, pid_t daemon)
 	}
 	close(p[1]);
 	for (;;) {
-		struct { double ms; int code; } rec;
+		struct rec rec;
 		ssize_t r = read(p[0], &rec, sizeof rec);
 
 		if (r != sizeof rec)
@@ -264,6 +307,12 @@ static int load(int n, int k, pid_t daemon)
 		if (got < n)
 			lat[got++] = rec.ms;
 		exits[rec.code & 255]++;
+		if (verbose) {
+			char id[400];
+
+			msg_id(id, sizeof id, rec.session, rec.n);
+			printf("id %s exit %d\n", id, rec.code);
+		}
 	}
 	while (wait(NULL) > 0)
 		;
@@ -289,7 +338,7 @@ int main(int argc, char **argv)
 	int c, n = 0, k = 1;
 	pid_t daemon = 0;
 
-	while ((c = getopt(argc, argv, "p:m:s:f:r:E:ae:n:k:D:w:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:m:s:f:r:E:ae:n:k:D:w:i:vh")) != -1) {
 		switch (c) {
 		case 'p': prog = optarg; break;
 		case 'm': messfile = optarg; break;
@@ -303,9 +352,11 @@ int main(int argc, char **argv)
 		case 'k': k = atoi(optarg); break;
 		case 'D': daemon = (pid_t)atol(optarg); break;
 		case 'w': pause_ms = atoi(optarg); break;
+		case 'i': id_prefix = optarg; break;
+		case 'v': verbose = 1; break;
 		default:
 			fprintf(stderr, "usage: qqsim -p PROGRAM [-m FILE|-s BYTES] [-f SENDER] [-r RCPT]... "
-					"[-E ENVFILE] [-a] [-e FD] [-w MS] [-n N -k K -D PID]\n");
+					"[-E ENVFILE] [-a] [-e FD] [-w MS] [-i PREFIX] [-n N -k K -D PID [-v]]\n");
 			return c == 'h' ? 0 : 100;
 		}
 	}
@@ -322,7 +373,7 @@ int main(int argc, char **argv)
 	{
 		char text[512];
 		double s = now_ms();
-		int st = one(text, sizeof text), code;
+		int st = one(0, 0, text, sizeof text), code;
 
 		code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		for (char *q = text; *q; q++)

@@ -25,4 +25,17 @@ void tu_write(const char *path, const void *data, size_t len);
 long tu_count(const char *dir);
 int tu_exists(const char *path);
 
+/*
+ * Queue trees (tu_queue.c), made with plain mkdir/mkfifo so that the queue
+ * core's tests do not depend on queue_layout_make():
+ * pid/ mess/0..split-1 intd/ todo/ lock/{trigger FIFO,sendmutex}
+ * info/ local/ remote/ (each with 0..split-1) bounce/.
+ */
+/* tu_queue_tree - make the tree at path (its parent must exist) */
+void tu_queue_tree(const char *path, unsigned split);
+/* tu_queue_files - regular files under pid/, mess/<all>, intd/, todo/ */
+long tu_queue_files(const char *queue);
+/* tu_queue_mess - files under mess/<all> */
+long tu_queue_mess(const char *queue);
+
 #endif

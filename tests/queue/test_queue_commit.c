@@ -1,0 +1,1109 @@
+/*
+ * test_queue_commit.c - queue/queue_commit.c: write and commit, in batches.
+ *
+ *	golden           mess = Received line + message, intd = todo = the
+ *	                 stock u p F T records (tests/queue/data: .in, .ref);
+ *	                 id = inode, mess/<id % split>/<id>, mode 0644 under any
+ *	                 umask, one NUL on lock/trigger per batch, pid/ empty
+ *	markers          pid/<pid>.<time>.<seq>.r, then .c, then gone
+ *	group commit     64 messages over 2 queues in one call; fsyncs counted
+ *	                 through queue_sys: FULL = 2 per message + each distinct
+ *	                 directory once, DATA = files only, NONE = nothing
+ *	faults           every queue_sys call a commit makes (openat, fstat,
+ *	                 linkat, write, renameat, fsync) failed in turn with
+ *	                 ENOSPC / EIO: the right status, nothing left behind, a
+ *	                 todo/ entry only for a complete message; in a batch a
+ *	                 failing message does not touch the others; a todo/
+ *	                 fsync failure keeps the message and reports an error
+ *	writes           short writes and EINTR are retried
+ *	abort            removes everything, is a no-op when nothing or committed
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "queue.h"
+
+#define SPLIT 23
+#define GOLDEN_NOW 1793587504	/* 2 Nov 2026 02:45:04 GMT */
+#define GOLDEN_PID 5678
+#define GOLDEN_UID 7791		/* qmaild in golden_uids: "invoked from network" */
+
+static const struct queue_uids golden_uids = { .alias = 7790, .qmaild = 7791, .qmails = 7794 };
+
+/* ---------------------------------------------------------------- fixture */
+
+struct fx {
+	char *tmp;
+	char *path[2];
+	struct queue q[2];
+	int fifo[2];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	struct queue_err e;
+	int i;
+
+	queue_sys_reset();
+	f->tmp = tu_tmpdir("commit");
+	for (i = 0; i < 2; i++) {
+		if (asprintf(&f->path[i], "%s/queue%d", f->tmp, i + 1) < 0)
+			fail();
+		tu_queue_tree(f->path[i], SPLIT);
+		if (queue_open(&f->q[i], f->path[i], SPLIT, &e) != QUEUE_OK)
+			fail_msg("queue_open: %s", e.text);
+		f->fifo[i] = -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	int i;
+
+	queue_sys_reset();
+	for (i = 0; i < 2; i++) {
+		if (f->fifo[i] >= 0)
+			close(f->fifo[i]);
+		queue_close(&f->q[i]);
+		free(f->path[i]);
+	}
+	tu_rmtree(f->tmp);
+	free(f->tmp);
+	free(f);
+	return 0;
+}
+
+/* fifo_open - be qmail-send: read lock/trigger without blocking */
+static void fifo_open(struct fx *f, int i)
+{
+	f->fifo[i] = open(tu_path(f->path[i], "lock/trigger"), O_RDONLY | O_NONBLOCK);
+	assert_true(f->fifo[i] >= 0);
+}
+
+/* fifo_bytes - bytes waiting on the trigger; each must be NUL */
+static int fifo_bytes(struct fx *f, int i)
+{
+	char buf[64];
+	ssize_t r = read(f->fifo[i], buf, sizeof buf);
+	ssize_t k;
+
+	if (r < 0 && errno == EAGAIN)
+		return 0;
+	assert_true(r >= 0);
+	for (k = 0; k < r; k++)
+		assert_int_equal(buf[k], 0);
+	return (int)r;
+}
+
+/* empty_dir - unlink every entry of a directory (the directory stays: the
+ * open queue holds an fd on it) */
+static void empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			assert_int_equal(unlinkat(dirfd(d), de->d_name, 0), 0);
+	closedir(d);
+}
+
+/* drain - be qmail-send and qmail-clean: remove every message file */
+static void drain(const char *q)
+{
+	unsigned i;
+
+	empty_dir(tu_path(q, "pid"));
+	empty_dir(tu_path(q, "intd"));
+	empty_dir(tu_path(q, "todo"));
+	for (i = 0; i < SPLIT; i++)
+		empty_dir(tu_path(q, "mess/%u", i));
+}
+
+/* ------------------------------------------------------- message helpers */
+
+struct input {
+	const char *body;
+	size_t blen;
+	const char *env;	/* intd records */
+	size_t elen;
+	const char *received;
+};
+
+#define RECEIVED "Received: (qmail 5678 invoked from network); 2 Nov 2026 02:45:04 -0000\n"
+
+/* put - begin, write Received line + body, intd; aborts on failure */
+static enum queue_status put(struct queue *q, struct queue_msg *m, const struct input *in,
+			     struct queue_err *e)
+{
+	const char *rcv = in->received ? in->received : RECEIVED;
+	enum queue_status st;
+
+	if ((st = queue_msg_begin(q, m, e)) != QUEUE_OK)
+		return st;
+	if ((st = queue_msg_write(m, rcv, strlen(rcv), e)) != QUEUE_OK ||
+	    (st = queue_msg_write(m, in->body, in->blen, e)) != QUEUE_OK ||
+	    (st = queue_msg_intd(m, in->env, in->elen, e)) != QUEUE_OK)
+		queue_msg_abort(m);
+	return st;
+}
+
+/* commit_one - put + a batch of one; *e gets whichever error applies */
+static enum queue_status commit_one(struct queue *q, struct queue_msg *m, const struct input *in,
+				    enum queue_sync mode, struct queue_err *e)
+{
+	enum queue_status st;
+	struct queue_msg *v[1] = { m };
+
+	memset(e, 0, sizeof *e);
+	if ((st = put(q, m, in, e)) != QUEUE_OK)
+		return st;
+	if (queue_commit(v, 1, mode, 0) == 1) {
+		assert_int_equal(m->err.status, QUEUE_OK);
+		return QUEUE_OK;
+	}
+	*e = m->err;
+	assert_int_not_equal(e->status, QUEUE_OK);
+	return e->status;
+}
+
+static void assert_bytes(const char *path, const void *want, size_t wlen)
+{
+	size_t len;
+	char *got = tu_read(path, &len);
+
+	if (!got)
+		fail_msg("%s missing", path);
+	if (len != wlen || memcmp(got, want, len))
+		fail_msg("%s: %zu bytes differ from the %zu expected", path, len, wlen);
+	free(got);
+}
+
+/* check_committed - message id is in todo/ with exactly these bytes */
+static void check_committed(const char *q, ino_t id, const void *mess, size_t mlen,
+			    const void *intd, size_t ilen)
+{
+	const char *mp = tu_path(q, "mess/%lu/%lu", (unsigned long)id % SPLIT, (unsigned long)id);
+	const char *ip = tu_path(q, "intd/%lu", (unsigned long)id);
+	const char *tp = tu_path(q, "todo/%lu", (unsigned long)id);
+	struct stat sm, si, st;
+
+	assert_bytes(mp, mess, mlen);
+	assert_bytes(ip, intd, ilen);
+	assert_bytes(tp, intd, ilen);
+	assert_int_equal(stat(mp, &sm), 0);
+	assert_int_equal(stat(ip, &si), 0);
+	assert_int_equal(stat(tp, &st), 0);
+	assert_int_equal(sm.st_ino, id);	/* id = inode of the mess file */
+	assert_int_equal(sm.st_mode & 07777, 0644);
+	assert_int_equal(sm.st_nlink, 1);	/* the pid/ marker is gone */
+	assert_int_equal(si.st_ino, st.st_ino);	/* todo is a link of intd */
+	assert_int_equal(si.st_nlink, 2);
+}
+
+/* gone - nothing of message id is left anywhere in q */
+static void assert_gone(const char *q, unsigned long id)
+{
+	assert_false(tu_exists(tu_path(q, "mess/%lu/%lu", id % SPLIT, id)));
+	assert_false(tu_exists(tu_path(q, "intd/%lu", id)));
+	assert_false(tu_exists(tu_path(q, "todo/%lu", id)));
+}
+
+/* --------------------------------------------------- the queue_sys wrapper */
+
+enum sc { SC_OPENAT, SC_LINKAT, SC_UNLINKAT, SC_WRITE, SC_FSYNC, SC_FSTAT, SC_FTRUNCATE,
+	  SC_RENAMEAT, SC_N };
+
+/* What a queue_sys call was doing, told from its fd's path. */
+enum step {
+	STEP_OTHER, STEP_PID_CREATE, STEP_FSTAT, STEP_MESS_LINK, STEP_MESS_WRITE,
+	STEP_INTD_CREATE, STEP_INTD_WRITE, STEP_RENAME, STEP_FSYNC_MESS, STEP_FSYNC_INTD,
+	STEP_FSYNC_DIR_MESS, STEP_FSYNC_DIR_INTD, STEP_FSYNC_DIR_PID, STEP_TODO_LINK,
+	STEP_FSYNC_DIR_TODO, NSTEP
+};
+
+static const char *const step_name[NSTEP] = {
+	"other", "create pid marker", "fstat marker", "link mess", "write mess",
+	"create intd", "write intd", "rename marker", "fsync mess", "fsync intd",
+	"fsync mess/<n>/", "fsync intd/", "fsync pid/", "link todo", "fsync todo/",
+};
+
+struct fault {
+	enum sc kind;
+	unsigned nth;		/* fail the nth matching call */
+	int err;
+	int fd;			/* match this fd (dirfd for *at calls), -1 any */
+	const char *name;	/* match this name, NULL any */
+	unsigned seen;
+	int fired;
+	enum step step;
+};
+
+static struct {
+	struct queue_sys real;
+	struct fault f[4];
+	unsigned nf;
+	unsigned fsync_file, fsync_dir;
+	struct {
+		dev_t dev;
+		ino_t ino;
+		unsigned n;
+	} dir[128];
+	unsigned ndir;
+	int short_writes;	/* write at most 3 bytes, EINTR every other call */
+	unsigned nwrite;
+} fi;
+
+static int ends(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return n >= k && !strcmp(s + n - k, suf);
+}
+
+static void fdpath(int fd, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, len - 1);
+	buf[n < 0 ? 0 : n] = 0;
+}
+
+static enum step classify(enum sc kind, int fd)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	fdpath(fd, p, sizeof p);
+	switch (kind) {
+	case SC_OPENAT:
+		return ends(p, "/pid") ? STEP_PID_CREATE : ends(p, "/intd") ? STEP_INTD_CREATE
+									 : STEP_OTHER;
+	case SC_FSTAT:
+		return STEP_FSTAT;
+	case SC_LINKAT:
+		return ends(p, "/todo") ? STEP_TODO_LINK : strstr(p, "/mess/") ? STEP_MESS_LINK
+									      : STEP_OTHER;
+	case SC_WRITE:
+		return strstr(p, "/pid/") ? STEP_MESS_WRITE : strstr(p, "/intd/") ? STEP_INTD_WRITE
+										  : STEP_OTHER;
+	case SC_RENAMEAT:
+		return ends(p, "/pid") ? STEP_RENAME : STEP_OTHER;
+	case SC_FSYNC:
+		if (fstat(fd, &st) < 0)
+			return STEP_OTHER;
+		if (!S_ISDIR(st.st_mode))
+			return strstr(p, "/pid/") ? STEP_FSYNC_MESS
+			     : strstr(p, "/intd/") ? STEP_FSYNC_INTD : STEP_OTHER;
+		return ends(p, "/pid") ? STEP_FSYNC_DIR_PID
+		     : ends(p, "/intd") ? STEP_FSYNC_DIR_INTD
+		     : ends(p, "/todo") ? STEP_FSYNC_DIR_TODO
+		     : strstr(p, "/mess/") ? STEP_FSYNC_DIR_MESS : STEP_OTHER;
+	default:
+		return STEP_OTHER;
+	}
+}
+
+/* inject - the errno this call must fail with, or 0 */
+static int inject(enum sc kind, int fd, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < fi.nf; i++) {
+		struct fault *f = &fi.f[i];
+
+		if (f->kind != kind || f->fired || (f->fd >= 0 && f->fd != fd) ||
+		    (f->name && (!name || strcmp(f->name, name))))
+			continue;
+		if (++f->seen != f->nth)
+			continue;
+		f->fired = 1;
+		f->step = classify(kind, fd);
+		return f->err;
+	}
+	return 0;
+}
+
+#define INJECT(kind, fd, name)                       \
+	do {                                         \
+		int err_ = inject(kind, fd, name);   \
+		if (err_) {                          \
+			errno = err_;                \
+			return -1;                   \
+		}                                    \
+	} while (0)
+
+static int w_openat(int dfd, const char *name, int flags, mode_t mode)
+{
+	INJECT(SC_OPENAT, dfd, name);
+	return fi.real.openat(dfd, name, flags, mode);
+}
+
+static int w_linkat(int ofd, const char *old, int nfd, const char *new, int flags)
+{
+	INJECT(SC_LINKAT, nfd, new);
+	return fi.real.linkat(ofd, old, nfd, new, flags);
+}
+
+static int w_unlinkat(int dfd, const char *name, int flags)
+{
+	INJECT(SC_UNLINKAT, dfd, name);
+	return fi.real.unlinkat(dfd, name, flags);
+}
+
+static ssize_t w_write(int fd, const void *buf, size_t len)
+{
+	INJECT(SC_WRITE, fd, NULL);
+	if (fi.short_writes) {
+		if (fi.nwrite++ % 2 == 0) {
+			errno = EINTR;
+			return -1;
+		}
+		if (len > 3)
+			len = 3;
+	}
+	return fi.real.write(fd, buf, len);
+}
+
+static int w_fsync(int fd)
+{
+	struct stat st;
+	unsigned i;
+
+	INJECT(SC_FSYNC, fd, NULL);
+	assert_int_equal(fstat(fd, &st), 0);
+	if (!S_ISDIR(st.st_mode))
+		fi.fsync_file++;
+	else {
+		fi.fsync_dir++;
+		for (i = 0; i < fi.ndir; i++)
+			if (fi.dir[i].dev == st.st_dev && fi.dir[i].ino == st.st_ino)
+				break;
+		if (i == fi.ndir) {
+			assert_true(fi.ndir < sizeof fi.dir / sizeof fi.dir[0]);
+			fi.dir[fi.ndir].dev = st.st_dev;
+			fi.dir[fi.ndir].ino = st.st_ino;
+			fi.dir[fi.ndir++].n = 0;
+		}
+		fi.dir[i].n++;
+	}
+	return fi.real.fsync(fd);
+}
+
+static int w_fstat(int fd, struct stat *st)
+{
+	INJECT(SC_FSTAT, fd, NULL);
+	return fi.real.fstat(fd, st);
+}
+
+static int w_ftruncate(int fd, off_t len)
+{
+	INJECT(SC_FTRUNCATE, fd, NULL);
+	return fi.real.ftruncate(fd, len);
+}
+
+static int w_renameat(int ofd, const char *old, int nfd, const char *new)
+{
+	INJECT(SC_RENAMEAT, ofd, old);
+	return fi.real.renameat(ofd, old, nfd, new);
+}
+
+/* fi_install - wrap every queue_sys entry; no faults, counters zero */
+static void fi_install(void)
+{
+	queue_sys_reset();
+	memset(&fi, 0, sizeof fi);
+	fi.real = queue_sys;
+	queue_sys.openat = w_openat;
+	queue_sys.linkat = w_linkat;
+	queue_sys.unlinkat = w_unlinkat;
+	queue_sys.write = w_write;
+	queue_sys.fsync = w_fsync;
+	queue_sys.fstat = w_fstat;
+	queue_sys.ftruncate = w_ftruncate;
+	queue_sys.renameat = w_renameat;
+}
+
+static struct fault *fi_add(enum sc kind, unsigned nth, int err, int fd, const char *name)
+{
+	struct fault *f = &fi.f[fi.nf++];
+
+	assert_true(fi.nf <= sizeof fi.f / sizeof fi.f[0]);
+	*f = (struct fault){ .kind = kind, .nth = nth, .err = err, .fd = fd, .name = name };
+	return f;
+}
+
+/* dir_syncs - how often the directory at path was fsynced */
+static unsigned dir_syncs(const char *path)
+{
+	struct stat st;
+	unsigned i;
+
+	assert_int_equal(stat(path, &st), 0);
+	for (i = 0; i < fi.ndir; i++)
+		if (fi.dir[i].dev == st.st_dev && fi.dir[i].ino == st.st_ino)
+			return fi.dir[i].n;
+	return 0;
+}
+
+/* ----------------------------------------------------------------- golden */
+
+static void golden_case(struct fx *f, const char *msgname, const char *envname)
+{
+	char path[PATH_MAX];
+	size_t inlen, reflen, mlen, mreflen, used;
+	char *envin, *envref, *msgin, *msgref, rcv[QUEUE_RECEIVED_MAX];
+	struct queue_env env;
+	struct queue_msg m;
+	struct queue_err e;
+	struct input in;
+
+	snprintf(path, sizeof path, "%s/%s.in", TEST_DATA_DIR, envname);
+	envin = tu_read(path, &inlen);
+	snprintf(path, sizeof path, "%s/%s.ref", TEST_DATA_DIR, envname);
+	envref = tu_read(path, &reflen);
+	snprintf(path, sizeof path, "%s/%s.in", TEST_DATA_DIR, msgname);
+	msgin = tu_read(path, &mlen);
+	snprintf(path, sizeof path, "%s/%s.ref", TEST_DATA_DIR, msgname);
+	msgref = tu_read(path, &mreflen);
+	assert_non_null(envin);
+	assert_non_null(envref);
+	assert_non_null(msgin);
+	assert_non_null(msgref);
+
+	queue_env_init(&env, GOLDEN_UID, GOLDEN_PID);
+	assert_int_equal(queue_env_feed(&env, envin, inlen, &used), QUEUE_OK);
+	assert_int_equal(queue_env_eof(&env), QUEUE_OK);
+	used = queue_received(rcv, sizeof rcv, GOLDEN_PID, GOLDEN_UID, &golden_uids, GOLDEN_NOW);
+	assert_int_equal(used, strlen(rcv));
+
+	in = (struct input){ msgin, mlen, env.buf, env.len, rcv };
+	assert_int_equal(fifo_bytes(f, 0), 0);
+	assert_int_equal(commit_one(&f->q[0], &m, &in, QUEUE_SYNC_FULL, &e), QUEUE_OK);
+	check_committed(f->path[0], m.id, msgref, mreflen, envref, reflen);
+	assert_int_equal(m.fd, -1);
+	assert_int_equal(m.intdfd, -1);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+	assert_int_equal(fifo_bytes(f, 0), 1);
+	assert_int_equal(fifo_bytes(f, 1), 0);	/* the other queue was not woken */
+
+	queue_env_free(&env);
+	free(envin);
+	free(envref);
+	free(msgin);
+	free(msgref);
+	drain(f->path[0]);
+}
+
+static void test_golden(void **state)
+{
+	struct fx *f = *state;
+
+	fifo_open(f, 0);
+	fifo_open(f, 1);
+	golden_case(f, "msg-basic", "env-basic");
+	golden_case(f, "msg-empty", "env-bounce");
+	golden_case(f, "msg-binary", "env-qrecord");
+	golden_case(f, "msg-basic", "env-norcpt");
+	golden_case(f, "msg-binary", "env-trailing");
+}
+
+static const char ENV1[] = "u7791\0p5678\0Fa@example.com\0Tb@example.org";
+#define ENV1_LEN sizeof ENV1	/* includes the final NUL of the last record */
+static const char BODY1[] = "Subject: x\n\nbody\n";
+
+static struct input input1(void)
+{
+	return (struct input){ BODY1, sizeof BODY1 - 1, ENV1, ENV1_LEN, NULL };
+}
+
+static void mess1(char *buf, size_t *len)
+{
+	*len = (size_t)sprintf(buf, "%s%s", RECEIVED, BODY1);
+}
+
+/* test_umask - mess is 0644 whatever the umask (qmail-remote runs as qmailr) */
+static void test_umask(void **state)
+{
+	struct fx *f = *state;
+	mode_t masks[] = { 077, 0, 022, 0777 };
+	struct input in = input1();
+	char want[256];
+	size_t wlen;
+	unsigned i;
+
+	mess1(want, &wlen);
+	for (i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+		mode_t old = umask(masks[i]);
+		struct queue_msg m;
+		struct queue_err e;
+
+		assert_int_equal(commit_one(&f->q[0], &m, &in, QUEUE_SYNC_FULL, &e), QUEUE_OK);
+		umask(old);
+		check_committed(f->path[0], m.id, want, wlen, ENV1, ENV1_LEN);
+		drain(f->path[0]);
+	}
+}
+
+/* test_markers - pid/<pid>.<time>.<seq>.r, .c after intd, gone after commit */
+static void test_markers(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m, *v[1] = { &m };
+	struct queue_err e;
+	struct stat st;
+	char name[80];
+	long t0 = (long)time(NULL);
+	long pid, t;
+	unsigned long seq;
+	int n;
+
+	assert_int_equal(queue_msg_begin(&f->q[0], &m, &e), QUEUE_OK);
+	assert_int_equal(sscanf(m.pidname, "%ld.%ld.%lu.r%n", &pid, &t, &seq, &n), 3);
+	assert_int_equal(m.pidname[n], 0);
+	assert_int_equal(pid, getpid());
+	assert_true(t >= t0 && t <= t0 + 5);
+	assert_int_equal(stat(tu_path(f->path[0], "pid/%s", m.pidname), &st), 0);
+	assert_int_equal(st.st_ino, m.id);
+	assert_int_equal(st.st_nlink, 2);	/* marker + mess */
+	assert_int_equal(m.flags, QUEUE_MSG_PID | QUEUE_MSG_MESS);
+	assert_int_equal(queue_msg_write(&m, "x\n", 2, &e), QUEUE_OK);
+	assert_int_equal(m.size, 2);
+	assert_int_equal(queue_msg_intd(&m, ENV1, ENV1_LEN, &e), QUEUE_OK);
+	snprintf(name, sizeof name, "%ld.%ld.%lu.c", pid, t, seq);
+	assert_string_equal(m.pidname, name);
+	assert_false(tu_exists(tu_path(f->path[0], "pid/%ld.%ld.%lu.r", pid, t, seq)));
+	assert_true(tu_exists(tu_path(f->path[0], "pid/%s", name)));
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 1);
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 0);
+	assert_int_equal(m.flags, QUEUE_MSG_PID | QUEUE_MSG_MESS | QUEUE_MSG_INTD);
+	assert_int_equal(queue_commit(v, 1, QUEUE_SYNC_FULL, 0), 1);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+	assert_true(m.flags & QUEUE_MSG_TODO);
+	assert_false(m.flags & QUEUE_MSG_PID);
+
+	/* the next marker has another name */
+	assert_int_equal(queue_msg_begin(&f->q[0], &m, &e), QUEUE_OK);
+	assert_string_not_equal(m.pidname, name);
+	queue_msg_abort(&m);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+}
+
+/* test_keep_fd - keep_fd leaves the mess fd open for the scanners */
+static void test_keep_fd(void **state)
+{
+	struct fx *f = *state;
+	struct input in = input1();
+	struct queue_msg m, *v[1] = { &m };
+	struct queue_err e;
+	char want[256], got[256];
+	size_t wlen;
+
+	mess1(want, &wlen);
+	assert_int_equal(put(&f->q[0], &m, &in, &e), QUEUE_OK);
+	assert_int_equal(queue_commit(v, 1, QUEUE_SYNC_DATA, 1), 1);
+	assert_true(m.fd >= 0);
+	assert_int_equal(m.intdfd, -1);
+	assert_int_equal(pread(m.fd, got, sizeof got, 0), (ssize_t)wlen);
+	assert_memory_equal(got, want, wlen);
+	close(m.fd);
+	check_committed(f->path[0], m.id, want, wlen, ENV1, ENV1_LEN);
+}
+
+/* test_trigger_per_batch - one NUL per committed batch per queue */
+static void test_trigger_per_batch(void **state)
+{
+	struct fx *f = *state;
+	struct input in = input1();
+	struct queue_msg m[4], *v[4];
+	struct queue_err e;
+	int i;
+
+	fifo_open(f, 0);
+	fifo_open(f, 1);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(put(&f->q[0], &m[i], &in, &e), QUEUE_OK);
+		v[i] = &m[i];
+	}
+	assert_int_equal(queue_commit(v, 2, QUEUE_SYNC_NONE, 0), 2);
+	assert_int_equal(queue_commit(v + 2, 2, QUEUE_SYNC_NONE, 0), 2);
+	assert_int_equal(fifo_bytes(f, 0), 2);
+	assert_int_equal(fifo_bytes(f, 1), 0);
+	/* a batch of nothing committed wakes nobody */
+	assert_int_equal(queue_commit(v, 0, QUEUE_SYNC_FULL, 0), 0);
+	assert_int_equal(fifo_bytes(f, 0), 0);
+	/* no reader on the FIFO: the commit still succeeds */
+	close(f->fifo[0]);
+	f->fifo[0] = -1;
+	assert_int_equal(commit_one(&f->q[0], &m[0], &in, QUEUE_SYNC_FULL, &e), QUEUE_OK);
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 5);
+}
+
+/* ----------------------------------------------------------- group commit */
+
+struct batch {
+	struct queue_msg m[64];
+	struct queue_msg *v[64];
+	char body[64][64];
+	char env[64][96];
+	size_t elen[64];
+	int qi[64];
+};
+
+/* batch_new - one static batch: cmocka's failures longjmp past any free() */
+static struct batch *batch_new(void)
+{
+	static struct batch b;
+
+	memset(&b, 0, sizeof b);
+	return &b;
+}
+
+static void batch_put(struct fx *f, struct batch *b, size_t n, int queues)
+{
+	struct queue_err e;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct input in;
+		int k = snprintf(b->body[i], sizeof b->body[i], "Subject: %zu\n\nmessage %zu\n", i, i);
+
+		b->elen[i] = (size_t)snprintf(b->env[i], sizeof b->env[i],
+					      "u1\1p2\1Fs%zu@example.com\1Tr%zu@example.org\1Tx@y", i, i)
+			   + 1;
+		for (char *p = b->env[i]; *p; p++)
+			if (*p == 1)
+				*p = 0;
+		b->qi[i] = (int)(i % (size_t)queues);
+		in = (struct input){ b->body[i], (size_t)k, b->env[i], b->elen[i], NULL };
+		assert_int_equal(put(&f->q[b->qi[i]], &b->m[i], &in, &e), QUEUE_OK);
+		b->v[i] = &b->m[i];
+	}
+}
+
+static void batch_check(struct fx *f, struct batch *b, size_t i)
+{
+	char want[256];
+	size_t wlen = (size_t)snprintf(want, sizeof want, "%s%s", RECEIVED, b->body[i]);
+
+	assert_int_equal(b->m[i].err.status, QUEUE_OK);
+	check_committed(f->path[b->qi[i]], b->m[i].id, want, wlen, b->env[i], b->elen[i]);
+}
+
+/* expect_dirs - the distinct directories a batch's commit fsyncs in queue qi:
+ * every mess/<id % split> used, intd/, pid/, todo/ - each exactly once */
+static unsigned expect_dirs(struct fx *f, struct batch *b, size_t n, int qi)
+{
+	int used[SPLIT] = { 0 };
+	unsigned k = 3, s;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b->qi[i] == qi && !used[b->m[i].id % SPLIT]++)
+			k++;
+	for (s = 0; s < SPLIT; s++)
+		assert_int_equal(dir_syncs(tu_path(f->path[qi], "mess/%u", s)), used[s] ? 1 : 0);
+	assert_int_equal(dir_syncs(tu_path(f->path[qi], "intd")), 1);
+	assert_int_equal(dir_syncs(tu_path(f->path[qi], "pid")), 1);
+	assert_int_equal(dir_syncs(tu_path(f->path[qi], "todo")), 1);
+	return k;
+}
+
+static void test_group_commit_two_queues(void **state)
+{
+	struct fx *f = *state;
+	struct batch *b = batch_new();
+	unsigned dirs;
+	size_t i;
+
+	fifo_open(f, 0);
+	fifo_open(f, 1);
+	fi_install();
+	batch_put(f, b, 64, 2);
+	assert_int_equal(fi.fsync_file + fi.fsync_dir, 0);	/* nothing synced before commit */
+	assert_int_equal(queue_commit(b->v, 64, QUEUE_SYNC_FULL, 0), 64);
+	for (i = 0; i < 64; i++)
+		batch_check(f, b, i);
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 32);
+	assert_int_equal(tu_count(tu_path(f->path[1], "todo")), 32);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+	assert_int_equal(tu_count(tu_path(f->path[1], "pid")), 0);
+	assert_int_equal(fifo_bytes(f, 0), 1);
+	assert_int_equal(fifo_bytes(f, 1), 1);
+	assert_int_equal(fi.fsync_file, 128);
+	dirs = expect_dirs(f, b, 64, 0) + expect_dirs(f, b, 64, 1);
+	assert_int_equal(fi.ndir, dirs);
+	assert_int_equal(fi.fsync_dir, dirs);
+}
+
+static void sync_mode_case(struct fx *f, enum queue_sync mode)
+{
+	struct batch *b = batch_new();
+	size_t i;
+
+	fi_install();
+	batch_put(f, b, 64, 1);
+	assert_int_equal(queue_commit(b->v, 64, mode, 0), 64);
+	for (i = 0; i < 64; i++)
+		batch_check(f, b, i);
+	switch (mode) {
+	case QUEUE_SYNC_FULL:
+		/* 2 files per message; each directory once, not 64 times */
+		assert_int_equal(fi.fsync_file, 128);
+		assert_int_equal(fi.fsync_dir, expect_dirs(f, b, 64, 0));
+		assert_true(fi.fsync_dir <= SPLIT + 3);
+		break;
+	case QUEUE_SYNC_DATA:
+		assert_int_equal(fi.fsync_file, 128);
+		assert_int_equal(fi.fsync_dir, 0);
+		break;
+	case QUEUE_SYNC_NONE:
+		assert_int_equal(fi.fsync_file, 0);
+		assert_int_equal(fi.fsync_dir, 0);
+		break;
+	}
+	drain(f->path[0]);
+}
+
+static void test_group_commit_sync_modes(void **state)
+{
+	struct fx *f = *state;
+
+	sync_mode_case(f, QUEUE_SYNC_FULL);
+	sync_mode_case(f, QUEUE_SYNC_DATA);
+	sync_mode_case(f, QUEUE_SYNC_NONE);
+}
+
+static void test_sync_parse(void **state)
+{
+	enum queue_sync s = QUEUE_SYNC_NONE;
+
+	assert_int_equal(queue_sync_parse("full", &s), 0);
+	assert_int_equal(s, QUEUE_SYNC_FULL);
+	assert_int_equal(queue_sync_parse("data", &s), 0);
+	assert_int_equal(s, QUEUE_SYNC_DATA);
+	assert_int_equal(queue_sync_parse("none", &s), 0);
+	assert_int_equal(s, QUEUE_SYNC_NONE);
+	assert_int_equal(queue_sync_parse("Full", &s), -1);
+	assert_int_equal(queue_sync_parse("", &s), -1);
+	assert_int_equal(s, QUEUE_SYNC_NONE);
+}
+
+/* ------------------------------------------------------- fault injection */
+
+static const struct {
+	enum queue_status st;
+	int committed;		/* the message stays in todo/ */
+} expect[NSTEP] = {
+	[STEP_PID_CREATE] = { QUEUE_EPID, 0 },
+	[STEP_FSTAT] = { QUEUE_EPID, 0 },
+	[STEP_MESS_LINK] = { QUEUE_EMESS, 0 },
+	[STEP_MESS_WRITE] = { QUEUE_EWRITE, 0 },
+	[STEP_INTD_CREATE] = { QUEUE_EINTD, 0 },
+	[STEP_INTD_WRITE] = { QUEUE_EWRITE, 0 },
+	[STEP_RENAME] = { QUEUE_EPID, 0 },
+	[STEP_FSYNC_MESS] = { QUEUE_EWRITE, 0 },
+	[STEP_FSYNC_INTD] = { QUEUE_EWRITE, 0 },
+	[STEP_FSYNC_DIR_MESS] = { QUEUE_EWRITE, 0 },
+	[STEP_FSYNC_DIR_INTD] = { QUEUE_EWRITE, 0 },
+	[STEP_FSYNC_DIR_PID] = { QUEUE_EWRITE, 0 },
+	[STEP_TODO_LINK] = { QUEUE_ETODO, 0 },
+	/* documented choice: visible to qmail-send, so kept; the client is
+	 * told "temporary" - a possible duplicate, never a loss */
+	[STEP_FSYNC_DIR_TODO] = { QUEUE_EWRITE, 1 },
+};
+
+/*
+ * test_fault_every_call - fail the nth call of each kind, for every n a
+ * commit makes, and check the outcome the step calls for.  The message is
+ * large enough to need several writes when short writes are forced.
+ */
+static void fault_loop(struct fx *f, int short_writes, unsigned *covered)
+{
+	static const enum sc kinds[] = { SC_OPENAT, SC_FSTAT, SC_LINKAT, SC_WRITE, SC_RENAMEAT,
+					 SC_FSYNC };
+	struct input in = input1();
+	char want[256];
+	size_t wlen, k;
+
+	mess1(want, &wlen);
+	for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		unsigned nth;
+
+		for (nth = 1;; nth++) {
+			int err = nth % 2 ? ENOSPC : EIO;
+			struct queue_msg m;
+			struct queue_err e;
+			enum queue_status st;
+			struct fault *ft;
+			enum step step;
+
+			fi_install();
+			fi.short_writes = short_writes;
+			ft = fi_add(kinds[k], nth, err, -1, NULL);
+			st = commit_one(&f->q[0], &m, &in, QUEUE_SYNC_FULL, &e);
+			queue_sys_reset();
+			if (!ft->fired) {
+				/* past the last call of this kind: a clean commit */
+				assert_int_equal(st, QUEUE_OK);
+				check_committed(f->path[0], m.id, want, wlen, ENV1, ENV1_LEN);
+				drain(f->path[0]);
+				assert_true(nth > 1);
+				break;
+			}
+			step = ft->step;
+			if (step == STEP_OTHER)
+				fail_msg("call %u of kind %zu hit an unknown step", nth, k);
+			covered[step]++;
+			if (st != expect[step].st)
+				fail_msg("%s failing (call %u): status %s, want %s (%s)", step_name[step],
+					 nth, queue_status_name(st), queue_status_name(expect[step].st),
+					 e.text);
+			assert_int_equal(e.status, st);
+			assert_int_equal(e.errnum, err);
+			assert_non_null(strstr(e.text, strerror(err)));
+			assert_non_null(strstr(e.text, f->path[0]));
+			assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+			if (expect[step].committed) {
+				check_committed(f->path[0], m.id, want, wlen, ENV1, ENV1_LEN);
+				assert_true(m.flags & QUEUE_MSG_TODO);
+				drain(f->path[0]);
+			} else {
+				/* nothing left behind, and never a todo entry */
+				if (tu_queue_files(f->path[0]) != 0)
+					fail_msg("%s failing left files behind", step_name[step]);
+				assert_int_equal(m.flags, 0);
+			}
+			assert_int_equal(m.fd, -1);
+			assert_int_equal(m.intdfd, -1);
+		}
+	}
+}
+
+static void test_fault_every_call(void **state)
+{
+	struct fx *f = *state;
+	unsigned covered[NSTEP] = { 0 };
+	int s;
+
+	fault_loop(f, 0, covered);
+	fault_loop(f, 1, covered);
+	for (s = STEP_OTHER + 1; s < NSTEP; s++)
+		if (!covered[s])
+			fail_msg("step \"%s\" was never failed", step_name[s]);
+	/* the mess file's write failed more than once with forced short writes */
+	assert_true(covered[STEP_MESS_WRITE] > 2);
+}
+
+/* test_short_writes - partial writes and EINTR are retried to the byte */
+static void test_short_writes(void **state)
+{
+	struct fx *f = *state;
+	struct input in = input1();
+	struct queue_msg m;
+	struct queue_err e;
+	char want[256];
+	size_t wlen;
+
+	mess1(want, &wlen);
+	fi_install();
+	fi.short_writes = 1;
+	assert_int_equal(commit_one(&f->q[0], &m, &in, QUEUE_SYNC_FULL, &e), QUEUE_OK);
+	assert_true(fi.nwrite > 2 * (wlen + ENV1_LEN) / 3);
+	check_committed(f->path[0], m.id, want, wlen, ENV1, ENV1_LEN);
+}
+
+static char *idstr(struct queue_msg *m)
+{
+	static char buf[4][24];
+	static unsigned k;
+	char *p = buf[k++ % 4];
+
+	snprintf(p, 24, "%lu", (unsigned long)m->id);
+	return p;
+}
+
+/* test_fault_batch_isolated - per-message failures touch only that message */
+static void test_fault_batch_isolated(void **state)
+{
+	struct fx *f = *state;
+	struct batch *b = batch_new();
+	size_t i;
+
+	fifo_open(f, 0);
+	fifo_open(f, 1);
+	batch_put(f, b, 6, 2);	/* queue1: 0 2 4, queue2: 1 3 5 */
+	fi_install();
+	fi_add(SC_FSYNC, 1, EIO, b->m[2].fd, NULL);		/* mess file of 2 */
+	fi_add(SC_FSYNC, 1, ENOSPC, b->m[3].intdfd, NULL);	/* intd file of 3 */
+	fi_add(SC_LINKAT, 1, EIO, f->q[0].todofd, idstr(&b->m[4]));	/* todo link of 4 */
+	assert_int_equal(queue_commit(b->v, 6, QUEUE_SYNC_FULL, 0), 3);
+	queue_sys_reset();
+	for (i = 0; i < 3; i++)
+		assert_true(fi.f[i].fired);
+	assert_int_equal(b->m[2].err.status, QUEUE_EWRITE);
+	assert_int_equal(b->m[2].err.errnum, EIO);
+	assert_int_equal(b->m[3].err.status, QUEUE_EWRITE);
+	assert_int_equal(b->m[3].err.errnum, ENOSPC);
+	assert_int_equal(b->m[4].err.status, QUEUE_ETODO);
+	assert_non_null(strstr(b->m[4].err.text, "todo/"));
+	for (i = 2; i <= 4; i++)
+		assert_gone(f->path[b->qi[i]], b->m[i].id);
+	batch_check(f, b, 0);
+	batch_check(f, b, 1);
+	batch_check(f, b, 5);
+	assert_int_equal(tu_queue_files(f->path[0]), 3);	/* mess intd todo of 0 */
+	assert_int_equal(tu_queue_files(f->path[1]), 6);	/* of 1 and 5 */
+	assert_int_equal(fifo_bytes(f, 0), 1);
+	assert_int_equal(fifo_bytes(f, 1), 1);
+}
+
+/* test_fault_batch_dir - a directory fsync failure fails exactly the
+ * messages that depend on that directory */
+static void test_fault_batch_dir(void **state)
+{
+	struct fx *f = *state;
+	struct batch *b = batch_new();
+	size_t i;
+
+	fifo_open(f, 0);
+	fifo_open(f, 1);
+	batch_put(f, b, 6, 2);
+	fi_install();
+	fi_add(SC_FSYNC, 1, EIO, f->q[0].intdfd, NULL);
+	assert_int_equal(queue_commit(b->v, 6, QUEUE_SYNC_FULL, 0), 3);
+	queue_sys_reset();
+	for (i = 0; i < 6; i++)
+		if (b->qi[i] == 0) {
+			assert_int_equal(b->m[i].err.status, QUEUE_EWRITE);
+			assert_int_equal(b->m[i].err.errnum, EIO);
+			assert_gone(f->path[0], b->m[i].id);
+		} else
+			batch_check(f, b, i);
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+	assert_int_equal(fifo_bytes(f, 0), 0);	/* nothing committed there */
+	assert_int_equal(fifo_bytes(f, 1), 1);
+}
+
+/* test_fault_todo_fsync - committed but todo/ not synced: kept, error */
+static void test_fault_todo_fsync(void **state)
+{
+	struct fx *f = *state;
+	struct batch *b = batch_new();
+	size_t i;
+
+	fifo_open(f, 0);
+	fifo_open(f, 1);
+	batch_put(f, b, 6, 2);
+	fi_install();
+	fi_add(SC_FSYNC, 1, EIO, f->q[1].todofd, NULL);
+	assert_int_equal(queue_commit(b->v, 6, QUEUE_SYNC_FULL, 0), 3);
+	queue_sys_reset();
+	for (i = 0; i < 6; i++) {
+		char want[256];
+		size_t wlen = (size_t)snprintf(want, sizeof want, "%s%s", RECEIVED, b->body[i]);
+
+		check_committed(f->path[b->qi[i]], b->m[i].id, want, wlen, b->env[i], b->elen[i]);
+		assert_true(b->m[i].flags & QUEUE_MSG_TODO);
+		if (b->qi[i] == 1) {
+			assert_int_equal(b->m[i].err.status, QUEUE_EWRITE);
+			assert_int_equal(b->m[i].err.errnum, EIO);
+			assert_non_null(strstr(b->m[i].err.text, "todo"));
+		} else
+			assert_int_equal(b->m[i].err.status, QUEUE_OK);
+		/* abort after the commit point never removes anything */
+		queue_msg_abort(&b->m[i]);
+	}
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 3);
+	assert_int_equal(tu_count(tu_path(f->path[1], "todo")), 3);
+	assert_int_equal(tu_count(tu_path(f->path[1], "pid")), 0);
+	assert_int_equal(fifo_bytes(f, 0), 1);
+	assert_int_equal(fifo_bytes(f, 1), 1);	/* qmail-send is woken all the same */
+}
+
+/* ------------------------------------------------------------------ abort */
+
+static void test_abort(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m;
+	struct queue_err e;
+
+	memset(&m, 0, sizeof m);
+	queue_msg_abort(&m);	/* never begun: nothing to do */
+
+	assert_int_equal(queue_msg_begin(&f->q[0], &m, &e), QUEUE_OK);
+	queue_msg_abort(&m);
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+	assert_int_equal(m.fd, -1);
+	queue_msg_abort(&m);	/* twice is harmless */
+
+	assert_int_equal(queue_msg_begin(&f->q[0], &m, &e), QUEUE_OK);
+	assert_int_equal(queue_msg_write(&m, "hello\n", 6, &e), QUEUE_OK);
+	assert_int_equal(queue_msg_intd(&m, ENV1, ENV1_LEN, &e), QUEUE_OK);
+	assert_int_equal(tu_queue_files(f->path[0]), 3);
+	errno = 4242;
+	queue_msg_abort(&m);
+	assert_int_equal(errno, 4242);	/* abort keeps errno for the caller */
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+	assert_int_equal(m.flags, 0);
+	assert_int_equal(m.intdfd, -1);
+}
+
+/* test_intd_exists - an intd/<id> left from elsewhere makes EINTD, cleanly */
+static void test_intd_exists(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m;
+	struct queue_err e;
+	char stale[64];
+
+	assert_int_equal(queue_msg_begin(&f->q[0], &m, &e), QUEUE_OK);
+	snprintf(stale, sizeof stale, "intd/%lu", (unsigned long)m.id);
+	tu_write(tu_path(f->path[0], "%s", stale), "x", 1);
+	assert_int_equal(queue_msg_intd(&m, ENV1, ENV1_LEN, &e), QUEUE_EINTD);
+	assert_int_equal(e.errnum, EEXIST);
+	assert_non_null(strstr(e.text, stale));
+	queue_msg_abort(&m);
+	/* the stale file is not ours: it stays */
+	assert_true(tu_exists(tu_path(f->path[0], "%s", stale)));
+	assert_int_equal(tu_queue_files(f->path[0]), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_umask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_markers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trigger_per_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_two_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_sync_modes, setup, teardown),
+		cmocka_unit_test(test_sync_parse),
+		cmocka_unit_test_setup_teardown(test_fault_every_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_batch_isolated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_batch_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_todo_fsync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intd_exists, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
