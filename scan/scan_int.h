@@ -28,4 +28,10 @@ int scan_clamav_changed(void *state);
 const char *scan_clamav_dbdir(const char *cfgdir, const char *envdir, const char *sysdir,
 			      const char *shipped);
 
+/*
+ * scan_attach.c, scan_mime.c, scan_mime_param.c, scan_mime_body.c,
+ * scan_zip.c: the MIME walker, zip lister and banned-name match have their
+ * own private header, scan_mime.h (also used by tests/fuzz).
+ */
+
 #endif

@@ -23,6 +23,12 @@
  *	struct mime_result and the walk goes on where it can; only the part
  *	limit ends it.  The deadline and the cancel flag are checked for every
  *	chunk read.
+ *
+ * BUGS
+ *	Not looked into: base64-encoded message/rfc822 and text parts (no
+ *	begin lines searched there), TNEF (winmail.dat), archives other than
+ *	zip, and zip members themselves (a zip inside a zip is listed by name
+ *	only, unless it is stored uncompressed: then its local headers show).
  */
 #include <errno.h>
 #include <stdarg.h>
