@@ -103,7 +103,7 @@ static void say(const char *fmt, ...)
  */
 static int qhpsi_run(const struct client_direct *d, const char *messpath)
 {
-	char *argv[8], cmd[4096], *p;
+	char *argv[4 + 3 + 2], cmd[4096], *p;	/* 4 words, 3 QHPSIARGs, the path, NULL */
 	int n = 0, i, used = 0, status;
 	time_t until = time(NULL) + QHPSI_TIMEOUT;
 	pid_t pid;
@@ -176,9 +176,9 @@ static int reject(const struct client_direct *d, int plain, const char *text)
 int client_direct_run(const struct client_direct *d)
 {
 	static char buf[65536];
-	struct queue q;
+	static struct queue q;	/* static: reachable until exit (one message per process) */
 	struct queue_msg m, *mp = &m;
-	struct queue_env env;
+	static struct queue_env env;	/* static, like q */
 	struct queue_uids uids;
 	struct queue_err e;
 	char recv[QUEUE_RECEIVED_MAX], messpath[4200];

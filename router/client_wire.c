@@ -8,7 +8,8 @@
  *	'R' code plain fd len text.  See client.h.
  *
  * DIAGNOSTICS
- *	-1 with errno from the socket calls; EPROTO for a malformed frame.
+ *	-1 with errno from the socket calls; EPROTO for a malformed frame,
+ *	whose fds (if any came) are closed before returning.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -79,10 +80,17 @@ ssize_t wire_recv_request(int sock, int fds[2], char *buf, size_t cap)
 			}
 		}
 	}
-	if (r == 0)
-		return 0;
-	if ((mh.msg_flags & MSG_CTRUNC) || r < 4 || memcmp(buf, WIRE_MAGIC, 4) ||
+	if (r == 0 || (mh.msg_flags & MSG_CTRUNC) || r < 4 || memcmp(buf, WIRE_MAGIC, 4) ||
 	    fds[0] < 0 || fds[1] < 0) {
+		/* a frame we refuse keeps none of the fds that came with it:
+		 * the caller never sees them, so only we can close them */
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		if (r == 0)
+			return 0;
 		errno = EPROTO;
 		return -1;
 	}

@@ -171,6 +171,8 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->split = queue_split_default();
+	if ((s = get("CONFSPLIT")) && (num("CONFSPLIT", 23, 1, QUEUE_SPLIT_MAX, &v, err, errlen) < 0))
+		return -1;
 	if ((s = get("SLUICE_SOCKET")))
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", s);
 	else

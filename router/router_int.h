@@ -50,6 +50,7 @@ struct rmsg {
 	uint64_t counted;	/* bytes this message adds to bytes_inflight */
 	enum router_action action;	/* what the sync thread does: accept, tag, quarantine */
 	int action_failed;	/* tag or quarantine failed (why[] says how) */
+	int dropped;		/* answered 0 with nothing delivered */
 	char reject_text[300];	/* for the answer after a quarantine */
 	struct queue_env env;
 	struct scan_job job;
@@ -69,12 +70,14 @@ struct rmsg {
 	int abort_pending;	/* remove the files once the pool hands the job back */
 };
 
+#define ROUTER_NVERDICT 16
+
 /* Latency histogram: bucket i counts answers within 2^i ms. */
 #define HIST_BUCKETS 24
 
 struct router_stats {
 	unsigned long accepted, rejected, deferred, dropped, failed;
-	unsigned long by_reason[8];	/* clean, virus, banned, spam, scanerr, timeout, client gone, queue */
+	unsigned long by_verdict[ROUTER_NVERDICT];	/* answers by m->verdict, see router_stats.c */
 	unsigned long batches, batch_msgs, batch_max;
 	unsigned long hist[HIST_BUCKETS];
 	uint64_t bytes;

@@ -522,6 +522,12 @@ void msg_drive(struct rmsg *m)
 		 v->name);
 	if (act == ACTION_ACCEPT && c->tag_clean)
 		act = ACTION_TAG;
+	if (act == ACTION_DEFER) {	/* a 451 carries a 4.x.x code */
+		char *p = strstr(text, "(#5.");
+
+		if (p)
+			p[2] = '4';
+	}
 	snprintf(m->reject_text, sizeof m->reject_text, "%s", text);
 	m->verdict = verdict;
 	if (v->kind != SCAN_CLEAN)
@@ -541,6 +547,7 @@ void msg_drive(struct rmsg *m)
 		msg_answer(m, QQ_TEMP, verdict, text, why);
 		break;
 	case ACTION_DROP:
+		m->dropped = 1;
 		msg_answer(m, QQ_OK, verdict, NULL, why);
 		break;
 	}
@@ -634,7 +641,14 @@ static void begin_stop(struct router *r, const char *why)
 	fprintf(stderr, "sluiced: %s: no new messages; draining %u in flight\n", why, r->inflight);
 	r->stopping = 1;
 	router_admit(r);
-	unlink(r->cfg->socket_path);
+	/* No listener: new clients get ECONNREFUSED at once (71, or their
+	 * direct-mode fallback) instead of waiting in the backlog. */
+	if (r->lsock >= 0) {
+		ev_io_stop(r->loop, &r->accept_w);
+		close(r->lsock);
+		r->lsock = -1;
+	}
+	unlink(r->cfg->socket_path);	/* may fail after the privilege drop */
 	if (r->cfg->drain_timeout) {
 		ev_timer_set(&r->drain_w, r->cfg->drain_timeout, 0.);
 		ev_timer_start(r->loop, &r->drain_w);

@@ -39,7 +39,17 @@ static int listen_on(const char *path, const struct router_config *c, int backlo
 	strcpy(sa.sun_path, path);
 	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
-	unlink(path);		/* a stale socket of a dead daemon */
+	/* a socket that answers (or whose backlog is full: EAGAIN) belongs to a running daemon: never steal it;
+	 * one that refuses is a dead daemon's leftover */
+	if (connect(s, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EAGAIN) {
+		fprintf(stderr, "sluiced: fatal: %s: another sluiced is running\n", path);
+		close(s);
+		return -2;
+	}
+	close(s);
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	unlink(path);
 	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, backlog) < 0 ||
 	    chmod(path, c->socket_mode) < 0 ||
 	    (c->socket_gid != (gid_t)-1 && chown(path, (uid_t)-1, c->socket_gid) < 0)) {
@@ -128,9 +138,14 @@ int router_run(struct router_config *c)
 	r.lsock = r.ssock = -1;
 	signal(SIGPIPE, SIG_IGN);
 	queue_uids_load(&r.uids, c->passwd);
-	if ((r.lsock = listen_on(c->socket_path, c, 1024)) < 0 ||
-	    (r.ssock = listen_on(c->stats_path, c, 16)) < 0)
+	if ((r.lsock = listen_on(c->socket_path, c, 1024)) < 0) {
+		r.lsock = -1;
+		return 111;	/* nothing of ours to clean up */
+	}
+	if ((r.ssock = listen_on(c->stats_path, c, 16)) < 0) {
+		r.ssock = -1;
 		goto out;
+	}
 	if (drop_privileges(c) < 0 || make_quarantine(c) < 0 || open_queues(&r) < 0)
 		goto out;
 	if (!(r.loop = ev_default_loop(EVFLAG_AUTO))) {
@@ -159,10 +174,9 @@ int router_run(struct router_config *c)
 		r.st.accepted, r.st.rejected, r.st.deferred, r.st.failed);
 	rc = 0;
 out:
-	if (r.lsock >= 0) {
+	if (r.lsock >= 0)
 		close(r.lsock);
-		unlink(c->socket_path);
-	}
+	unlink(c->socket_path);
 	if (r.ssock >= 0) {
 		close(r.ssock);
 		unlink(c->stats_path);

@@ -4,8 +4,10 @@
  *	router_log() writes the multilog-friendly line (no timestamp: multilog
  *	adds one):
  *	  msg queue1 id 123 qp 456 uid 7 from <a@b> rcpts 2 bytes 4211
- *	      verdict clean exit 0 ms 12 [why ...]
- *	router_stats_answer() counts answers by outcome and latency;
+ *	      verdict clean action commit exit 0 ms 12 [why ...]
+ *	exit shows "31/82" when a custom-error code replaces the plain one
+ *	whenever the convention's fd is open.
+ *	router_stats_answer() counts answers by outcome, by verdict and latency;
  *	router_stats_serve() writes the figures on the stats socket as
  *	"key value" lines (sluice-qstat reads them).
  */
@@ -25,6 +27,24 @@ static void safe(char *out, size_t cap, const char *s)
 	out[n] = 0;
 }
 
+/* outcome - what happened to the message, for the log line */
+static const char *outcome(const struct rmsg *m)
+{
+	if (m->action == ACTION_QUARANTINE && !m->action_failed)
+		return "quarantine";
+	if (m->dropped)
+		return "drop";
+	switch (m->reply.plain) {
+	case QQ_OK:
+		return m->action == ACTION_TAG ? "tag" : "commit";
+	case QQ_PERM:
+		return "reject";
+	case QQ_TEMP:
+		return "defer";
+	}
+	return "fail";
+}
+
 void router_log(const struct rmsg *m, int64_t ms)
 {
 	char from[256], why[320];
@@ -35,24 +55,29 @@ void router_log(const struct rmsg *m, int64_t ms)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	/* "exit 31/82": plain code, and the custom one used when its fd is open */
-	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s exit %d%s%.0d ms %lld%s%s\n",
+	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s action %s exit %d%s%.0d ms %lld%s%s\n",
 		m->rq ? m->rq->name : "-", m->have_qm ? (unsigned long)m->qm.id : 0UL,
 		(long)m->pid, (long)m->uid, from, m->env.nrcpt,
 		m->have_qm ? (long long)m->qm.size : 0LL, m->verdict ? m->verdict : "none",
-		m->reply.plain, m->reply.code != m->reply.plain ? "/" : "",
+		outcome(m), m->reply.plain, m->reply.code != m->reply.plain ? "/" : "",
 		m->reply.code != m->reply.plain ? m->reply.code : 0, (long long)ms,
 		*why ? " why " : "", why);
 }
 
+/* The verdict words of the log line, counted for the stats socket. */
+static const char *const verdicts[ROUTER_NVERDICT] = {
+	"clean", "infected", "banned", "spam", "error", "noscan", "scan-timeout", "timeout",
+	"aborted", "client-gone", "no-queue", "shutdown", "quarantine-failed", "none",
+};
+
 void router_stats_answer(struct router *r, struct rmsg *m, int64_t ms)
 {
 	struct router_stats *s = &r->st;
-	unsigned b = 0;
+	unsigned b = 0, i;
 
 	switch (m->reply.plain) {
 	case QQ_OK:
-		if (m->verdict && (!strcmp(m->verdict, "infected") || !strcmp(m->verdict, "banned") ||
-				   !strcmp(m->verdict, "spam")))
+		if (m->dropped)
 			s->dropped++;
 		else
 			s->accepted++;
@@ -67,6 +92,11 @@ void router_stats_answer(struct router *r, struct rmsg *m, int64_t ms)
 		s->failed++;
 		break;
 	}
+	for (i = 0; i < ROUTER_NVERDICT && verdicts[i]; i++)
+		if (m->verdict && !strcmp(m->verdict, verdicts[i])) {
+			s->by_verdict[i]++;
+			break;
+		}
 	while (b + 1 < HIST_BUCKETS && ms >= (1LL << b))
 		b++;
 	s->hist[b]++;
@@ -109,6 +139,9 @@ void router_stats_serve(struct router *r, int fd)
 		s->deferred, s->dropped, s->failed, (unsigned long long)s->bytes, waiting, busy,
 		s->batches, s->batch_msgs, s->batch_max, percentile(s, 0.5), percentile(s, 0.99));
 	pthread_mutex_unlock(&r->sync_mu);
+	for (i = 0; i < ROUTER_NVERDICT && verdicts[i]; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "verdict_%s %lu\n", verdicts[i],
+				      s->by_verdict[i]);
 	n += router_scan_stats(r, buf + n, sizeof buf - 256 - n);
 	for (i = 0; i < r->nq && n < sizeof buf - 256; i++) {
 		const struct rqueue *q = &r->queues[i];

@@ -172,8 +172,10 @@ void router_sync_done(struct router *r)
 		if (m->action == ACTION_QUARANTINE) {
 			if (m->action_failed)
 				msg_answer(m, QQ_TEMP, "quarantine-failed", NULL, NULL);
-			else if (r->cfg->quarantine_then == ACTION_DROP)
+			else if (r->cfg->quarantine_then == ACTION_DROP) {
+				m->dropped = 1;
 				msg_answer(m, QQ_OK, m->verdict, NULL, NULL);
+			}
 			else
 				msg_answer(m, QQ_PERM, m->verdict, m->reject_text, NULL);
 			continue;

@@ -27,6 +27,7 @@ int main(int argc, char **argv)
 	}
 	if (router_config_env(&c, err, sizeof err) < 0) {
 		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		router_config_free(&c);
 		return 111;
 	}
 	rc = router_run(&c);
