@@ -125,6 +125,10 @@ enum queue_status queue_msg_intd(struct queue_msg *m, const void *env, size_t le
 	if (m->intdfd < 0)
 		return queue_errset(e, QUEUE_EINTD, errno, "cannot create %s/intd/%s", q->path, id);
 	m->flags |= QUEUE_MSG_INTD;
+	/* qmail-send runs as qmails and must read todo/<id>: 0644 whatever the
+	 * caller's umask, as stock qmail-queue's umask(033) makes it */
+	if (fchmod(m->intdfd, 0644) < 0)
+		return queue_errset(e, QUEUE_EINTD, errno, "cannot chmod %s/intd/%s", q->path, id);
 	if (queue_writeall(m->intdfd, env, len) < 0)
 		return queue_errset(e, QUEUE_EWRITE, errno, "cannot write %s/intd/%s", q->path, id);
 	/* ".r" -> ".c": from now on recovery needs todo/ or intd/ to decide */

@@ -165,11 +165,17 @@ static int fail(struct queue_msg *m, struct queue_err *e)
 	return client_exit_code(e->status);
 }
 
+/* Whether the convention's fd was open when we started: later our own queue
+ * directory fds may take that number, and must never receive the text. */
+static int custom_fd_open = -1;
+
 static int reject(const struct client_direct *d, int plain, const char *text)
 {
 	struct wire_reply r;
 
 	client_reply_make(&r, plain, d->custom, d->error_fd, text);
+	if (!custom_fd_open)
+		r.fd = -1;
 	return client_deliver_reply(&r);
 }
 
@@ -186,6 +192,12 @@ int client_direct_run(const struct client_direct *d)
 	enum queue_status st;
 	ssize_t r;
 
+	{
+		struct wire_reply probe;
+
+		client_reply_make(&probe, QQ_PERM, d->custom, d->error_fd, "x");
+		custom_fd_open = probe.fd >= 0 && fcntl(probe.fd, F_GETFD) >= 0;
+	}
 	if (queue_open(&q, d->queuedir, d->split, &e) != QUEUE_OK)
 		return fail(NULL, &e);
 	queue_uids_load(&uids, d->passwd);

@@ -6,6 +6,7 @@
  *	plain decimals; a bad value is an error naming the variable, never a
  *	silent default.
  */
+#include <errno.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +97,11 @@ static int num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_
 		*out = def;
 		return 0;
 	}
+	/* plain decimals only: strtoull alone would take " 5", "+5", and
+	 * turn "-1" or an overflow into a silent 2^64-1 */
+	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (*end || *s == '-' || v < lo || v > hi) {
+	if (*s < '0' || *s > '9' || errno == ERANGE || *end || v < lo || v > hi) {
 		snprintf(err, errlen, "%s=%s: want a number from %llu to %llu", name, s,
 			 (unsigned long long)lo, (unsigned long long)hi);
 		return -1;

@@ -81,6 +81,13 @@ void router_scan_stop(struct router *r)
 
 	scan_pool_free(r->pool);
 	r->pool = NULL;
+	/* A reload thread (detached) may still be building an engine into the
+	 * scanners' states: fini must not free them under it.  It touches
+	 * nothing of ours after clearing r->reloading. */
+	if (__atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE))
+		fprintf(stderr, "sluiced: waiting for the scanner reload to finish\n");
+	while (__atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE))
+		usleep(10000);
 	for (i = 0; i < r->cfg->nscanners; i++)
 		if (r->states[i])
 			r->cfg->scanners[i]->fini(r->states[i]);

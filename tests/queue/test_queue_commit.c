@@ -3,8 +3,8 @@
  *
  *	golden           mess = Received line + message, intd = todo = the
  *	                 stock u p F T records (tests/queue/data: .in, .ref);
- *	                 id = inode, mess/<id % split>/<id>, mode 0644 under any
- *	                 umask, one NUL on lock/trigger per batch, pid/ empty
+ *	                 id = inode, mess/<id % split>/<id>, mess and intd mode
+ *	                 0644 under any umask, one NUL on lock/trigger per batch, pid/ empty
  *	markers          pid/<pid>.<time>.<seq>.r, then .c, then gone
  *	group commit     64 messages over 2 queues in one call; fsyncs counted
  *	                 through queue_sys: FULL = 2 per message + each distinct
@@ -15,6 +15,9 @@
  *	                 todo/ entry only for a complete message; in a batch a
  *	                 failing message does not touch the others; a todo/
  *	                 fsync failure keeps the message and reports an error
+ *	steps            queue_commit_step(): each step links the batch the
+ *	                 previous one synced and syncs the next in one round;
+ *	                 a fault in one batch does not touch the other
  *	writes           short writes and EINTR are retried
  *	abort            removes everything, is a no-op when nothing or committed
  */
@@ -211,6 +214,7 @@ static void check_committed(const char *q, ino_t id, const void *mess, size_t ml
 	assert_int_equal(sm.st_mode & 07777, 0644);
 	assert_int_equal(sm.st_nlink, 1);	/* the pid/ marker is gone */
 	assert_int_equal(si.st_ino, st.st_ino);	/* todo is a link of intd */
+	assert_int_equal(si.st_mode & 07777, 0644);	/* qmail-send (qmails) reads it */
 	assert_int_equal(si.st_nlink, 2);
 }
 
@@ -537,7 +541,9 @@ static void mess1(char *buf, size_t *len)
 	*len = (size_t)sprintf(buf, "%s%s", RECEIVED, BODY1);
 }
 
-/* test_umask - mess is 0644 whatever the umask (qmail-remote runs as qmailr) */
+/* test_umask - mess and intd are 0644 whatever the umask, as stock
+ * qmail-queue's umask(033) makes them: qmail-remote (qmailr) reads mess,
+ * qmail-send (qmails) reads todo/ */
 static void test_umask(void **state)
 {
 	struct fx *f = *state;
@@ -1036,6 +1042,98 @@ static void test_fault_todo_fsync(void **state)
 	assert_int_equal(fifo_bytes(f, 1), 1);	/* qmail-send is woken all the same */
 }
 
+/* ------------------------------------------------- pipelined commit steps */
+
+/*
+ * test_step_pipeline - queue_commit_step() as the daemon's sync thread runs
+ * it: each step links the batch the previous step synced, and syncs the
+ * next one in the same round of fsyncs.
+ */
+static void test_step_pipeline(void **state)
+{
+	struct fx *f = *state;
+	struct batch *b = batch_new();
+	struct queue_msg **A = b->v, **B = b->v + 4, **C = b->v + 8;
+	size_t i;
+
+	fifo_open(f, 0);
+	batch_put(f, b, 12, 1);
+	fi_install();
+	assert_int_equal(queue_commit_step(A, 4, NULL, 0, QUEUE_SYNC_FULL, 0), 0);
+	for (i = 0; i < 4; i++)
+		assert_true(A[i]->flags & QUEUE_MSG_SYNCED);
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 0);	/* not yet */
+	assert_int_equal(fi.fsync_file, 8);
+	assert_int_equal(fifo_bytes(f, 0), 0);
+
+	fi_install();
+	assert_int_equal(queue_commit_step(B, 4, A, 4, QUEUE_SYNC_FULL, 0), 4);
+	for (i = 0; i < 4; i++) {
+		batch_check(f, b, i);
+		assert_true(B[i]->flags & QUEUE_MSG_SYNCED);
+		assert_false(B[i]->flags & QUEUE_MSG_TODO);
+	}
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 4);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 8);	/* B and C markers */
+	/* one round: B's files and directories, and A's todo/, each once */
+	assert_int_equal(fi.fsync_file, 8);
+	assert_int_equal(dir_syncs(tu_path(f->path[0], "todo")), 1);
+	assert_int_equal(dir_syncs(tu_path(f->path[0], "intd")), 1);
+	assert_int_equal(dir_syncs(tu_path(f->path[0], "pid")), 1);
+	assert_int_equal(fifo_bytes(f, 0), 1);
+
+	assert_int_equal(queue_commit_step(C, 4, B, 4, QUEUE_SYNC_FULL, 0), 4);
+	assert_int_equal(queue_commit_step(NULL, 0, C, 4, QUEUE_SYNC_FULL, 0), 4);
+	assert_int_equal(queue_commit_step(NULL, 0, NULL, 0, QUEUE_SYNC_FULL, 0), 0);
+	for (i = 0; i < 12; i++)
+		batch_check(f, b, i);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+	assert_int_equal(fifo_bytes(f, 0), 2);
+}
+
+/* test_step_faults - in one step, a failing fsync of the next batch does not
+ * touch the batch being linked, and a failing todo/ fsync of the linked
+ * batch does not touch the next one */
+static void test_step_faults(void **state)
+{
+	struct fx *f = *state;
+	struct batch *b = batch_new();
+	struct queue_msg **A = b->v, **B = b->v + 4;
+	size_t i;
+
+	batch_put(f, b, 8, 1);
+	assert_int_equal(queue_commit_step(A, 4, NULL, 0, QUEUE_SYNC_FULL, 0), 0);
+	fi_install();
+	fi_add(SC_FSYNC, 1, EIO, B[1]->fd, NULL);
+	fi_add(SC_FSYNC, 1, ENOSPC, f->q[0].todofd, NULL);
+	assert_int_equal(queue_commit_step(B, 4, A, 4, QUEUE_SYNC_FULL, 0), 0);
+	queue_sys_reset();
+	for (i = 0; i < 4; i++) {
+		char want[256];
+		size_t wlen = (size_t)snprintf(want, sizeof want, "%s%s", RECEIVED, b->body[i]);
+
+		/* linked, then todo/ not synced: kept, with an error */
+		check_committed(f->path[0], A[i]->id, want, wlen, b->env[i], b->elen[i]);
+		assert_int_equal(A[i]->err.status, QUEUE_EWRITE);
+		assert_int_equal(A[i]->err.errnum, ENOSPC);
+	}
+	assert_int_equal(B[1]->err.status, QUEUE_EWRITE);
+	assert_int_equal(B[1]->err.errnum, EIO);
+	assert_gone(f->path[0], B[1]->id);
+	assert_false(B[1]->flags & QUEUE_MSG_SYNCED);
+	for (i = 0; i < 4; i++)
+		if (i != 1)
+			assert_true(B[i]->flags & QUEUE_MSG_SYNCED);
+	/* the failed one is not linked by the next step; the others are */
+	assert_int_equal(queue_commit_step(NULL, 0, B, 4, QUEUE_SYNC_FULL, 0), 3);
+	for (i = 4; i < 8; i++)
+		if (i != 5)
+			batch_check(f, b, i);
+	assert_gone(f->path[0], B[1]->id);
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 7);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+}
+
 /* ------------------------------------------------------------------ abort */
 
 static void test_abort(void **state)
@@ -1101,6 +1199,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_batch_isolated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_batch_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_todo_fsync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_pipeline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intd_exists, setup, teardown),
 	};

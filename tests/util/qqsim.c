@@ -21,12 +21,19 @@
  *
  * usage: qqsim -p PROGRAM [-m FILE | -s BYTES] [-f SENDER] [-r RCPT]...
  *	  [-E RAWENVFILE] [-a] [-e FD] [-n N -k K] [-D DAEMONPID] [-w MS]
- *	  [-i PREFIX] [-v]
+ *	  [-i PREFIX] [-u] [-v]
  *	-a	abort: close the envelope pipe before the final NUL (qmail-smtpd's cancel)
  *	-w MS	pause MS milliseconds in the middle of the message (a slow sender)
  *	-i PREFIX  put "X-Qqsim-Id: PREFIX-<session>-<n>" as the first header line
  *		of each message (single mode: PREFIX-0-0), so that each message
  *		found in a queue can be matched with the exit code its client saw
+ *	-u	unique bodies: before each message, overwrite the 16 characters
+ *		at the start of the first line of 60 or more base64 characters
+ *		in the second half of the message (an attachment's line, or a
+ *		line of the -s body) with hex digits no other message of this
+ *		or any other run gets.  Real attachments differ from message to
+ *		message; without -u libclamav's cache of clean files answers for
+ *		a repeated attachment after its first scan (the benchmarks).
  *	-v	load mode: print the per-message lines above
  */
 #include <errno.h>
@@ -49,6 +56,7 @@ static const char *prog, *messfile, *envfile, *sender = "sender@example.org";
 static const char *rcpts[MAXRCPT];
 static int nrcpt, do_abort, errfd = -1, pause_ms, verbose;
 static const char *id_prefix;
+static long unique_off = -1;	/* -u: where the per-message stamp goes */
 static size_t gen_size;
 static char *msg;
 static size_t msglen;
@@ -106,6 +114,54 @@ static void make_message(void)
 	msglen = n > sizeof head - 1 ? n : sizeof head - 1;
 }
 
+static int b64char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+/* find_unique_off - -u's place: start of the first line of >= 60 base64
+ * characters in the second half of the message, or -1 */
+static long find_unique_off(void)
+{
+	size_t i = msglen / 2, j;
+
+	while (i < msglen && msg[i] != '\n')
+		i++;
+	while (++i < msglen) {
+		for (j = i; j < msglen && b64char(msg[j]); j++)
+			;
+		if (j - i >= 60 && j < msglen && (msg[j] == '\n' || msg[j] == '\r'))
+			return (long)i;
+		while (j < msglen && msg[j] != '\n')
+			j++;
+		i = j;
+	}
+	return -1;
+}
+
+/* stamp_unique - -u: make this message's bytes differ from every other's
+ * (the process is a session of its own in load mode: msg is its copy) */
+static void stamp_unique(int n)
+{
+	static unsigned long long start;
+	unsigned long long x;
+	char hex[17];
+
+	if (unique_off < 0)
+		return;
+	if (!start) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		start = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+	}
+	x = (start ^ ((unsigned long long)getpid() << 40)) + (unsigned long long)n;
+	x *= 0x9E3779B97F4A7C15ull;	/* spread, still one-to-one */
+	snprintf(hex, sizeof hex, "%016llx", x);
+	memcpy(msg + unique_off, hex, 16);
+}
+
 static int writeall(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -148,6 +204,7 @@ static int one(int s, int n, char *text, size_t textcap)
 			idlen = sizeof idhdr - 1;
 	}
 
+	stamp_unique(n);
 	if (pipe(pm) < 0 || pipe(pe) < 0 || (errfd >= 0 && pipe(perr) < 0))
 		die("pipe");
 	if ((pid = fork()) < 0)
@@ -330,6 +387,7 @@ static int load(int n, int k, pid_t daemon)
 				printf("%d:%d,", i, exits[i]);
 		printf("\n");
 	}
+	free(lat);
 	return exits[0] == got ? 0 : 1;
 }
 
@@ -338,7 +396,7 @@ int main(int argc, char **argv)
 	int c, n = 0, k = 1;
 	pid_t daemon = 0;
 
-	while ((c = getopt(argc, argv, "p:m:s:f:r:E:ae:n:k:D:w:i:vh")) != -1) {
+	while ((c = getopt(argc, argv, "p:m:s:f:r:E:ae:n:k:D:w:i:uvh")) != -1) {
 		switch (c) {
 		case 'p': prog = optarg; break;
 		case 'm': messfile = optarg; break;
@@ -353,10 +411,11 @@ int main(int argc, char **argv)
 		case 'D': daemon = (pid_t)atol(optarg); break;
 		case 'w': pause_ms = atoi(optarg); break;
 		case 'i': id_prefix = optarg; break;
+		case 'u': unique_off = 0; break;
 		case 'v': verbose = 1; break;
 		default:
 			fprintf(stderr, "usage: qqsim -p PROGRAM [-m FILE|-s BYTES] [-f SENDER] [-r RCPT]... "
-					"[-E ENVFILE] [-a] [-e FD] [-w MS] [-i PREFIX] [-n N -k K -D PID [-v]]\n");
+					"[-E ENVFILE] [-a] [-e FD] [-w MS] [-i PREFIX] [-u] [-n N -k K -D PID [-v]]\n");
 			return c == 'h' ? 0 : 100;
 		}
 	}
@@ -368,6 +427,11 @@ int main(int argc, char **argv)
 		rcpts[nrcpt++] = "rcpt@example.net";
 	signal(SIGPIPE, SIG_IGN);
 	make_message();
+	if (unique_off == 0 && (unique_off = find_unique_off()) < 0) {
+		fprintf(stderr, "qqsim: -u: no line of 60 base64 characters in the second half "
+				"of the message\n");
+		return 100;
+	}
 	if (n > 0)
 		return load(n, k < 1 ? 1 : k, daemon);
 	{

@@ -31,10 +31,13 @@ static void mksplit(const char *q, const char *sub, unsigned split, mode_t mode)
 		mk(tu_path(q, "%s/%u", sub, i), mode);
 }
 
-void tu_queue_tree(const char *q, unsigned split)
+void tu_queue_tree(const char *path, unsigned split)
 {
-	char trigger[4096];
+	char q[4096], trigger[4096 + 16];
 	int fd;
+
+	/* path may be a tu_path() slot, which the calls below reuse */
+	snprintf(q, sizeof q, "%s", path);
 
 	mk(q, 0750);
 	mk(tu_path(q, "pid"), 0700);

@@ -1,0 +1,286 @@
+/*
+ * test_queue_fsync.c - queue/queue_fsync.c: many fsyncs issued together.
+ *
+ *	Without helper threads queue_fsync_all() fsyncs every fd once, in turn;
+ *	with them, still every fd exactly once and each fd's own errno in its
+ *	slot, from more than one thread, over many rounds and from concurrent
+ *	callers.  A group commit through helper threads writes the same bytes
+ *	and fsyncs each directory once.  The helper threads are process-wide
+ *	and never stop, so the tests without them run first.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "queue.h"
+
+#define NFD 200
+#define MAXFD 4096
+
+/* A thread-safe fsync wrapper: calls per fd, distinct threads, failures. */
+static struct {
+	int (*real)(int);
+	unsigned calls[MAXFD];
+	int fail[MAXFD];	/* errno to fail this fd with */
+	unsigned delay_us;
+	pthread_t tid[16];
+	unsigned ntid;
+	unsigned file_calls, dir_calls;
+	pthread_mutex_t mu;
+} w = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int w_fsync(int fd)
+{
+	pthread_t self = pthread_self();
+	struct stat st;
+	unsigned i;
+	int isdir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+
+	if (w.delay_us)
+		usleep(w.delay_us);
+	pthread_mutex_lock(&w.mu);
+	if (fd >= 0 && fd < MAXFD)
+		w.calls[fd]++;
+	if (isdir)
+		w.dir_calls++;
+	else
+		w.file_calls++;
+	for (i = 0; i < w.ntid && !pthread_equal(w.tid[i], self); i++)
+		;
+	if (i == w.ntid && w.ntid < 16)
+		w.tid[w.ntid++] = self;
+	pthread_mutex_unlock(&w.mu);
+	if (fd >= 0 && fd < MAXFD && w.fail[fd]) {
+		errno = w.fail[fd];
+		return -1;
+	}
+	return w.real(fd);
+}
+
+static void w_install(void)
+{
+	queue_sys_reset();
+	pthread_mutex_lock(&w.mu);
+	memset(w.calls, 0, sizeof w.calls);
+	memset(w.fail, 0, sizeof w.fail);
+	w.delay_us = 0;
+	w.ntid = 0;
+	w.file_calls = w.dir_calls = 0;
+	w.real = queue_sys.fsync;
+	pthread_mutex_unlock(&w.mu);
+	queue_sys.fsync = w_fsync;
+}
+
+struct files {
+	char *dir;
+	int fd[NFD];
+	int err[NFD];
+};
+
+static int setup(void **state)
+{
+	struct files *f = calloc(1, sizeof *f);
+	int i;
+
+	f->dir = tu_tmpdir("fsync");
+	for (i = 0; i < NFD; i++) {
+		f->fd[i] = open(tu_path(f->dir, "f%d", i), O_RDWR | O_CREAT | O_EXCL, 0600);
+		assert_true(f->fd[i] >= 0 && f->fd[i] < MAXFD);
+		assert_int_equal(write(f->fd[i], "x", 1), 1);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct files *f = *state;
+	int i;
+
+	queue_sys_reset();
+	for (i = 0; i < NFD; i++)
+		close(f->fd[i]);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* check_round - every fd once; failing fds report their errno, others 0 */
+static void check_round(struct files *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int fd = f->fd[i];
+
+		if (w.calls[fd] != 1)
+			fail_msg("fd %d fsynced %u times", fd, w.calls[fd]);
+		assert_int_equal(f->err[i], w.fail[fd]);
+	}
+}
+
+static void mark_failures(struct files *f, size_t n, unsigned every, int err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i += every)
+		w.fail[f->fd[i]] = err;
+}
+
+static void test_in_turn(void **state)
+{
+	struct files *f = *state;
+
+	w_install();
+	queue_fsync_all(f->fd, 0, f->err);	/* nothing */
+	assert_int_equal(w.file_calls, 0);
+	mark_failures(f, NFD, 7, EIO);
+	memset(f->err, 0x7f, sizeof f->err);
+	queue_fsync_all(f->fd, NFD, f->err);
+	check_round(f, NFD);
+	assert_int_equal(w.ntid, 1);	/* the caller alone */
+	assert_true(pthread_equal(w.tid[0], pthread_self()));
+}
+
+static void test_threads(void **state)
+{
+	struct files *f = *state;
+	unsigned round;
+
+	assert_int_equal(queue_fsync_threads(4), 0);
+	assert_int_equal(queue_fsync_threads(2), 0);	/* already there */
+	for (round = 0; round < 50; round++) {
+		size_t n = 1 + (round * 37) % NFD;
+
+		w_install();
+		mark_failures(f, n, 3 + round % 5, round % 2 ? EIO : ENOSPC);
+		memset(f->err, 0x7f, sizeof f->err);
+		queue_fsync_all(f->fd, n, f->err);
+		check_round(f, n);
+	}
+	/* slow fsyncs: the helpers take their share */
+	w_install();
+	w.delay_us = 20000;
+	queue_fsync_all(f->fd, 20, f->err);
+	check_round(f, 20);
+	assert_true(w.ntid >= 2);
+}
+
+struct caller {
+	struct files *f;
+	size_t off, n;
+	int err[NFD];
+};
+
+static void *call_all(void *arg)
+{
+	struct caller *c = arg;
+	unsigned k;
+
+	for (k = 0; k < 20; k++)
+		queue_fsync_all(c->f->fd + c->off, c->n, c->err);
+	return NULL;
+}
+
+/* test_concurrent_callers - rounds from two callers do not mix */
+static void test_concurrent_callers(void **state)
+{
+	struct files *f = *state;
+	struct caller a = { f, 0, NFD / 2, { 0 } }, b = { f, NFD / 2, NFD / 2, { 0 } };
+	pthread_t ta, tb;
+	size_t i;
+
+	assert_int_equal(queue_fsync_threads(4), 0);
+	w_install();
+	mark_failures(f, NFD, 5, EIO);
+	assert_int_equal(pthread_create(&ta, NULL, call_all, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, call_all, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	for (i = 0; i < NFD; i++) {
+		int fd = f->fd[i];
+		int got = i < NFD / 2 ? a.err[i] : b.err[i - NFD / 2];
+
+		assert_int_equal(w.calls[fd], 20);
+		assert_int_equal(got, w.fail[fd]);
+	}
+}
+
+/* test_commit_with_threads - a group commit through the helper threads */
+static void test_commit_with_threads(void **state)
+{
+	static struct queue_msg m[64];
+	struct queue_msg *v[64];
+	struct queue q[2];
+	struct queue_err e;
+	char *tmp = tu_tmpdir("fsync-commit");
+	char body[64][64], env[64][64];
+	size_t blen[64], elen[64], len, i;
+	int used[2][23] = { { 0 } }, k, dirs = 0;
+
+	assert_int_equal(queue_fsync_threads(4), 0);
+	for (k = 0; k < 2; k++) {
+		tu_queue_tree(tu_path(tmp, "queue%d", k), 23);
+		assert_int_equal(queue_open(&q[k], tu_path(tmp, "queue%d", k), 23, &e), QUEUE_OK);
+	}
+	w_install();
+	for (i = 0; i < 64; i++) {
+		blen[i] = (size_t)snprintf(body[i], sizeof body[i], "Subject: %zu\n\nbody %zu\n", i, i);
+		elen[i] = (size_t)snprintf(env[i], sizeof env[i], "u1%cp2%cFs%zu@x%cTr@y", 0, 0, i, 0)
+			+ 1;
+		assert_int_equal(queue_msg_begin(&q[i % 2], &m[i], &e), QUEUE_OK);
+		assert_int_equal(queue_msg_write(&m[i], body[i], blen[i], &e), QUEUE_OK);
+		assert_int_equal(queue_msg_intd(&m[i], env[i], elen[i], &e), QUEUE_OK);
+		v[i] = &m[i];
+	}
+	assert_int_equal(queue_commit(v, 64, QUEUE_SYNC_FULL, 0), 64);
+	queue_sys_reset();
+	for (i = 0; i < 64; i++) {
+		const char *qp = q[i % 2].path;
+		unsigned long id = (unsigned long)m[i].id;
+		char *b = tu_read(tu_path(qp, "mess/%lu/%lu", id % 23, id), &len);
+
+		assert_non_null(b);
+		assert_int_equal(len, blen[i]);
+		assert_memory_equal(b, body[i], len);
+		free(b);
+		b = tu_read(tu_path(qp, "todo/%lu", id), &len);
+		assert_non_null(b);
+		assert_int_equal(len, elen[i]);
+		assert_memory_equal(b, env[i], len);
+		free(b);
+		if (!used[i % 2][id % 23]++)
+			dirs++;
+	}
+	assert_int_equal(w.file_calls, 128);
+	assert_int_equal(w.dir_calls, dirs + 2 * 3);	/* + intd/ pid/ todo/ of each */
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(w.calls[q[k].intdfd], 1);
+		assert_int_equal(w.calls[q[k].pidfd], 1);
+		assert_int_equal(w.calls[q[k].todofd], 1);
+		assert_int_equal(tu_count(tu_path(q[k].path, "pid")), 0);
+		queue_close(&q[k]);
+	}
+	tu_rmtree(tmp);
+	free(tmp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		/* first: no helper threads exist yet */
+		cmocka_unit_test_setup_teardown(test_in_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_callers, setup, teardown),
+		cmocka_unit_test(test_commit_with_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
