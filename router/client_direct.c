@@ -30,6 +30,7 @@
 #include "queue/queue_set.h"
 
 #define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take */
+#define QHPSI_WORDS 29		/* words of the QHPSI command line */
 
 static unsigned long env_ulong(const char *name, unsigned long def)
 {
@@ -103,14 +104,21 @@ static void say(const char *fmt, ...)
  */
 static int qhpsi_run(const struct client_direct *d, const char *messpath)
 {
-	char *argv[4 + 3 + 2], cmd[4096], *p;	/* 4 words, 3 QHPSIARGs, the path, NULL */
+	/* QHPSI_WORDS words, 3 QHPSIARGs, the path, NULL; the daemon's exec
+	 * backend takes 32 words in all, like this */
+	char *argv[QHPSI_WORDS + 3 + 2], cmd[4096], *p;
 	int n = 0, i, used = 0, status;
 	time_t until = time(NULL) + QHPSI_TIMEOUT;
 	pid_t pid;
 
 	snprintf(cmd, sizeof cmd, "%s", d->qhpsi);
-	for (p = strtok(cmd, " \t"); p && n < 4; p = strtok(NULL, " \t"))
+	for (p = strtok(cmd, " \t"); p; p = strtok(NULL, " \t")) {
+		if (n == QHPSI_WORDS) {
+			say("QHPSI has more than %d words", QHPSI_WORDS);
+			return -1;
+		}
 		argv[n++] = p;
+	}
 	for (i = 0; i < 3; i++)
 		if (d->qhpsi_arg[i] && *d->qhpsi_arg[i])
 			argv[n++] = (char *)d->qhpsi_arg[i];

@@ -171,7 +171,8 @@ void router_sync_done(struct router *r)
 		list = m->sync_next;
 		if (m->action == ACTION_QUARANTINE) {
 			if (m->action_failed)
-				msg_answer(m, QQ_TEMP, "quarantine-failed", NULL, NULL);
+				msg_answer(m, QQ_TEMP, "quarantine-failed",
+					   "Message could not be quarantined, try again later (#4.3.0)", NULL);
 			else if (r->cfg->quarantine_then == ACTION_DROP) {
 				m->dropped = 1;
 				msg_answer(m, QQ_OK, m->verdict, NULL, NULL);
