@@ -262,8 +262,12 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 		char id[24];
 
 		tidx[i] = -1;
-		if (!(m->flags & QUEUE_MSG_SYNCED) || m->err.status != QUEUE_OK)
+		if (m->err.status != QUEUE_OK)
 			continue;
+		if (!(m->flags & QUEUE_MSG_SYNCED)) {	/* caller's bug: never link unsynced data */
+			fail(m, QUEUE_EWRITE, EINVAL, "link an unsynced message in");
+			continue;
+		}
 		queue_fmt_id(id, m->id);
 		if (queue_sys.linkat(m->q->intdfd, id, m->q->todofd, id, 0) < 0) {
 			queue_errset(&m->err, QUEUE_ETODO, errno, "cannot link %s/todo/%s",

@@ -103,11 +103,11 @@ enum queue_status queue_recover(struct queue *q, unsigned *kept, unsigned *remov
 		close(fd);
 	}
 	closedir(dir);
-	if (nremoved && queue_sys.fsync(q->pidfd) < 0)
-		return queue_errset(e, QUEUE_EWRITE, errno, "cannot fsync %s/pid", q->path);
 	if (kept)
 		*kept = nkept;
 	if (removed)
 		*removed = nremoved;
+	if (nremoved && queue_sys.fsync(q->pidfd) < 0)
+		return queue_errset(e, QUEUE_EWRITE, errno, "cannot fsync %s/pid", q->path);
 	return QUEUE_OK;
 }
