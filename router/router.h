@@ -52,6 +52,7 @@ struct router_config {
 	unsigned read_timeout;	/* seconds without a byte from qmail-smtpd */
 	unsigned message_timeout;	/* seconds for a whole message */
 	unsigned scan_timeout_ms;	/* per message, all scanners together */
+	unsigned scanner_timeout_ms;	/* per scanner; 0 = only the message's */
 	unsigned drain_timeout;	/* seconds SIGTERM waits for in-flight messages */
 	unsigned reload_check;	/* seconds between signature DB change checks; 0 = never */
 	enum queue_sync sync;

@@ -35,6 +35,7 @@ static const struct {
 	{ "SLUICE_READ_TIMEOUT", "1200", "seconds without a byte from qmail-smtpd" },
 	{ "SLUICE_MESSAGE_TIMEOUT", "86400", "seconds for one whole message" },
 	{ "SLUICE_SCAN_TIMEOUT", "60", "seconds for all scanners of one message" },
+	{ "SLUICE_SCANNER_TIMEOUT", "0", "seconds for one scanner of one message (0: only SLUICE_SCAN_TIMEOUT)" },
 	{ "SLUICE_DRAIN_TIMEOUT", "60", "seconds SIGTERM waits for messages in flight" },
 	{ "SLUICE_RELOAD_CHECK", "60", "seconds between checks for a changed signature DB (0: never)" },
 	{ "SLUICE_SYNC", "full", "full | data | none: fsyncs before the commit" },
@@ -222,6 +223,8 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	NUM("SLUICE_MESSAGE_TIMEOUT", message_timeout, 86400, 1, 86400 * 7);
 	NUM("SLUICE_SCAN_TIMEOUT", scan_timeout_ms, 60, 1, 86400);
 	c->scan_timeout_ms *= 1000;
+	NUM("SLUICE_SCANNER_TIMEOUT", scanner_timeout_ms, 0, 0, 86400);
+	c->scanner_timeout_ms *= 1000;
 	NUM("SLUICE_DRAIN_TIMEOUT", drain_timeout, 60, 0, 86400);
 	NUM("SLUICE_BATCH", batch_max, 64, 1, 64);
 	NUM("SLUICE_FSYNC_THREADS", fsync_threads, 8, 0, 64);

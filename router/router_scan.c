@@ -109,6 +109,7 @@ static int submit(struct router *r, struct rmsg *m)
 	j->in.sender = queue_env_sender(&m->env);
 	j->in.rcpts = m->rcpts;
 	j->in.deadline_ms = router_now_ms() + r->cfg->scan_timeout_ms;
+	j->scanner_timeout_ms = r->cfg->scanner_timeout_ms;
 	j->scanners = r->cfg->scanners;
 	j->states = r->states;
 	j->nscanners = r->cfg->nscanners;

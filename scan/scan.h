@@ -107,6 +107,7 @@ struct scan_job {
 	const struct scan_backend *const *scanners;
 	void *const *states;
 	unsigned nscanners;
+	int64_t scanner_timeout_ms;	/* each scanner's own limit; 0 = the message's only */
 	struct scan_verdict verdict;
 	volatile int cancel;
 	void *owner;		/* the caller's context */

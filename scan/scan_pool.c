@@ -63,7 +63,15 @@ void scan_run(struct scan_job *job)
 			break;
 		}
 		memset(&v, 0, sizeof v);
-		job->scanners[i]->scan(job->states[i], &job->in, &v);
+		{
+			/* each scanner: the message's deadline, or its own when sooner */
+			struct scan_input in = job->in;
+			int64_t own = job->scanner_timeout_ms ? scan_now_ms() + job->scanner_timeout_ms : 0;
+
+			if (own && (!in.deadline_ms || own < in.deadline_ms))
+				in.deadline_ms = own;
+			job->scanners[i]->scan(job->states[i], &in, &v);
+		}
 		if (!v.scanner)
 			v.scanner = job->scanners[i]->name;
 		scan_verdict_merge(&job->verdict, &v);

@@ -240,6 +240,50 @@ static void test_run_deadline(void **unused)
 	assert_int_equal(atomic_load(&b.calls), 1);
 }
 
+/* a scanner that waits until its deadline, recording the deadline it got */
+static int64_t hang_deadline;
+static void hang_scan(void *state, const struct scan_input *in, struct scan_verdict *v)
+{
+	hang_deadline = in->deadline_ms;
+	while (scan_now_ms() < in->deadline_ms)
+		usleep(2000);
+	scan_verdict_set(v, SCAN_ERROR, "hang", "deadline passed");
+}
+
+static const struct scan_backend hang_backend = {
+	.name = "hang", .init = fake_init, .scan = hang_scan, .fini = fake_fini,
+};
+
+static void test_run_scanner_timeout(void **unused)
+{
+	static const struct scan_backend *const bk[] = { &hang_backend, &fake_b };
+	struct fake b = { .kind = SCAN_INFECTED, .name = "Found.After.Hang" };
+	void *st[2] = { NULL, &b };
+	struct scan_job job;
+	int64_t t0 = scan_now_ms(), took;
+
+	memset(&job, 0, sizeof job);
+	job.scanners = bk;
+	job.states = st;
+	job.nscanners = 2;
+	job.in.deadline_ms = t0 + 10000;
+	job.scanner_timeout_ms = 100;
+	scan_run(&job);
+	took = scan_now_ms() - t0;
+	/* the hanging scanner got its own 100 ms, not the message's 10 s ... */
+	assert_true(hang_deadline <= t0 + 200);
+	assert_true(took < 2000);
+	/* ... and the next scanner still ran within the message's deadline */
+	assert_int_equal(atomic_load(&b.calls), 1);
+	assert_int_equal(job.verdict.kind, SCAN_INFECTED);
+	assert_string_equal(job.verdict.name, "Found.After.Hang");
+	/* the message's deadline wins when it is the sooner */
+	job.in.deadline_ms = scan_now_ms() + 50;
+	job.scanner_timeout_ms = 5000;
+	scan_run(&job);
+	assert_true(hang_deadline == job.in.deadline_ms);
+}
+
 /* ---------------------------------------------------------------- pool */
 
 /* Notifications, counted; waiters woken. */
@@ -568,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_run_decisive),
 		cmocka_unit_test(test_run_cancel),
 		cmocka_unit_test(test_run_deadline),
+		cmocka_unit_test(test_run_scanner_timeout),
 		cmocka_unit_test(test_pool_basic),
 		cmocka_unit_test(test_pool_order),
 		cmocka_unit_test(test_pool_depth),
