@@ -60,6 +60,7 @@ struct router_config {
 	unsigned fsync_threads;	/* threads issuing a batch's fsyncs together */
 	uint64_t min_free;	/* MIN_FREE: bytes a queue's filesystem must keep */
 	unsigned long max_backlog;	/* todo + intd entries a queue may hold */
+	int require_send;	/* skip queues whose qmail-send is not running */
 	unsigned nscanners;
 	const struct scan_backend *scanners[ROUTER_MAX_SCANNERS];
 	enum router_action on_virus, on_banned, on_spam, on_error;

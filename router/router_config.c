@@ -42,6 +42,7 @@ static const struct {
 	{ "SLUICE_BATCH", "64", "messages per commit batch at most" },
 	{ "SLUICE_FSYNC_THREADS", "8", "threads issuing a batch's fsyncs at once (0: one after another)" },
 	{ "MIN_FREE", "0", "bytes a queue's filesystem must keep free" },
+	{ "SLUICE_REQUIRE_SEND", "0", "1: skip a queue while no qmail-send holds its lock/sendmutex" },
 	{ "SLUICE_MAX_BACKLOG", "100000", "todo + intd entries a queue may hold" },
 	{ "SLUICE_SCANNERS", "clamav,attach", "scanners run on every message: clamav, attach, exec, null (none), test" },
 	{ "SLUICE_ON_VIRUS", "reject", "reject | defer | drop | accept | tag | quarantine" },
@@ -230,6 +231,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	NUM("SLUICE_FSYNC_THREADS", fsync_threads, 8, 0, 64);
 	NUM("SLUICE_RELOAD_CHECK", reload_check, 60, 0, 86400);
 	NUM("MIN_FREE", min_free, 0, 0, UINT64_MAX);
+	NUM("SLUICE_REQUIRE_SEND", require_send, 0, 0, 1);
 	NUM("SLUICE_MAX_BACKLOG", max_backlog, 100000, 1, UINT64_MAX);
 	NUM("ERROR_FD", error_fd, 2, 0, 127);
 #undef NUM

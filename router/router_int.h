@@ -28,6 +28,7 @@ struct rqueue {			/* one queue and its health */
 	unsigned long backlog;	/* todo + intd at the last check */
 	uint64_t free_bytes;
 	int down;		/* a "down" file exists */
+	int send_running;	/* a qmail-send holds lock/sendmutex */
 	int64_t failing_until;	/* ms: skip after a write error */
 	unsigned long committed, failed;
 };

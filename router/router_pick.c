@@ -6,11 +6,18 @@
  *	those that are usable; when neither is, it tries the others in turn.
  *	A queue is unusable while a "down" file exists in it, while its
  *	filesystem has less than MIN_FREE bytes, while its backlog exceeds
- *	SLUICE_MAX_BACKLOG, and for 10 s after a write error.
+ *	SLUICE_MAX_BACKLOG, for 10 s after a write error, and, with
+ *	SLUICE_REQUIRE_SEND=1, while no qmail-send holds its lock/sendmutex.
  *	router_health() refreshes those figures once a second.
+ *
+ *	qmail-send holds flock() on lock/sendmutex (qmails 0600: we cannot
+ *	open it); fcntl(F_GETLK) cannot see flock locks, so the check looks the
+ *	file's device and inode up in /proc/locks.
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -21,7 +28,7 @@
 
 static int usable(const struct router *r, const struct rqueue *q, int64_t now)
 {
-	return !q->down && now >= q->failing_until &&
+	return !q->down && now >= q->failing_until && (!r->cfg->require_send || q->send_running) &&
 	       (!r->cfg->min_free || q->free_bytes >= r->cfg->min_free) &&
 	       q->backlog <= r->cfg->max_backlog;
 }
@@ -63,9 +70,47 @@ void router_queue_failed(struct router *r, struct rqueue *q)
 	q->failing_until = router_now_ms() + FAILING_MS;
 }
 
+/* locks_load - the FLOCK entries of /proc/locks as "maj:min:ino" strings, in buf */
+static size_t locks_load(char *buf, size_t cap)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	size_t n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		char kind[16], dev[64];
+
+		if (sscanf(line, "%*s %15s %*s %*s %*s %63s", kind, dev) == 2 && !strcmp(kind, "FLOCK") &&
+		    n + strlen(dev) + 2 < cap)
+			n += (size_t)snprintf(buf + n, cap - n, " %s ", dev);
+	}
+	fclose(f);
+	return n;
+}
+
+/* send_running - whether some process holds flock on the queue's lock/sendmutex */
+static int send_running(const struct rqueue *q, const char *locks)
+{
+	struct stat st;
+	char key[80];
+
+	if (fstatat(q->q.lockfd, "sendmutex", &st, 0) < 0)
+		return 0;
+	/* /proc/locks prints the device as hex major:minor and the inode in decimal */
+	snprintf(key, sizeof key, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
+		 (unsigned long)st.st_ino);
+	return strstr(locks, key) != NULL;
+}
+
 void router_health(struct router *r)
 {
+	static char locks[65536];
 	unsigned i;
+
+	if (r->cfg->require_send)
+		locks[locks_load(locks, sizeof locks)] = 0;
 
 	for (i = 0; i < r->nq; i++) {
 		struct rqueue *q = &r->queues[i];
@@ -80,5 +125,13 @@ void router_health(struct router *r)
 		if (fstatvfs(q->q.dirfd, &sv) == 0)
 			q->free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
 		q->backlog = queue_backlog(&q->q);
+		if (r->cfg->require_send) {
+			int run = send_running(q, locks);
+
+			if (run != q->send_running)
+				fprintf(stderr, "sluiced: %s: %s\n", q->name,
+					run ? "qmail-send is running" : "no qmail-send holds lock/sendmutex: no new messages");
+			q->send_running = run;
+		}
 	}
 }

@@ -147,8 +147,9 @@ void router_stats_serve(struct router *r, int fd)
 		const struct rqueue *q = &r->queues[i];
 
 		n += (size_t)snprintf(buf + n, sizeof buf - n,
-			"queue %s inflight %u backlog %lu committed %lu failed %lu down %d\n",
-			q->name, q->inflight, q->backlog, q->committed, q->failed, q->down);
+			"queue %s inflight %u backlog %lu committed %lu failed %lu down %d send %d\n",
+			q->name, q->inflight, q->backlog, q->committed, q->failed, q->down,
+			q->send_running);
 	}
 	(void)!write(fd, buf, n);
 }
