@@ -126,8 +126,10 @@ enum queue_sync {
 	QUEUE_SYNC_FULL,	/* fsync data and every directory touched (default) */
 	QUEUE_SYNC_DATA,	/* fsync data only, like stock qmail-queue */
 	QUEUE_SYNC_NONE,	/* no fsync at all (tests, throwaway queues) */
+	QUEUE_SYNC_FS,		/* one syncfs() per filesystem per round, for a queue
+				 * filesystem of its own: as safe as FULL */
 };
-/* queue_sync_parse - "full" | "data" | "none" -> 0, else -1 */
+/* queue_sync_parse - "full" | "data" | "none" | "fs" -> 0, else -1 */
 int queue_sync_parse(const char *, enum queue_sync *);
 
 /*
@@ -254,6 +256,7 @@ struct queue_sys {
 	int (*fstat)(int, struct stat *);
 	int (*ftruncate)(int, off_t);
 	int (*renameat)(int, const char *, int, const char *);
+	int (*syncfs)(int);
 };
 extern struct queue_sys queue_sys;
 void queue_sys_reset(void);

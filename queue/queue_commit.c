@@ -188,6 +188,8 @@ int queue_sync_parse(const char *s, enum queue_sync *out)
 		*out = QUEUE_SYNC_DATA;
 	else if (!strcmp(s, "none"))
 		*out = QUEUE_SYNC_NONE;
+	else if (!strcmp(s, "fs"))
+		*out = QUEUE_SYNC_FS;
 	else
 		return -1;
 	return 0;
@@ -218,6 +220,43 @@ static int round_add(struct round *r, int fd, int dedupe)
 		return -1;
 	r->fd[r->n] = fd;
 	return (int)r->n++;
+}
+
+/*
+ * syncfs_round - QUEUE_SYNC_FS: one syncfs() per filesystem instead of an
+ * fsync per file and directory.  It makes durable everything dirty on the
+ * filesystem, ours included, with the writes merged into few requests: the
+ * fewest I/O requests for a queue on a filesystem of its own, and a needless
+ * cost where other programs dirty much data on the same one.  A failure is
+ * every entry's failure.
+ */
+static void syncfs_round(struct round *rd, struct queue_msg **prep, size_t np,
+			 struct queue_msg **link, size_t nl)
+{
+	dev_t devs[64];
+	size_t ndev = 0, i, j;
+	int err = 0;
+
+	if (rd->n == 0)
+		return;		/* nothing of this step needs the disk */
+	for (i = 0; i < np + nl; i++) {
+		struct queue_msg *m = i < np ? prep[i] : link[i - np];
+		struct stat st;
+
+		if (!m->q || fstat(m->q->dirfd, &st) < 0 ||
+		    (i < np ? m->err.status != QUEUE_OK : !(m->flags & QUEUE_MSG_TODO)))
+			continue;
+		for (j = 0; j < ndev && devs[j] != st.st_dev; j++)
+			;
+		if (j < ndev)
+			continue;
+		if (ndev < sizeof devs / sizeof devs[0])
+			devs[ndev++] = st.st_dev;
+		if (queue_sys.syncfs(m->q->dirfd) < 0)
+			err = errno;
+	}
+	for (i = 0; i < rd->n; i++)
+		rd->err[i] = err;
 }
 
 static void fail(struct queue_msg *m, enum queue_status st, int err, const char *what)
@@ -276,12 +315,12 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 			continue;
 		}
 		m->flags |= QUEUE_MSG_TODO;
-		if (mode == QUEUE_SYNC_FULL)
+		if (mode == QUEUE_SYNC_FULL || mode == QUEUE_SYNC_FS)
 			tidx[i] = round_add(&rd, m->q->todofd, 1);
 	}
 	/* Start writeback of every file first: their blocks are then allocated
 	 * in one journal transaction that the round's first fsync commits. */
-	for (i = 0; i < np && np > 1 && mode != QUEUE_SYNC_NONE; i++) {
+	for (i = 0; i < np && np > 1 && mode != QUEUE_SYNC_NONE && mode != QUEUE_SYNC_FS; i++) {
 		sync_file_range(prep[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		sync_file_range(prep[i]->intdfd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	}
@@ -295,18 +334,21 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 			continue;
 		idx[i][F_MESS] = round_add(&rd, m->fd, 0);
 		idx[i][F_INTD] = round_add(&rd, m->intdfd, 0);
-		if (mode == QUEUE_SYNC_FULL) {
+		if (mode == QUEUE_SYNC_FULL || mode == QUEUE_SYNC_FS) {
 			idx[i][D_MESS] = round_add(&rd, queue_mess_fd(m->q, m->id), 1);
 			idx[i][D_INTD] = round_add(&rd, m->q->intdfd, 1);
 			idx[i][D_PID] = round_add(&rd, m->q->pidfd, 1);
 		}
 		for (k = 0; k < NIDX; k++)
-			if (idx[i][k] < 0 && (k < D_MESS || mode == QUEUE_SYNC_FULL)) {
+			if (idx[i][k] < 0 && (k < D_MESS || mode != QUEUE_SYNC_DATA)) {
 				fail(m, QUEUE_EWRITE, E2BIG, "commit (batch too large)");
 				break;
 			}
 	}
-	queue_fsync_all(rd.fd, rd.n, rd.err);
+	if (mode == QUEUE_SYNC_FS)
+		syncfs_round(&rd, prep, np, link, nl);
+	else
+		queue_fsync_all(rd.fd, rd.n, rd.err);
 	for (i = 0; i < np; i++) {
 		struct queue_msg *m = prep[i];
 		static const char *const what[NIDX] = {

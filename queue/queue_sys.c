@@ -27,6 +27,7 @@ static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
 	.fstat = fstat, \
 	.ftruncate = ftruncate, \
 	.renameat = renameat, \
+	.syncfs = syncfs, \
 }
 
 struct queue_sys queue_sys = LIBC_SYS;

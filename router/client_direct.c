@@ -56,7 +56,7 @@ int client_direct_env(struct client_direct *d, char *err, size_t errlen)
 	d->split = queue_split_default();
 	d->sync = QUEUE_SYNC_FULL;
 	if ((s = getenv("SLUICE_SYNC")) && *s && queue_sync_parse(s, &d->sync) < 0) {
-		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data or none", s);
+		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data, fs or none", s);
 		return -1;
 	}
 	if (queue_set_env(&set, &opts, &qe) != QUEUE_OK) {

@@ -38,7 +38,7 @@ static const struct {
 	{ "SLUICE_SCANNER_TIMEOUT", "0", "seconds for one scanner of one message (0: only SLUICE_SCAN_TIMEOUT)" },
 	{ "SLUICE_DRAIN_TIMEOUT", "60", "seconds SIGTERM waits for messages in flight" },
 	{ "SLUICE_RELOAD_CHECK", "60", "seconds between checks for a changed signature DB (0: never)" },
-	{ "SLUICE_SYNC", "full", "full | data | none: fsyncs before the commit" },
+	{ "SLUICE_SYNC", "full", "full | data | fs | none: flushes before the commit" },
 	{ "SLUICE_BATCH", "64", "messages per commit batch at most" },
 	{ "SLUICE_FSYNC_THREADS", "8", "threads issuing a batch's fsyncs at once (0: one after another)" },
 	{ "MIN_FREE", "0", "bytes a queue's filesystem must keep free" },
@@ -237,7 +237,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 #undef NUM
 	c->sync = QUEUE_SYNC_FULL;
 	if ((s = get("SLUICE_SYNC")) && queue_sync_parse(s, &c->sync) < 0) {
-		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data or none", s);
+		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data, fs or none", s);
 		return -1;
 	}
 	if (scanners(c, err, errlen) < 0)

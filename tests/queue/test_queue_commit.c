@@ -779,11 +779,58 @@ static void sync_mode_case(struct fx *f, enum queue_sync mode)
 		assert_int_equal(fi.fsync_dir, 0);
 		break;
 	case QUEUE_SYNC_NONE:
+	case QUEUE_SYNC_FS:	/* syncfs instead: test_group_commit_syncfs */
 		assert_int_equal(fi.fsync_file, 0);
 		assert_int_equal(fi.fsync_dir, 0);
 		break;
 	}
 	drain(f->path[0]);
+}
+
+static int syncfs_calls, syncfs_fail;
+static int count_syncfs(int fd)
+{
+	syncfs_calls++;
+	if (syncfs_fail) {
+		errno = EIO;
+		return -1;
+	}
+	return syncfs(fd);
+}
+
+/* QUEUE_SYNC_FS: one syncfs per step (both queues share a filesystem), and
+ * a failing syncfs fails the batch before any todo link */
+static void test_group_commit_syncfs(void **state)
+{
+	struct fx *f = *state;
+	struct batch *b = batch_new();
+	size_t i;
+
+	fi_install();
+	queue_sys.syncfs = count_syncfs;
+	syncfs_calls = syncfs_fail = 0;
+	batch_put(f, b, 16, 2);
+	assert_int_equal(queue_commit(b->v, 16, QUEUE_SYNC_FS, 0), 16);
+	for (i = 0; i < 16; i++)
+		batch_check(f, b, i);
+	assert_int_equal(syncfs_calls, 2);
+	assert_int_equal(fi.fsync_file + fi.fsync_dir, 0);
+	drain(f->path[0]);
+	drain(f->path[1]);
+
+	b = batch_new();
+	syncfs_calls = 0;
+	syncfs_fail = 1;
+	batch_put(f, b, 8, 2);
+	assert_int_equal(queue_commit(b->v, 8, QUEUE_SYNC_FS, 0), 0);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(b->v[i]->err.status, QUEUE_EWRITE);
+		assert_int_equal(b->v[i]->err.errnum, EIO);
+	}
+	assert_int_equal(syncfs_calls, 1);	/* the second step has nothing to do */
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+	assert_int_equal(tu_queue_files(f->path[1]), 0);
+	queue_sys_reset();
 }
 
 static void test_group_commit_sync_modes(void **state)
@@ -805,6 +852,9 @@ static void test_sync_parse(void **state)
 	assert_int_equal(s, QUEUE_SYNC_DATA);
 	assert_int_equal(queue_sync_parse("none", &s), 0);
 	assert_int_equal(s, QUEUE_SYNC_NONE);
+	assert_int_equal(queue_sync_parse("fs", &s), 0);
+	assert_int_equal(s, QUEUE_SYNC_FS);
+	s = QUEUE_SYNC_NONE;
 	assert_int_equal(queue_sync_parse("Full", &s), -1);
 	assert_int_equal(queue_sync_parse("", &s), -1);
 	assert_int_equal(s, QUEUE_SYNC_NONE);
@@ -1194,6 +1244,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit_two_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_sync_modes, setup, teardown),
 		cmocka_unit_test(test_sync_parse),
+		cmocka_unit_test_setup_teardown(test_group_commit_syncfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_every_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_batch_isolated, setup, teardown),

@@ -585,7 +585,8 @@ static int crash_run(struct fx *f, unsigned n, int late)
 		crash_late = late;
 		ncalls = 0;
 		queue_sys = (struct queue_sys){ c_openat, c_linkat, c_unlinkat, c_write,
-						c_fsync, c_fstat, c_ftruncate, c_renameat };
+						c_fsync, c_fstat, c_ftruncate, c_renameat,
+						real.syncfs };
 		run_to(&f->q, &m, ST_DONE);
 		_exit(3);
 	}

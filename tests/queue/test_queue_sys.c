@@ -67,13 +67,15 @@ static void test_starts_as_libc(void **state)
 	assert_ptr_equal(pristine.fstat, fstat);
 	assert_ptr_equal(pristine.ftruncate, ftruncate);
 	assert_ptr_equal(pristine.renameat, renameat);
+	assert_ptr_equal(pristine.syncfs, syncfs);
 	assert_non_null(pristine.openat);
 }
 
 static void test_reset_restores(void **state)
 {
 	queue_sys = (struct queue_sys){ fake_openat, fake_linkat, fake_unlinkat, fake_write,
-					fake_fsync,  fake_fstat,  fake_ftruncate, fake_renameat };
+					fake_fsync,  fake_fstat,  fake_ftruncate, fake_renameat,
+					fake_fsync };
 	assert_int_equal(queue_sys.openat(AT_FDCWD, "/", O_RDONLY, 0), -1);
 	assert_int_equal(errno, EROFS);
 	queue_sys_reset();
