@@ -1,0 +1,60 @@
+#!/bin/bash
+# bench_sync.sh - the daemon's commit settings side by side with direct mode:
+# SLUICE_SYNC=full (8 fsync threads), full with SLUICE_FSYNC_THREADS=0,
+# SLUICE_SYNC=fs, and direct mode (SLUICE_SYNC=full), null scanner, 4 KB
+# messages, K concurrent qmail-smtpd-style submitters, modes interleaved over
+# rounds.  Prints each run and the median msgs/s, p50, p99 per mode.
+#
+# usage: tests/bench/bench_sync.sh [-b BUILD] [-k K] [-n MSGS] [-r ROUNDS] [-d DIR]
+set -euo pipefail
+B=build/release K=16 N=2000 R=5 D=/var/tmp
+while getopts b:k:n:r:d: o; do
+	case $o in
+	b) B=$OPTARG ;; k) K=$OPTARG ;; n) N=$OPTARG ;; r) R=$OPTARG ;; d) D=$OPTARG ;;
+	*) sed -n '2,9p' "$0"; exit 2 ;;
+	esac
+done
+B=$(cd "$B" && pwd)
+W=$(mktemp -d "$D/sluice-bsync.XXXXXX")
+DPID=
+trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"' EXIT
+[ "$(id -u)" = 0 ] && export SLUICE_USER=root
+df -T "$W" | tail -1
+modes="full full-t0 fs direct"
+run() { # mode round
+	local q=$W/$1.$2 out
+	"$B/queue/sluice-mkqueue" -q -b "$q" -c 4
+	case $1 in
+	direct) out=$(env QUEUE_BASE="$q" QUEUE_COUNT=4 SLUICE_MODE=direct SLUICE_SYNC=full \
+			"$B/tests/qqsim" -p "$B/router/sluice-queue" -n "$N" -k "$K" -u 2>/dev/null) ;;
+	*)
+		local e=(SLUICE_SYNC=full)
+		[ "$1" = full-t0 ] && e=(SLUICE_SYNC=full SLUICE_FSYNC_THREADS=0)
+		[ "$1" = fs ] && e=(SLUICE_SYNC=fs)
+		env QUEUE_BASE="$q" QUEUE_COUNT=4 SLUICE_SCANNERS=null "${e[@]}" "$B/router/sluiced" \
+			2>"$q.log" &
+		DPID=$!
+		while [ ! -S "$q/sluiced.sock" ]; do sleep 0.05; done
+		out=$(env QUEUE_BASE="$q" QUEUE_COUNT=4 "$B/tests/qqsim" -p "$B/router/sluice-queue" \
+			-n "$N" -k "$K" -u 2>/dev/null)
+		kill "$DPID"; wait "$DPID" || true; DPID= ;;
+	esac
+	rm -rf "$q"
+	echo "$1 $out" | tee -a "$W/raw"
+}
+for ((r = 1; r <= R; r++)); do
+	set -- $modes
+	for ((s = 0; s < r - 1; s++)); do set -- "${@:2}" "$1"; done	# rotate
+	for m in "$@"; do run "$m" "$r"; done
+done
+echo
+echo "| mode | msgs/s median | p50 ms median | p99 ms median | vs direct |"
+echo "|---|---:|---:|---:|---:|"
+med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+dr=$(grep '^direct ' "$W/raw" | sed 's/.* rate=\([0-9.]*\).*/\1/' | med)
+for m in $modes; do
+	rate=$(grep "^$m " "$W/raw" | sed 's/.* rate=\([0-9.]*\).*/\1/' | med)
+	p50=$(grep "^$m " "$W/raw" | sed 's/.* p50_ms=\([0-9.]*\).*/\1/' | med)
+	p99=$(grep "^$m " "$W/raw" | sed 's/.* p99_ms=\([0-9.]*\).*/\1/' | med)
+	echo "| $m | $rate | $p50 | $p99 | $(awk "BEGIN{printf \"%.2f\", $rate/$dr}") |"
+done
