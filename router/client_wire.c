@@ -71,9 +71,11 @@ ssize_t wire_recv_request(int sock, int fds[2], char *buf, size_t cap)
 			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int), i;
 			int got[4];
 
+			if (n > 4)
+				n = 4;	/* the control buffer holds 4 at most */
 			memcpy(got, CMSG_DATA(c), n * sizeof(int));
 			for (i = 0; i < n; i++) {
-				if (i < 2)
+				if (i < 2 && fds[i] < 0)
 					fds[i] = got[i];
 				else
 					close(got[i]);	/* more than we asked for */

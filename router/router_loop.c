@@ -189,6 +189,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		until = m->job.in.deadline_ms + 1000;	/* grace for the worker's own check */
 		if (now >= until) {
 			m->job.cancel = 1;
+			if (m->parked)	/* never got a worker */
+				router_scan_unpark(m->r, m);
 			if (c->on_error == ACTION_ACCEPT) {
 				m->verdict = "scan-timeout";
 				snprintf(m->why, sizeof m->why, "scan deadline passed; accepted");
@@ -595,9 +597,10 @@ static void on_stats_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n > 0 && sc->len + (size_t)n < sizeof sc->cmd - 1) {
+	if (n > 0) {
 		sc->len += (size_t)n;
-		return;
+		if (sc->len < sizeof sc->cmd - 1)
+			return;	/* more may come until the client shuts down */
 	}
 	stats_finish(sc);
 }

@@ -86,8 +86,13 @@ void router_scan_stop(struct router *r)
 	 * nothing of ours after clearing r->reloading. */
 	if (__atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE))
 		fprintf(stderr, "sluiced: waiting for the scanner reload to finish\n");
-	while (__atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE))
+	for (i = 0; i < 6000 && __atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
+	if (__atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE)) {
+		/* 60 s: exit without freeing what the reload still uses */
+		fprintf(stderr, "sluiced: reload still running after 60 s; not waiting\n");
+		return;
+	}
 	for (i = 0; i < r->cfg->nscanners; i++)
 		if (r->states[i])
 			r->cfg->scanners[i]->fini(r->states[i]);
@@ -137,6 +142,9 @@ void router_scan_submit(struct router *r, struct rmsg *m)
 			r->scan_wait_head = m;
 		r->scan_wait_tail = m;
 		m->parked = 1;
+		/* waiting for a worker counts against the scan deadline too */
+		m->timer.repeat = r->cfg->scan_timeout_ms / 1000.0 + 1.0;
+		ev_timer_again(r->loop, &m->timer);
 		router_admit(r);
 		return;
 	}
