@@ -38,7 +38,9 @@ static const char usage[] =
 	"  SLUICE_CUSTOM_ERROR (none|notqmail|simscan|indimail), ERROR_FD.\n"
 	"Exit codes are qmail-queue's; see sluice-queue(8).\n";
 
-static long env_long(const char *name, long def)
+/* env_secs - $name in seconds (1 ... 10^7), def when unset or empty; -1 for
+ * anything else: a typo must not silently become a default */
+static long env_secs(const char *name, long def)
 {
 	const char *s = getenv(name);
 	char *end;
@@ -46,8 +48,13 @@ static long env_long(const char *name, long def)
 
 	if (!s || !*s)
 		return def;
+	errno = 0;
 	v = strtol(s, &end, 10);
-	return (*end || v <= 0) ? def : v;
+	if (*s < '0' || *s > '9' || *end || errno == ERANGE || v <= 0 || v > 10000000) {
+		fprintf(stderr, "sluice-queue: %s=%s: want seconds from 1 to 10000000\n", name, s);
+		return -1;
+	}
+	return v;
 }
 
 static void on_alarm(int sig)
@@ -138,7 +145,8 @@ int main(int argc, char **argv)
 {
 	char path[4200], req[WIRE_REQ_MAX], buf[512];
 	const char *mode = getenv("SLUICE_MODE"), *fb = getenv("SLUICE_FALLBACK"), *sock;
-	long accept_timeout = env_long("SLUICE_ACCEPT_TIMEOUT", 10);
+	long accept_timeout = env_secs("SLUICE_ACCEPT_TIMEOUT", 10);
+	long timeout = env_secs("SLUICE_TIMEOUT", 86400);
 	int fds[2] = { 0, 1 }, s;
 	struct wire_reply r;
 	ssize_t n;
@@ -150,7 +158,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);
-	alarm((unsigned)env_long("SLUICE_TIMEOUT", 86400));
+	if (accept_timeout < 0 || timeout < 0)
+		return QQ_CONFIG;	/* 451 qq unable to read configuration */
+	alarm((unsigned)timeout);
 	if (mode && !strcmp(mode, "direct"))
 		return direct();
 
@@ -176,7 +186,7 @@ int main(int argc, char **argv)
 			accept_timeout);
 		return QQ_TEMP;
 	}
-	n = wait_bytes(s, buf, sizeof buf, 0, env_long("SLUICE_TIMEOUT", 86400));
+	n = wait_bytes(s, buf, sizeof buf, 0, timeout);
 	if (n <= 0 || wire_reply_decode(buf, (size_t)n, &r) != 1) {
 		fprintf(stderr, "sluice-queue: %s closed the connection before its verdict\n", sock);
 		return QQ_TEMP;

@@ -806,6 +806,26 @@ static void test_env_bad(void **unused)
 	assert_int_equal(client_direct_env(&d, err, sizeof err), -1);
 	assert_non_null(strstr(err, "SLUICE_SYNC=sometimes"));
 	unsetenv("SLUICE_SYNC");
+	{
+		/* numbers: a typo is an error naming the variable, never a default */
+		static const char *const bad[][2] = {
+			{ "REJECTVIRUS", "3" }, { "REJECTVIRUS", "one" }, { "ERROR_FD", "128" },
+			{ "ERROR_FD", "-1" }, { "QHPSIRC", "256" }, { "QHPSIRN", "1x" },
+			{ "QHPSIMINSIZE", " 5" }, { "QHPSIMAXSIZE", "99999999999999999999999" },
+		};
+		size_t i;
+
+		setenv("QHPSI", "/bin/true", 1);
+		for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			setenv(bad[i][0], bad[i][1], 1);
+			err[0] = 0;
+			assert_int_equal(client_direct_env(&d, err, sizeof err), -1);
+			assert_non_null(strstr(err, bad[i][0]));
+			unsetenv(bad[i][0]);
+		}
+		assert_int_equal(client_direct_env(&d, err, sizeof err), 0);
+		unsetenv("QHPSI");
+	}
 	unsetenv("QUEUEDIR");
 	setenv("QUEUE_COUNT", "zero", 1);
 	err[0] = 0;
