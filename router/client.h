@@ -107,6 +107,7 @@ struct client_direct {
 	unsigned long qhpsi_min, qhpsi_max;	/* 0 = no limit */
 	int qhpsi_rc, qhpsi_rn;	/* infected / clean exit codes */
 	int reject_virus;	/* REJECTVIRUS: 0 accept, 1 reject, 2 drop */
+	uint64_t min_free;	/* MIN_FREE: bytes the queue must keep free (53 below) */
 	enum client_custom custom;
 	int error_fd;		/* for CUSTOM_INDIMAIL */
 	const char *passwd;	/* for the Received line's users; NULL = /etc/passwd */

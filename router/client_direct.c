@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +91,9 @@ int client_direct_env(struct client_direct *d, char *err, size_t errlen)
 			return -1;
 		d->qhpsi_rn = (int)v;
 	}
+	if (env_num("MIN_FREE", 0, ULONG_MAX, &v, err, errlen) < 0)
+		return -1;
+	d->min_free = v;
 	if (env_num("REJECTVIRUS", 1, 2, &v, err, errlen) < 0)
 		return -1;
 	d->reject_virus = (int)v;
@@ -226,6 +230,15 @@ int client_direct_run(const struct client_direct *d)
 	}
 	if (queue_open(&q, d->queuedir, d->split, &e) != QUEUE_OK)
 		return fail(NULL, &e);
+	if (d->min_free) {
+		struct statvfs sv;
+
+		if (fstatvfs(q.dirfd, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < d->min_free) {
+			queue_errset(&e, QUEUE_ESPACE, 0, "%s: less than MIN_FREE=%llu bytes free",
+				     d->queuedir, (unsigned long long)d->min_free);
+			return fail(NULL, &e);
+		}
+	}
 	queue_uids_load(&uids, d->passwd);
 	rlen = queue_received(recv, sizeof recv, (unsigned long)getpid(), getuid(), &uids,
 			      time(NULL));

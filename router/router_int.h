@@ -124,6 +124,8 @@ void router_admit(struct router *);
 
 /* router_pick.c */
 struct rqueue *router_pick(struct router *, uid_t, pid_t);
+/* router_all_short_of_space - every queue below MIN_FREE (answer 53, not 71) */
+int router_all_short_of_space(const struct router *);
 void router_health(struct router *);
 void router_queue_failed(struct router *, struct rqueue *);
 

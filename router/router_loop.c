@@ -273,7 +273,12 @@ static void start(struct rmsg *m)
 		return;
 	}
 	if (!(m->rq = router_pick(r, m->uid, m->pid))) {
-		msg_answer(m, QQ_TEMP, "no-queue", NULL, "no queue available (down, full or failing)");
+		/* IndiMail's qmail-queue answers 53 below MIN_FREE */
+		if (router_all_short_of_space(r))
+			msg_answer(m, QQ_WRITE, "no-queue", NULL, "every queue is below MIN_FREE");
+		else
+			msg_answer(m, QQ_TEMP, "no-queue", NULL,
+				   "no queue available (down, full or failing)");
 		return;
 	}
 	m->rq->inflight++;

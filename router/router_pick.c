@@ -64,6 +64,18 @@ struct rqueue *router_pick(struct router *r, uid_t uid, pid_t pid)
 	return NULL;
 }
 
+int router_all_short_of_space(const struct router *r)
+{
+	unsigned i;
+
+	if (!r->cfg->min_free)
+		return 0;
+	for (i = 0; i < r->nq; i++)
+		if (r->queues[i].free_bytes >= r->cfg->min_free)
+			return 0;
+	return 1;
+}
+
 void router_queue_failed(struct router *r, struct rqueue *q)
 {
 	q->failed++;
