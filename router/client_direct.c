@@ -34,26 +34,6 @@
 #define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take */
 #define QHPSI_WORDS 29		/* words of the QHPSI command line */
 
-/* env_num - $name as a plain decimal in [0, max], def when unset or empty;
- * -1 with a message naming the variable otherwise (a typo is not a default) */
-static int env_num(const char *name, unsigned long def, unsigned long max, unsigned long *out,
-		   char *err, size_t errlen)
-{
-	const char *s = getenv(name);
-	char *end;
-
-	*out = def;
-	if (!s || !*s)
-		return 0;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno == ERANGE || *out > max) {
-		snprintf(err, errlen, "%s=%s: want a number from 0 to %lu", name, s, max);
-		return -1;
-	}
-	return 0;
-}
-
 int client_direct_env(struct client_direct *d, char *err, size_t errlen)
 {
 	static char path[4096];
@@ -61,7 +41,7 @@ int client_direct_env(struct client_direct *d, char *err, size_t errlen)
 	struct queue_set set;
 	struct queue_set_opts opts = { 0 };
 	struct queue_err qe;
-	unsigned long v;
+	uint64_t v;
 
 	memset(d, 0, sizeof *d);
 	d->split = queue_split_default();
@@ -82,26 +62,30 @@ int client_direct_env(struct client_direct *d, char *err, size_t errlen)
 		d->qhpsi_arg[0] = getenv("QHPSIARG1");
 		d->qhpsi_arg[1] = getenv("QHPSIARG2");
 		d->qhpsi_arg[2] = getenv("QHPSIARG3");
-		if (env_num("QHPSIMINSIZE", 0, ULONG_MAX, &d->qhpsi_min, err, errlen) < 0 ||
-		    env_num("QHPSIMAXSIZE", 0, ULONG_MAX, &d->qhpsi_max, err, errlen) < 0 ||
-		    env_num("QHPSIRC", 1, 255, &v, err, errlen) < 0)
+		if (client_env_num("QHPSIMINSIZE", 0, 0, ULONG_MAX, &v, err, errlen) < 0)
+			return -1;
+		d->qhpsi_min = (unsigned long)v;
+		if (client_env_num("QHPSIMAXSIZE", 0, 0, ULONG_MAX, &v, err, errlen) < 0)
+			return -1;
+		d->qhpsi_max = (unsigned long)v;
+		if (client_env_num("QHPSIRC", 1, 0, 255, &v, err, errlen) < 0)
 			return -1;
 		d->qhpsi_rc = (int)v;
-		if (env_num("QHPSIRN", 0, 255, &v, err, errlen) < 0)
+		if (client_env_num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
 			return -1;
 		d->qhpsi_rn = (int)v;
 	}
-	if (env_num("MIN_FREE", 0, ULONG_MAX, &v, err, errlen) < 0)
+	if (client_env_num("MIN_FREE", 0, 0, ULONG_MAX, &v, err, errlen) < 0)
 		return -1;
 	d->min_free = v;
-	if (env_num("REJECTVIRUS", 1, 2, &v, err, errlen) < 0)
+	if (client_env_num("REJECTVIRUS", 1, 0, 2, &v, err, errlen) < 0)
 		return -1;
 	d->reject_virus = (int)v;
 	if ((s = getenv("SLUICE_CUSTOM_ERROR")) && client_custom_parse(s, &d->custom) < 0) {
 		snprintf(err, errlen, "SLUICE_CUSTOM_ERROR=%s: want none, notqmail, simscan or indimail", s);
 		return -1;
 	}
-	if (env_num("ERROR_FD", 2, 127, &v, err, errlen) < 0)
+	if (client_env_num("ERROR_FD", 2, 0, 127, &v, err, errlen) < 0)
 		return -1;
 	d->error_fd = (int)v;
 	return 0;

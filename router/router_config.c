@@ -88,30 +88,6 @@ static const char *get(const char *name)
 	return s && *s ? s : NULL;
 }
 
-static int num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,
-	       char *err, size_t errlen)
-{
-	const char *s = get(name);
-	char *end;
-	unsigned long long v;
-
-	if (!s) {
-		*out = def;
-		return 0;
-	}
-	/* plain decimals only: strtoull alone would take " 5", "+5", and
-	 * turn "-1" or an overflow into a silent 2^64-1 */
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || errno == ERANGE || *end || v < lo || v > hi) {
-		snprintf(err, errlen, "%s=%s: want a number from %llu to %llu", name, s,
-			 (unsigned long long)lo, (unsigned long long)hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static int action(const char *name, enum router_action def, int allow_reject,
 		  enum router_action *out, char *err, size_t errlen)
 {
@@ -177,7 +153,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->split = queue_split_default();
-	if ((s = get("CONFSPLIT")) && (num("CONFSPLIT", 23, 1, QUEUE_SPLIT_MAX, &v, err, errlen) < 0))
+	if ((s = get("CONFSPLIT")) && (client_env_num("CONFSPLIT", 23, 1, QUEUE_SPLIT_MAX, &v, err, errlen) < 0))
 		return -1;
 	if ((s = get("SLUICE_SOCKET")))
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", s);
@@ -212,7 +188,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	c->user = get("SLUICE_USER");
 #define NUM(var, field, def, lo, hi)                                  \
 	do {                                                          \
-		if (num(var, def, lo, hi, &v, err, errlen) < 0)       \
+		if (client_env_num(var, def, lo, hi, &v, err, errlen) < 0)       \
 			return -1;                                    \
 		c->field = v;                                         \
 	} while (0)
@@ -259,7 +235,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (num("SLUICE_TAG_CLEAN", 0, 0, 1, &v, err, errlen) < 0)
+	if (client_env_num("SLUICE_TAG_CLEAN", 0, 0, 1, &v, err, errlen) < 0)
 		return -1;
 	c->tag_clean = (int)v;
 	c->quarantine = get("SLUICE_QUARANTINE");
@@ -294,16 +270,16 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	c->scan.qhpsi_arg[0] = get("QHPSIARG1");
 	c->scan.qhpsi_arg[1] = get("QHPSIARG2");
 	c->scan.qhpsi_arg[2] = get("QHPSIARG3");
-	if (num("QHPSIMINSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
+	if (client_env_num("QHPSIMINSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_min = v;
-	if (num("QHPSIMAXSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
+	if (client_env_num("QHPSIMAXSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_max = v;
-	if (num("QHPSIRC", 1, 0, 255, &v, err, errlen) < 0)
+	if (client_env_num("QHPSIRC", 1, 0, 255, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_rc = (int)v;
-	if (num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
+	if (client_env_num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_rn = (int)v;
 	return 0;

@@ -100,6 +100,7 @@ struct router {
 	struct queue_uids uids;
 	char scanned_by[256];
 	int reloading;		/* a reload thread runs */
+	int want_path;		/* a scanner needs the mess file's path (exec) */
 	ev_timer reload_w;	/* SLUICE_RELOAD_CHECK: signature DB changed? */	/* X-Virus-Scanned: "sluice 0.1.0 (clamav 1.4.6, attach)" */
 	unsigned inflight;
 	uint64_t bytes_inflight;
@@ -121,6 +122,8 @@ struct router {
 void msg_drive(struct rmsg *);
 void msg_answer(struct rmsg *, int plain, const char *verdict, const char *text, const char *why);
 void router_admit(struct router *);
+/* router_reap_later - free an answered message from the next loop iteration */
+void router_reap_later(struct rmsg *);
 
 /* router_pick.c */
 struct rqueue *router_pick(struct router *, uid_t, pid_t);

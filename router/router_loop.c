@@ -108,7 +108,7 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 		ev_break(loop, EVBREAK_ALL);
 }
 
-static void reap_later(struct rmsg *m)
+void router_reap_later(struct rmsg *m)
 {
 	m->reap_next = m->r->reap;
 	m->r->reap = m;
@@ -151,7 +151,7 @@ void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text
 	r->bytes_inflight -= m->counted;
 	m->stage = ST_REPLY;
 	if (!m->in_pool)
-		reap_later(m);
+		router_reap_later(m);
 	router_admit(r);
 }
 

@@ -62,6 +62,8 @@ int router_scan_start(struct router *r, char *err, size_t errlen)
 	for (i = 0; i < c->nscanners; i++) {
 		char e[512] = "";
 
+		if (c->scanners[i] == &scan_backend_exec)
+			r->want_path = 1;	/* only exec passes a path: %s */
 		if (c->scanners[i]->init(&r->states[i], &c->scan, e, sizeof e) < 0) {
 			snprintf(err, errlen, "scanner %s: %s", c->scanners[i]->name, e);
 			return -1;
@@ -105,7 +107,7 @@ static int submit(struct router *r, struct rmsg *m)
 	memset(j, 0, sizeof *j);
 	if ((j->in.fd = fcntl(m->qm.fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return -1;
-	if (!m->messpath && asprintf(&m->messpath, "%s/mess/%lu/%lu", m->rq->q.path,
+	if (r->want_path && !m->messpath && asprintf(&m->messpath, "%s/mess/%lu/%lu", m->rq->q.path,
 				     (unsigned long)m->qm.id % m->rq->q.split,
 				     (unsigned long)m->qm.id) < 0)
 		m->messpath = NULL;
@@ -201,8 +203,7 @@ void router_scan_done(struct router *r)
 		else if (m->stage == ST_REPLY) {
 			if (m->abort_pending)
 				queue_msg_abort(&m->qm);
-			m->reap_next = r->reap;
-			r->reap = m;
+			router_reap_later(m);
 		}
 		/* ST_COMMIT: accepted after a scan timeout; the sync thread has it */
 		j = next;

@@ -33,28 +33,23 @@ static const char usage[] =
 	"  SLUICE_FALLBACK        none (default: exit 71 without a daemon) or direct\n"
 	"  SLUICE_ACCEPT_TIMEOUT  seconds to wait for the daemon to take the message (10)\n"
 	"  SLUICE_TIMEOUT         seconds to wait for the verdict (86400); then exit 52\n"
-	"Direct mode: QUEUEDIR or QUEUE_BASE/QUEUE_COUNT/QUEUE_START, CONFSPLIT, SLUICE_SYNC,\n"
+	"Direct mode: QUEUEDIR or QUEUE_BASE/QUEUE_COUNT/QUEUE_START, CONFSPLIT, SLUICE_SYNC, MIN_FREE,\n"
 	"  QHPSI, QHPSIARG1..3, QHPSIMINSIZE, QHPSIMAXSIZE, QHPSIRC, QHPSIRN, REJECTVIRUS,\n"
 	"  SLUICE_CUSTOM_ERROR (none|notqmail|simscan|indimail), ERROR_FD.\n"
 	"Exit codes are qmail-queue's; see sluice-queue(8).\n";
 
-/* env_secs - $name in seconds (1 ... 10^7), def when unset or empty; -1 for
- * anything else: a typo must not silently become a default */
+/* env_secs - $name in seconds (1 ... 10^7), def when unset or empty; -1 with
+ * a message naming the variable for anything else */
 static long env_secs(const char *name, long def)
 {
-	const char *s = getenv(name);
-	char *end;
-	long v;
+	char err[300];
+	uint64_t v;
 
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno == ERANGE || v <= 0 || v > 10000000) {
-		fprintf(stderr, "sluice-queue: %s=%s: want seconds from 1 to 10000000\n", name, s);
+	if (client_env_num(name, (uint64_t)def, 1, 10000000, &v, err, sizeof err) < 0) {
+		fprintf(stderr, "sluice-queue: %s\n", err);
 		return -1;
 	}
-	return v;
+	return (long)v;
 }
 
 static void on_alarm(int sig)
