@@ -39,7 +39,7 @@ run() { # mode round
 			-n "$N" -k "$K" -u 2>/dev/null)
 		kill "$DPID"; wait "$DPID" || true; DPID= ;;
 	esac
-	rm -rf "$q"
+	[ -n "${KEEP:-}" ] || rm -rf "$q"
 	echo "$1 $out" | tee -a "$W/raw"
 }
 for ((r = 1; r <= R; r++)); do
