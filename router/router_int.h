@@ -21,6 +21,13 @@ enum msg_stage {
 	ST_REPLY,		/* answered; to be reaped */
 };
 
+struct qhealth {		/* what the health thread measures of a queue */
+	unsigned long backlog;	/* todo + intd */
+	uint64_t free_bytes;
+	int down;		/* a "down" file exists */
+	int send_running;	/* a qmail-send holds lock/sendmutex */
+};
+
 struct rqueue {			/* one queue and its health */
 	struct queue q;
 	const char *name;
@@ -29,6 +36,7 @@ struct rqueue {			/* one queue and its health */
 	uint64_t free_bytes;
 	int down;		/* a "down" file exists */
 	int send_running;	/* a qmail-send holds lock/sendmutex */
+	int over_backlog;	/* backlog > SLUICE_MAX_BACKLOG (logged on change) */
 	int64_t failing_until;	/* ms: skip after a write error */
 	unsigned long committed, failed;
 };
@@ -116,6 +124,12 @@ struct router {
 	pthread_cond_t sync_cv;
 	struct rmsg *sync_in, *sync_out;	/* to commit / committed */
 	int sync_stop;
+	/* health thread (router_pick.c) */
+	pthread_t health_thread;
+	pthread_mutex_t health_mu;
+	pthread_cond_t health_cv;
+	struct qhealth *health;	/* its latest figures, one per queue */
+	int health_stop, health_fresh, health_started;
 };
 
 /* router_loop.c */
@@ -129,7 +143,13 @@ void router_reap_later(struct rmsg *);
 struct rqueue *router_pick(struct router *, uid_t, pid_t);
 /* router_all_short_of_space - every queue below MIN_FREE (answer 53, not 71) */
 int router_all_short_of_space(const struct router *);
+/* router_health - measure now, on the calling thread (start-up) */
 void router_health(struct router *);
+/* router_health_start/_stop - the thread that measures once a second;
+ * router_health_apply (loop thread) takes its latest figures */
+int router_health_start(struct router *);
+void router_health_stop(struct router *);
+void router_health_apply(struct router *);
 void router_queue_failed(struct router *, struct rqueue *);
 
 /* router_sync.c */

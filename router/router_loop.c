@@ -690,7 +690,7 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 
 static void on_health(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	router_health(w->data);
+	router_health_apply(w->data);
 }
 
 static void on_scan_async(struct ev_loop *loop, ev_async *w, int revents)

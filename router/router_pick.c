@@ -8,18 +8,24 @@
  *	filesystem has less than MIN_FREE bytes, while its backlog exceeds
  *	SLUICE_MAX_BACKLOG, for 10 s after a write error, and, with
  *	SLUICE_REQUIRE_SEND=1, while no qmail-send holds its lock/sendmutex.
- *	router_health() refreshes those figures once a second.
+ *	A health thread measures those figures once a second (listing todo/
+ *	and intd/ is slow with a large backlog: never on the loop thread);
+ *	router_health_apply() hands its latest figures to the loop thread.
  *
  *	qmail-send holds flock() on lock/sendmutex (qmails 0600: we cannot
  *	open it); fcntl(F_GETLK) cannot see flock locks, so the check looks the
  *	file's device and inode up in /proc/locks.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "router_int.h"
@@ -116,34 +122,136 @@ static int send_running(const struct rqueue *q, const char *locks)
 	return strstr(locks, key) != NULL;
 }
 
-void router_health(struct router *r)
+/* probe - measure every queue into h[] (any thread: reads only) */
+static void probe(const struct router *r, struct qhealth *h)
 {
-	static char locks[65536];
+	static char locks[65536];	/* only one thread probes at a time */
 	unsigned i;
 
 	if (r->cfg->require_send)
 		locks[locks_load(locks, sizeof locks)] = 0;
+	for (i = 0; i < r->nq; i++) {
+		const struct rqueue *q = &r->queues[i];
+		struct statvfs sv;
+		struct stat st;
+
+		h[i].down = fstatat(q->q.dirfd, "down", &st, 0) == 0;
+		h[i].free_bytes = fstatvfs(q->q.dirfd, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize
+							     : q->free_bytes;
+		h[i].backlog = queue_backlog((struct queue *)&q->q);
+		h[i].send_running = r->cfg->require_send ? send_running(q, locks) : 0;
+	}
+}
+
+/* apply - take h[] into the queues, logging each change (loop thread) */
+static void apply(struct router *r, const struct qhealth *h)
+{
+	unsigned i;
 
 	for (i = 0; i < r->nq; i++) {
 		struct rqueue *q = &r->queues[i];
-		struct statvfs sv;
-		struct stat st;
-		int down = fstatat(q->q.dirfd, "down", &st, 0) == 0;
 
-		if (down != q->down)
+		if (h[i].down != q->down)
 			fprintf(stderr, "sluiced: %s: %s\n", q->name,
-				down ? "marked down: no new messages" : "no longer down");
-		q->down = down;
-		if (fstatvfs(q->q.dirfd, &sv) == 0)
-			q->free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
-		q->backlog = queue_backlog(&q->q);
-		if (r->cfg->require_send) {
-			int run = send_running(q, locks);
-
-			if (run != q->send_running)
-				fprintf(stderr, "sluiced: %s: %s\n", q->name,
-					run ? "qmail-send is running" : "no qmail-send holds lock/sendmutex: no new messages");
-			q->send_running = run;
+				h[i].down ? "marked down: no new messages" : "no longer down");
+		if (r->cfg->require_send && h[i].send_running != q->send_running)
+			fprintf(stderr, "sluiced: %s: %s\n", q->name,
+				h[i].send_running ? "qmail-send is running"
+						  : "no qmail-send holds lock/sendmutex: no new messages");
+		if ((h[i].backlog > r->cfg->max_backlog) != q->over_backlog) {
+			q->over_backlog = !q->over_backlog;
+			if (q->over_backlog)
+				fprintf(stderr, "sluiced: %s: backlog %lu over SLUICE_MAX_BACKLOG %llu: "
+					"no new messages\n", q->name, h[i].backlog,
+					(unsigned long long)r->cfg->max_backlog);
+			else
+				fprintf(stderr, "sluiced: %s: backlog %lu, back under SLUICE_MAX_BACKLOG\n",
+					q->name, h[i].backlog);
 		}
+		q->down = h[i].down;
+		q->free_bytes = h[i].free_bytes;
+		q->backlog = h[i].backlog;
+		q->send_running = h[i].send_running;
 	}
+}
+
+void router_health(struct router *r)
+{
+	struct qhealth h[r->nq];
+
+	probe(r, h);
+	apply(r, h);
+}
+
+static void *health_main(void *arg)
+{
+	struct router *r = arg;
+	struct qhealth *h = calloc(r->nq, sizeof *h);
+
+	pthread_mutex_lock(&r->health_mu);
+	while (!r->health_stop) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += 1;
+		while (!r->health_stop &&
+		       pthread_cond_timedwait(&r->health_cv, &r->health_mu, &t) != ETIMEDOUT)
+			;
+		if (r->health_stop || !h)
+			break;
+		pthread_mutex_unlock(&r->health_mu);
+		probe(r, h);
+		pthread_mutex_lock(&r->health_mu);
+		memcpy(r->health, h, r->nq * sizeof *h);
+		r->health_fresh = 1;
+	}
+	pthread_mutex_unlock(&r->health_mu);
+	free(h);
+	return NULL;
+}
+
+int router_health_start(struct router *r)
+{
+	pthread_condattr_t ca;
+
+	if (!(r->health = calloc(r->nq, sizeof *r->health)))
+		return -1;
+	pthread_mutex_init(&r->health_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->health_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&r->health_thread, NULL, health_main, r) != 0)
+		return -1;
+	r->health_started = 1;
+	return 0;
+}
+
+void router_health_stop(struct router *r)
+{
+	if (r->health_started) {
+		pthread_mutex_lock(&r->health_mu);
+		r->health_stop = 1;
+		pthread_cond_signal(&r->health_cv);
+		pthread_mutex_unlock(&r->health_mu);
+		pthread_join(r->health_thread, NULL);
+		r->health_started = 0;
+	}
+	free(r->health);
+	r->health = NULL;
+}
+
+void router_health_apply(struct router *r)
+{
+	struct qhealth h[r->nq];
+	int fresh;
+
+	pthread_mutex_lock(&r->health_mu);
+	fresh = r->health_fresh;
+	if (fresh)
+		memcpy(h, r->health, r->nq * sizeof *h);
+	r->health_fresh = 0;
+	pthread_mutex_unlock(&r->health_mu);
+	if (fresh)
+		apply(r, h);
 }

@@ -163,11 +163,19 @@ int router_run(struct router_config *c)
 		router_scan_stop(&r);
 		goto out;
 	}
+	if (router_health_start(&r) != 0) {
+		fprintf(stderr, "sluiced: fatal: cannot start the health thread\n");
+		router_sync_stop(&r);
+		router_scan_stop(&r);
+		goto out;
+	}
 	router_loop_init(&r);
 	fprintf(stderr, "sluiced: listening on %s; %u queues; %u scanners; %u workers; sync %s\n",
 		c->socket_path, r.nq, c->nscanners, c->nscanners ? c->workers : 0,
-		c->sync == QUEUE_SYNC_FULL ? "full" : c->sync == QUEUE_SYNC_DATA ? "data" : "none");
+		c->sync == QUEUE_SYNC_FULL ? "full" : c->sync == QUEUE_SYNC_DATA ? "data"
+		: c->sync == QUEUE_SYNC_FS ? "fs" : "none");
 	ev_run(r.loop, 0);
+	router_health_stop(&r);
 	router_sync_stop(&r);
 	router_scan_stop(&r);
 	fprintf(stderr, "sluiced: stopped: accepted %lu rejected %lu deferred %lu failed %lu\n",
