@@ -5,7 +5,7 @@
 # SYNOPSIS
 #	tests/bench/bench_queue.sh [-b BUILD] [-r ROUNDS] [-n MSGS] [-t SECS]
 #		[-k "1 2 16 64"] [-K SCANK] [-d DIR] [-o OUT.tsv] [-q QUEUES]
-#		[--quick] [--keep] [--allow-tmpfs]
+#		[-S SETTLE] [--quick] [--keep] [--allow-tmpfs]
 #	tests/bench/bench_queue.sh --summarize RAW.raw.tsv [-o OUT.tsv]
 #
 # DESCRIPTION
@@ -50,8 +50,16 @@
 #	A warm-up round (not counted) times each cell and sizes its message
 #	count to about SECS (2) seconds; -n MSGS fixes the count instead.  Then
 #	ROUNDS (5) rounds, the modes of each cell in an order rotated every
-#	round, so that the machine's noise hits every mode alike.  Committed
-#	messages are removed after each run (qmail-send would take them).
+#	round, so that the machine's noise hits every mode alike.  After each
+#	run the committed messages' mess files are truncated to 0 bytes (their
+#	disk space back) but no file is deleted until the end: on ext4 WITHOUT
+#	a journal every file creation scans the inodes deleted in the last
+#	minute or more (a check ext4 makes only without a journal), so a run
+#	following a deletion pays for it and the modes would not be measured
+#	alike.  For the same reason, on such a filesystem the script first
+#	syncs and waits SETTLE seconds (-S, default 65) for earlier deletions
+#	to age.  The daemons run with SLUICE_MAX_BACKLOG high enough for
+#	what accumulates.
 #
 #	Prints the work dir, the machine and the filesystem, then a Markdown
 #	table per message size: per mode the median msgs/s over the rounds
@@ -93,6 +101,7 @@ HASH=100000
 BODY=10000
 QUICK=0
 KEEP=0
+SETTLE=65
 ALLOW_TMPFS=0
 ARGS="$*"
 SUMMARIZE=""
@@ -112,6 +121,7 @@ while [ $# -gt 0 ]; do
 	-o) OUT=$2; OUT_SET=1; shift ;;
 	--summarize) SUMMARIZE=$2; shift ;;
 	-q) NQ=$2; shift ;;
+	-S) SETTLE=$2; shift ;;
 	--quick) QUICK=1 ;;
 	--keep) KEEP=1 ;;
 	--allow-tmpfs) ALLOW_TMPFS=1 ;;
@@ -121,7 +131,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$QUICK" = 1 ]; then
-	ROUNDS=1 KS="1 2" SCANK=2 HASH=1000 BODY=100 ALLOW_TMPFS=1
+	ROUNDS=1 KS="1 2" SCANK=2 HASH=1000 BODY=100 ALLOW_TMPFS=1 SETTLE=0
 	[ "$MSGS" != 0 ] || MSGS=10
 fi
 case " $KS " in *" $SCANK "*) ;; *) KS="$KS $SCANK" ;; esac
@@ -361,6 +371,11 @@ ext3 | ext4)
 		FSNOTE=", with a journal"
 	elif [ -d "/proc/fs/ext4/$dev" ]; then
 		FSNOTE=", WITHOUT a journal"
+		if [ "$SETTLE" -gt 0 ]; then
+			say "ext4 without a journal: sync, then ${SETTLE}s for earlier deletions to age (-S 0: no wait)"
+			sync
+			sleep "$SETTLE"
+		fi
 	fi
 	FSNOTE="$FSNOTE; $(tr '\n' ' ' <"/proc/fs/ext4/$dev/options" 2>/dev/null | grep -o 'data=[a-z]*' || true)"
 	FSNOTE=${FSNOTE%; }
@@ -429,7 +444,8 @@ done
 start_sluiced() {
 	local name=$1 qb=$W/q-$1 log=$W/sluiced-$1.log pid i
 	shift
-	env QUEUE_BASE="$qb" QUEUE_COUNT="$NQ" SLUICE_SYNC=full "${AS_USER[@]}" "$@" \
+	env QUEUE_BASE="$qb" QUEUE_COUNT="$NQ" SLUICE_SYNC=full SLUICE_MAX_BACKLOG=100000000 \
+		"${AS_USER[@]}" "$@" \
 		"$SLUICED" 2>>"$log" </dev/null &
 	pid=$!
 	PIDS+=("$pid")
@@ -547,10 +563,12 @@ batch_stats() {
 	SLUICE_SOCKET=$qb/sluiced.sock "$QSTAT" --live -b "$qb" -c "$NQ" 2>/dev/null |
 		awk '/^sluiced: batches / { b = $3 } /^sluiced: batch_messages / { m = $3 } END { print b + 0, m + 0 }'
 }
-clear_queue() {
+# retire_queue MODE - give the disk space of the run's messages back without
+# deleting a file (see DESCRIPTION): truncate the mess files that have data
+retire_queue() {
 	local qb
 	qb=$(mode_qbase "$1")
-	[ -z "$qb" ] || find "$qb"/queue*/mess "$qb"/queue*/intd "$qb"/queue*/todo -type f -delete
+	[ -z "$qb" ] || find "$qb"/queue*/mess -type f -size +0c -print0 | xargs -0 -r truncate -s 0
 }
 size_args() { [ "$1" = 4k ] && echo "-s 4096" || echo "-m $W/m200k.eml"; }
 
@@ -584,7 +602,7 @@ run() {
 		${spid:+-D "$spid"} 2>>"$W/qqsim.err") || true
 	t1=$(cpu_ticks "$spid")
 	read -r b1 bm1 < <(batch_stats "$mode")
-	clear_queue "$mode"
+	retire_queue "$mode"
 	for kv in $out; do f[${kv%%=*}]=${kv#*=}; done
 	[ -n "${f[rate]:-}" ] || die "qqsim gave no figures for $mode K=$k $size: '$out' $(tail -3 "$W/qqsim.err")"
 	local ok=1 scpu=0 batch=-
