@@ -31,7 +31,9 @@
 #include "client.h"
 #include "queue/queue_set.h"
 
+#ifndef QHPSI_TIMEOUT
 #define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take */
+#endif
 #define QHPSI_WORDS 29		/* words of the QHPSI command line */
 
 int client_direct_env(struct client_direct *d, char *err, size_t errlen)
@@ -103,6 +105,11 @@ static void say(const char *fmt, ...)
 	fprintf(stderr, "sluice-queue: %s\n", buf);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;	/* only interrupts waitpid() */
+}
+
 /*
  * qhpsi_run - run the scanner on the mess file: "%s" in the command or an
  * argument is the path, else the path is appended.  Returns 1 infected,
@@ -115,6 +122,7 @@ static int qhpsi_run(const struct client_direct *d, const char *messpath)
 	char *argv[QHPSI_WORDS + 3 + 2], cmd[4096], *p;
 	int n = 0, i, used = 0, status;
 	time_t until = time(NULL) + QHPSI_TIMEOUT;
+	struct sigaction sa, old;
 	pid_t pid;
 
 	snprintf(cmd, sizeof cmd, "%s", d->qhpsi);
@@ -146,21 +154,37 @@ static int qhpsi_run(const struct client_direct *d, const char *messpath)
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	/* Block in waitpid() as qmail-queue's QHPSI does (no polling: a poll
+	 * interval would be added to every message); SIGALRM, installed
+	 * without SA_RESTART, interrupts it at the deadline. */
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = 0;
+	sigaction(SIGALRM, &sa, &old);
+	alarm(QHPSI_TIMEOUT);
 	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
+		pid_t w = waitpid(pid, &status, 0);
+		time_t now = time(NULL);
 
 		if (w == pid)
 			break;
-		if (w < 0 && errno != EINTR)
+		if (w < 0 && errno != EINTR) {
+			alarm(0);
+			sigaction(SIGALRM, &old, NULL);
 			return -1;
-		if (time(NULL) >= until) {
+		}
+		if (now >= until) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			alarm(0);
+			sigaction(SIGALRM, &old, NULL);
 			say("QHPSI scanner %s killed after %d s", argv[0], QHPSI_TIMEOUT);
 			return -1;
 		}
-		usleep(2000);
+		alarm((unsigned)(until - now));	/* another signal: wait the rest */
 	}
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
 	if (!WIFEXITED(status))
 		return -1;
 	if (WEXITSTATUS(status) == d->qhpsi_rc)
