@@ -1,9 +1,13 @@
 #!/bin/bash
 # bench_sync.sh - the daemon's commit settings side by side with direct mode:
 # SLUICE_SYNC=full (8 fsync threads), full with SLUICE_FSYNC_THREADS=0,
-# SLUICE_SYNC=fs, and direct mode (SLUICE_SYNC=full), null scanner, 4 KB
-# messages, K concurrent qmail-smtpd-style submitters, modes interleaved over
-# rounds.  Prints each run and the median msgs/s, p50, p99 per mode.
+# SLUICE_SYNC=fs, direct mode (SLUICE_SYNC=full) and the exec ceiling
+# (qq-null), null scanner, 4 KB messages, K concurrent qmail-smtpd-style
+# submitters, modes interleaved over rounds.  Prints each run and the median
+# msgs/s, p50, p99 per mode, and what a message costs the whole machine:
+# busy CPU ms per message (all processes and kernel threads, /proc/stat) and
+# the share of CPU left idle during the run (near 0: the run was bound by
+# CPU, not by the disk).
 # Every run gets a queue tree of its own; they are all removed at the end.
 #
 # usage: tests/bench/bench_sync.sh [-b BUILD] [-k K] [-n MSGS] [-r ROUNDS] [-d DIR]
@@ -21,11 +25,13 @@ DPID=
 trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"' EXIT
 [ "$(id -u)" = 0 ] && export SLUICE_USER=root
 df -T "$W" | tail -1
-modes="full full-t0 fs direct"
+modes="full full-t0 fs direct exec"
 run() { # mode round
-	local q=$W/$1.$2 out
+	local q=$W/$1.$2 out s0 s1
 	"$B/queue/sluice-mkqueue" -q -b "$q" -c 4
+	s0=$(head -1 /proc/stat)
 	case $1 in
+	exec) out=$("$B/tests/qqsim" -p "$B/tests/bench/qq-null" -n "$N" -k "$K" -u 2>/dev/null) ;;
 	direct) out=$(env QUEUE_BASE="$q" QUEUE_COUNT=4 SLUICE_MODE=direct SLUICE_SYNC=full \
 			"$B/tests/qqsim" -p "$B/router/sluice-queue" -n "$N" -k "$K" -u 2>/dev/null) ;;
 	*)
@@ -36,10 +42,16 @@ run() { # mode round
 			2>"$q.log" &
 		DPID=$!
 		while [ ! -S "$q/sluiced.sock" ]; do sleep 0.05; done
+		s0=$(head -1 /proc/stat)
 		out=$(env QUEUE_BASE="$q" QUEUE_COUNT=4 "$B/tests/qqsim" -p "$B/router/sluice-queue" \
 			-n "$N" -k "$K" -u 2>/dev/null)
 		kill "$DPID"; wait "$DPID" || true; DPID= ;;
 	esac
+	s1=$(head -1 /proc/stat)
+	out="$out $(printf '%s\n%s\n' "$s0" "$s1" | awk -v n="$N" -v hz="$(getconf CLK_TCK)" '
+		{ b = $2 + $3 + $4 + $7 + $8; i = $5 + $6 }
+		NR == 1 { b0 = b; i0 = i }
+		NR == 2 { printf "machine_ms=%.3f idle_pct=%.0f", (b - b0) * 1000 / hz / n, 100 * (i - i0) / (b - b0 + i - i0) }')"
 	# no file is deleted before the end (see bench_queue.sh: on ext4 without
 	# a journal the next run would pay for the deletion)
 	echo "$1 $out" | tee -a "$W/raw"
@@ -50,13 +62,15 @@ for ((r = 1; r <= R; r++)); do
 	for m in "$@"; do run "$m" "$r"; done
 done
 echo
-echo "| mode | msgs/s median | p50 ms median | p99 ms median | vs direct |"
-echo "|---|---:|---:|---:|---:|"
+echo "| mode | msgs/s median | p50 ms median | p99 ms median | machine CPU ms/msg | idle % | vs direct |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 dr=$(grep '^direct ' "$W/raw" | sed 's/.* rate=\([0-9.]*\).*/\1/' | med)
 for m in $modes; do
 	rate=$(grep "^$m " "$W/raw" | sed 's/.* rate=\([0-9.]*\).*/\1/' | med)
 	p50=$(grep "^$m " "$W/raw" | sed 's/.* p50_ms=\([0-9.]*\).*/\1/' | med)
 	p99=$(grep "^$m " "$W/raw" | sed 's/.* p99_ms=\([0-9.]*\).*/\1/' | med)
-	echo "| $m | $rate | $p50 | $p99 | $(awk "BEGIN{printf \"%.2f\", $rate/$dr}") |"
+	mc=$(grep "^$m " "$W/raw" | sed 's/.* machine_ms=\([0-9.]*\).*/\1/' | med)
+	idle=$(grep "^$m " "$W/raw" | sed 's/.* idle_pct=\([0-9.]*\).*/\1/' | med)
+	echo "| $m | $rate | $p50 | $p99 | $mc | $idle | $(awk "BEGIN{printf \"%.2f\", $rate/$dr}") |"
 done
