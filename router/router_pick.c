@@ -122,7 +122,8 @@ static int send_running(const struct rqueue *q, const char *locks)
 	return strstr(locks, key) != NULL;
 }
 
-/* probe - measure every queue into h[] (any thread: reads only) */
+/* probe - measure every queue into h[] (any thread: touches no field of the
+ * loop thread's; a figure that cannot be measured keeps its value in h[]) */
 static void probe(const struct router *r, struct qhealth *h)
 {
 	static char locks[65536];	/* only one thread probes at a time */
@@ -136,8 +137,8 @@ static void probe(const struct router *r, struct qhealth *h)
 		struct stat st;
 
 		h[i].down = fstatat(q->q.dirfd, "down", &st, 0) == 0;
-		h[i].free_bytes = fstatvfs(q->q.dirfd, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize
-							     : q->free_bytes;
+		if (fstatvfs(q->q.dirfd, &sv) == 0)
+			h[i].free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
 		h[i].backlog = queue_backlog((struct queue *)&q->q);
 		h[i].send_running = r->cfg->require_send ? send_running(q, locks) : 0;
 	}
@@ -175,10 +176,24 @@ static void apply(struct router *r, const struct qhealth *h)
 	}
 }
 
+/* current - the figures the queues hold now (loop thread) */
+static void current(const struct router *r, struct qhealth *h)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nq; i++) {
+		h[i].down = r->queues[i].down;
+		h[i].free_bytes = r->queues[i].free_bytes;
+		h[i].backlog = r->queues[i].backlog;
+		h[i].send_running = r->queues[i].send_running;
+	}
+}
+
 void router_health(struct router *r)
 {
 	struct qhealth h[r->nq];
 
+	current(r, h);
 	probe(r, h);
 	apply(r, h);
 }
@@ -189,6 +204,8 @@ static void *health_main(void *arg)
 	struct qhealth *h = calloc(r->nq, sizeof *h);
 
 	pthread_mutex_lock(&r->health_mu);
+	if (h)
+		memcpy(h, r->health, r->nq * sizeof *h);	/* the figures at start */
 	while (!r->health_stop) {
 		struct timespec t;
 
@@ -216,6 +233,7 @@ int router_health_start(struct router *r)
 
 	if (!(r->health = calloc(r->nq, sizeof *r->health)))
 		return -1;
+	current(r, r->health);
 	pthread_mutex_init(&r->health_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
