@@ -49,6 +49,9 @@ enum {
 int client_exit_code(enum queue_status);
 const char *client_exit_reply(int code);
 
+/* client_num_parse - the value s of setting name, as client_env_num() takes it */
+int client_num_parse(const char *name, const char *s, uint64_t def, uint64_t lo, uint64_t hi,
+		     uint64_t *out, char *err, size_t errlen);
 /* client_env_num - $name as a plain decimal in [lo, hi], def when unset or
  * empty; -1 with "NAME=value: want a number from lo to hi" in err */
 int client_env_num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,

@@ -13,10 +13,9 @@
 
 #include "client.h"
 
-int client_env_num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,
-		   char *err, size_t errlen)
+int client_num_parse(const char *name, const char *s, uint64_t def, uint64_t lo, uint64_t hi,
+		     uint64_t *out, char *err, size_t errlen)
 {
-	const char *s = getenv(name);
 	unsigned long long v;
 	char *end;
 
@@ -32,4 +31,10 @@ int client_env_num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uin
 	}
 	*out = v;
 	return 0;
+}
+
+int client_env_num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,
+		   char *err, size_t errlen)
+{
+	return client_num_parse(name, getenv(name), def, lo, hi, out, err, errlen);
 }

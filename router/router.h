@@ -75,6 +75,13 @@ struct router_config {
 };
 
 int router_config_env(struct router_config *, char *err, size_t errlen);
+/* router_envdir_start - SLUICE_ENVDIR's variables into the environment
+ * (at start, before any thread); -1 with the cause in err */
+int router_envdir_start(char *err, size_t errlen);
+/* router_config_reload - SIGHUP: read SLUICE_ENVDIR again and apply what a
+ * running daemon can change (loop thread); msg tells what changed, what
+ * needs a restart, or (-1) why nothing was applied */
+int router_config_reload(struct router_config *, char *msg, size_t cap);
 void router_config_free(struct router_config *);
 void router_config_help(void);
 int router_run(struct router_config *);

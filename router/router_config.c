@@ -5,9 +5,21 @@
  *	with the defaults printed there, and checks them.  Numbers must be
  *	plain decimals; a bad value is an error naming the variable, never a
  *	silent default.
+ *
+ *	SLUICE_ENVDIR names a directory in daemontools envdir(8) format (a
+ *	file per variable, its first line the value, an empty file unsets
+ *	it).  router_envdir_start() puts it into the environment at start;
+ *	router_config_reload() (SIGHUP) reads it again, without touching the
+ *	environment other threads may read, and applies what can change in a
+ *	running daemon: limits, timeouts, actions, custom-error convention,
+ *	MIN_FREE, SLUICE_MAX_BACKLOG.  Other changes are reported as needing a
+ *	restart.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +40,7 @@ static const struct {
 	{ "SLUICE_SOCKET_MODE", "0666", "mode of both sockets (octal)" },
 	{ "SLUICE_SOCKET_GROUP", "", "group of both sockets" },
 	{ "SLUICE_USER", "", "user to become when started as root (the queue owner)" },
+	{ "SLUICE_ENVDIR", "", "envdir(8) directory read at start and again on SIGHUP" },
 	{ "SLUICE_MAX_INFLIGHT", "512", "messages received and not yet answered" },
 	{ "SLUICE_MAX_BYTES", "1073741824", "bytes of such messages" },
 	{ "SLUICE_SCAN_QUEUE", "256", "messages waiting for a scan worker" },
@@ -77,15 +90,134 @@ void router_config_help(void)
 	       "environment (default in brackets):\n\n");
 	for (i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		printf("  %-22s %s [%s]\n", vars[i].name, vars[i].help, vars[i].def);
-	printf("\nSignals: TERM drains and exits, HUP reloads the scanners.\n"
+	printf("\nSignals: TERM drains and exits, HUP reloads the settings of SLUICE_ENVDIR\n"
+	       "that can change in a running daemon, and the scanners.\n"
 	       "See sluiced(8).\n");
 }
 
+struct envvar {
+	char *name, *value;	/* value NULL: an empty file, the variable unset */
+};
+
+/* the envdir as read on SIGHUP, consulted before the environment while a
+ * reload parses it (loop thread only) */
+static struct {
+	struct envvar *v;
+	size_t n;
+} overlay;
+
 static const char *get(const char *name)
 {
-	const char *s = getenv(name);
+	const char *s;
+	size_t i;
 
+	for (i = 0; i < overlay.n; i++)
+		if (!strcmp(overlay.v[i].name, name))
+			return overlay.v[i].value && *overlay.v[i].value ? overlay.v[i].value : NULL;
+	s = getenv(name);
 	return s && *s ? s : NULL;
+}
+
+/* num - setting name as client_env_num() reads it, through get() */
+static int num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out, char *err,
+	       size_t errlen)
+{
+	return client_num_parse(name, get(name), def, lo, hi, out, err, errlen);
+}
+
+static void envdir_free(struct envvar *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+/*
+ * envdir_read - the variables of an envdir(8) directory: each file's name,
+ *	and its first line with trailing blanks cut and NULs made newlines;
+ *	an empty file gives value NULL.  Names starting with a dot are skipped.
+ */
+static int envdir_read(const char *dir, struct envvar **out, size_t *np, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct envvar *v = NULL;
+	struct dirent *e;
+	size_t n = 0;
+
+	*out = NULL;
+	*np = 0;
+	if (!d) {
+		snprintf(err, errlen, "SLUICE_ENVDIR=%s: cannot open: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		char buf[4096], *nl;
+		struct envvar *nv;
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if ((fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+		    (len = read(fd, buf, sizeof buf - 1)) < 0) {
+			snprintf(err, errlen, "SLUICE_ENVDIR: cannot read %s/%s: %s", dir, e->d_name,
+				 strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		close(fd);
+		buf[len] = 0;
+		if ((nl = memchr(buf, '\n', (size_t)len))) {
+			*nl = 0;
+			len = nl - buf;
+		}
+		while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+			buf[--len] = 0;
+		for (nl = buf; nl < buf + len; nl++)
+			if (!*nl)
+				*nl = '\n';
+		if (!(nv = realloc(v, (n + 1) * sizeof *v)))
+			goto nomem;
+		v = nv;
+		v[n].name = strdup(e->d_name);
+		v[n].value = len ? strdup(buf) : NULL;	/* empty: unset (an empty value is unset to us) */
+		if (!v[n++].name || (len && !v[n - 1].value))
+			goto nomem;
+	}
+	closedir(d);
+	*out = v;
+	*np = n;
+	return 0;
+nomem:
+	snprintf(err, errlen, "SLUICE_ENVDIR=%s: out of memory", dir);
+fail:
+	closedir(d);
+	envdir_free(v, n);
+	return -1;
+}
+
+int router_envdir_start(char *err, size_t errlen)
+{
+	const char *dir = getenv("SLUICE_ENVDIR");
+	struct envvar *v;
+	size_t n, i;
+
+	if (!dir || !*dir)
+		return 0;
+	if (envdir_read(dir, &v, &n, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < n; i++)	/* at start, before any thread: the environment is ours */
+		if (v[i].value)
+			setenv(v[i].name, v[i].value, 1);
+		else
+			unsetenv(v[i].name);
+	envdir_free(v, n);
+	return 0;
 }
 
 static int action(const char *name, enum router_action def, int allow_reject,
@@ -153,7 +285,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->split = queue_split_default();
-	if ((s = get("CONFSPLIT")) && (client_env_num("CONFSPLIT", 23, 1, QUEUE_SPLIT_MAX, &v, err, errlen) < 0))
+	if ((s = get("CONFSPLIT")) && (num("CONFSPLIT", 23, 1, QUEUE_SPLIT_MAX, &v, err, errlen) < 0))
 		return -1;
 	if ((s = get("SLUICE_SOCKET")))
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", s);
@@ -188,7 +320,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	c->user = get("SLUICE_USER");
 #define NUM(var, field, def, lo, hi)                                  \
 	do {                                                          \
-		if (client_env_num(var, def, lo, hi, &v, err, errlen) < 0)       \
+		if (num(var, def, lo, hi, &v, err, errlen) < 0)       \
 			return -1;                                    \
 		c->field = v;                                         \
 	} while (0)
@@ -235,7 +367,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (client_env_num("SLUICE_TAG_CLEAN", 0, 0, 1, &v, err, errlen) < 0)
+	if (num("SLUICE_TAG_CLEAN", 0, 0, 1, &v, err, errlen) < 0)
 		return -1;
 	c->tag_clean = (int)v;
 	c->quarantine = get("SLUICE_QUARANTINE");
@@ -270,16 +402,16 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	c->scan.qhpsi_arg[0] = get("QHPSIARG1");
 	c->scan.qhpsi_arg[1] = get("QHPSIARG2");
 	c->scan.qhpsi_arg[2] = get("QHPSIARG3");
-	if (client_env_num("QHPSIMINSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
+	if (num("QHPSIMINSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_min = v;
-	if (client_env_num("QHPSIMAXSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
+	if (num("QHPSIMAXSIZE", 0, 0, UINT64_MAX, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_max = v;
-	if (client_env_num("QHPSIRC", 1, 0, 255, &v, err, errlen) < 0)
+	if (num("QHPSIRC", 1, 0, 255, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_rc = (int)v;
-	if (client_env_num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
+	if (num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_rn = (int)v;
 	return 0;
@@ -288,4 +420,104 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 void router_config_free(struct router_config *c)
 {
 	queue_set_free(&c->set);
+}
+
+/* say - append "text" to msg, "; "-separated */
+static void say(char *msg, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(char *msg, size_t cap, const char *fmt, ...)
+{
+	size_t len = strlen(msg);
+	va_list ap;
+
+	if (len && len + 2 < cap) {
+		memcpy(msg + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	if (len < cap)
+		vsnprintf(msg + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+int router_config_reload(struct router_config *c, char *msg, size_t cap)
+{
+	const char *dir = getenv("SLUICE_ENVDIR");
+	struct router_config n;
+	char err[600];
+	int rc;
+
+	msg[0] = 0;
+	if (!dir || !*dir) {
+		snprintf(msg, cap, "no SLUICE_ENVDIR: settings unchanged");
+		return 0;
+	}
+	if (envdir_read(dir, &overlay.v, &overlay.n, msg, cap) < 0)
+		return -1;
+	rc = router_config_env(&n, err, sizeof err);
+	if (rc < 0) {
+		snprintf(msg, cap, "%s: running settings kept", err);
+		goto out;
+	}
+	/* what a running daemon can take: read by the loop thread only */
+#define LIVE(var, field)                                                                      \
+	do {                                                                                  \
+		if (n.field != c->field) {                                                    \
+			say(msg, cap, "%s %llu -> %llu", var, (unsigned long long)c->field,   \
+			    (unsigned long long)n.field);                                     \
+			c->field = n.field;                                                   \
+		}                                                                             \
+	} while (0)
+	LIVE("SLUICE_MAX_INFLIGHT", max_inflight);
+	LIVE("SLUICE_MAX_BYTES", max_bytes);
+	LIVE("SLUICE_READ_TIMEOUT", read_timeout);
+	LIVE("SLUICE_MESSAGE_TIMEOUT", message_timeout);
+	LIVE("SLUICE_SCAN_TIMEOUT(ms)", scan_timeout_ms);
+	LIVE("SLUICE_SCANNER_TIMEOUT(ms)", scanner_timeout_ms);
+	LIVE("SLUICE_DRAIN_TIMEOUT", drain_timeout);
+	LIVE("MIN_FREE", min_free);
+	LIVE("SLUICE_MAX_BACKLOG", max_backlog);
+	LIVE("SLUICE_ON_VIRUS", on_virus);
+	LIVE("SLUICE_ON_BANNED", on_banned);
+	LIVE("SLUICE_ON_SPAM", on_spam);
+	LIVE("SLUICE_ON_ERROR", on_error);
+	LIVE("SLUICE_TAG_CLEAN", tag_clean);
+	LIVE("SLUICE_CUSTOM_ERROR", custom);
+	LIVE("ERROR_FD", error_fd);
+#undef LIVE
+	/* what needs a restart: threads, sockets, queues, scanners, the commit */
+#define RESTART(var, cond)                                                                    \
+	do {                                                                                  \
+		if (cond)                                                                     \
+			say(msg, cap, "%s changed: takes effect at restart", var);           \
+	} while (0)
+	RESTART("SLUICE_WORKERS", n.workers != c->workers);
+	RESTART("SLUICE_SCAN_QUEUE", n.scan_depth != c->scan_depth);
+	RESTART("SLUICE_SYNC", n.sync != c->sync);
+	RESTART("SLUICE_BATCH", n.batch_max != c->batch_max);
+	RESTART("SLUICE_FSYNC_THREADS", n.fsync_threads != c->fsync_threads);
+	RESTART("SLUICE_REQUIRE_SEND", n.require_send != c->require_send);
+	RESTART("SLUICE_RELOAD_CHECK", n.reload_check != c->reload_check);
+	RESTART("SLUICE_SCANNERS", n.nscanners != c->nscanners ||
+				   memcmp(n.scanners, c->scanners, sizeof n.scanners));
+	RESTART("SLUICE_CLAMDB", !same_str(n.scan.clamdb, c->scan.clamdb));
+	RESTART("SLUICE_BANNED", !same_str(n.scan.banned, c->scan.banned));
+	RESTART("QHPSI", !same_str(n.scan.qhpsi, c->scan.qhpsi));
+	RESTART("SLUICE_QUARANTINE", !same_str(n.quarantine, c->quarantine));
+	RESTART("SLUICE_QUARANTINE_THEN", n.quarantine_then != c->quarantine_then);
+	RESTART("SLUICE_SOCKET", strcmp(n.socket_path, c->socket_path) != 0);
+#undef RESTART
+	if (!msg[0])
+		snprintf(msg, cap, "settings unchanged");
+out:
+	router_config_free(&n);
+	envdir_free(overlay.v, overlay.n);
+	overlay.v = NULL;
+	overlay.n = 0;
+	return rc;
 }

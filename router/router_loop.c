@@ -684,8 +684,14 @@ static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct router *r = w->data;
+	char msg[2048];
+
+	router_config_reload(r->cfg, msg, sizeof msg);	/* on error msg says why, nothing applied */
+	fprintf(stderr, "sluiced: SIGHUP: settings: %s\n", msg);
+	router_admit(r);	/* the limits may have changed */
 	fprintf(stderr, "sluiced: SIGHUP: reloading scanners\n");
-	router_scan_reload(w->data);
+	router_scan_reload(r);
 }
 
 static void on_health(struct ev_loop *loop, ev_timer *w, int revents)

@@ -1,0 +1,73 @@
+#!/bin/bash
+# test_reload_settings.sh - SLUICE_ENVDIR: read at start; on SIGHUP read
+# again and applied to the running daemon (actions, the custom-error
+# convention, limits), a bad value keeps every running setting, a setting
+# that needs a restart is named as such; no message is lost meanwhile.
+. "$(dirname "$0")/lib.sh"
+lib_init
+
+make_queues 1
+ENV=$WORK/env
+mkdir "$ENV"
+mkmsg "$WORK/virus.eml" "X-Sluice-Test: virus Test.Reload"
+mkmsg "$WORK/clean.eml"
+
+# hup_and_wait N - SIGHUP, then wait for the Nth "SIGHUP: settings" log line
+hup_and_wait() {
+	kill -HUP "$DPID"
+	wait_until 10 "reload $1 logged" eval "[ \$(grep -c 'SIGHUP: settings' \"\$DLOG\") -ge $1 ]"
+}
+last_reload() { grep 'SIGHUP: settings' "$DLOG" | tail -n 1; }
+
+# at start: the envdir's value wins over the process environment
+echo defer >"$ENV/SLUICE_ON_VIRUS"
+daemon_start SLUICE_ENVDIR="$ENV" SLUICE_SCANNERS=test SLUICE_ON_VIRUS=reject
+run_qq -m "$WORK/virus.eml"
+expect "virus, SLUICE_ON_VIRUS=defer from the envdir at start" 71
+
+# SIGHUP: reject, with notqmail's custom text on fd 6
+echo reject >"$ENV/SLUICE_ON_VIRUS"
+echo notqmail >"$ENV/SLUICE_CUSTOM_ERROR"
+hup_and_wait 1
+last_reload | grep -q 'SLUICE_ON_VIRUS' || fail "reload did not name SLUICE_ON_VIRUS: $(last_reload)"
+last_reload | grep -q 'SLUICE_CUSTOM_ERROR' || fail "reload did not name SLUICE_CUSTOM_ERROR"
+run_qq -e 6 -m "$WORK/virus.eml"
+expect "virus after the reload" 82 "DYour email was rejected because it contains the Test.Reload virus (#5.7.1)"
+run_qq -m "$WORK/clean.eml"
+expect "clean mail after the reload" 0
+
+# a bad value: nothing of the file is applied, the old settings serve on
+echo defer >"$ENV/SLUICE_ON_VIRUS"
+echo 12x >"$ENV/SLUICE_MAX_INFLIGHT"
+hup_and_wait 2
+last_reload | grep -q 'SLUICE_MAX_INFLIGHT=12x: want a number.*running settings kept' ||
+	fail "bad value not reported: $(last_reload)"
+run_qq -e 6 -m "$WORK/virus.eml"
+expect "virus after a failed reload (still reject)" 82
+
+# a setting that needs a restart is reported, the rest applied
+rm "$ENV/SLUICE_MAX_INFLIGHT"
+echo 7 >"$ENV/SLUICE_WORKERS"
+hup_and_wait 3
+last_reload | grep -q 'SLUICE_WORKERS changed: takes effect at restart' ||
+	fail "restart-only setting not reported: $(last_reload)"
+run_qq -m "$WORK/virus.eml"
+expect "virus: SLUICE_ON_VIRUS=defer applied with the reload" 71
+
+# an empty file unsets: back to the default (reject, no custom text)
+: >"$ENV/SLUICE_ON_VIRUS"
+: >"$ENV/SLUICE_CUSTOM_ERROR"
+hup_and_wait 4
+run_qq -m "$WORK/virus.eml"
+expect "virus with both settings unset: the defaults" 31
+daemon_running || fail "sluiced died during the reloads"
+[ "$(count todo)" = 1 ] || fail "$(count todo) messages committed, want the 1 clean one"
+check_queues >/dev/null || fail "queue inconsistent after the reloads"
+daemon_stop
+
+# start with an unreadable envdir: exit 111 naming it
+rm -rf "$ENV"
+out=$(env QUEUE_BASE="$WORK" QUEUE_COUNT=1 SLUICE_ENVDIR="$ENV" SLUICE_SCANNERS=null \
+	timeout 10 "$SLUICED" 2>&1) && fail "sluiced started with a missing SLUICE_ENVDIR"
+[[ $out == *"SLUICE_ENVDIR=$ENV: cannot open"* ]] || fail "missing envdir not named: $out"
+say "ok"
