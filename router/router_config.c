@@ -445,6 +445,16 @@ static int same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/* setting values as the admin writes them, by enum value */
+static const char *const action_names[] = {
+	[ACTION_ACCEPT] = "accept", [ACTION_REJECT] = "reject", [ACTION_DEFER] = "defer",
+	[ACTION_DROP] = "drop", [ACTION_TAG] = "tag", [ACTION_QUARANTINE] = "quarantine",
+};
+static const char *const custom_names[] = {
+	[CUSTOM_NONE] = "none", [CUSTOM_NOTQMAIL] = "notqmail", [CUSTOM_SIMSCAN] = "simscan",
+	[CUSTOM_INDIMAIL] = "indimail",
+};
+
 int router_config_reload(struct router_config *c, char *msg, size_t cap)
 {
 	const char *dir = getenv("SLUICE_ENVDIR");
@@ -465,31 +475,42 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 		goto out;
 	}
 	/* what a running daemon can take: read by the loop thread only */
-#define LIVE(var, field)                                                                      \
+#define LIVE_UNIT(var, field, unit)                                                           \
 	do {                                                                                  \
 		if (n.field != c->field) {                                                    \
-			say(msg, cap, "%s %llu -> %llu", var, (unsigned long long)c->field,   \
-			    (unsigned long long)n.field);                                     \
+			say(msg, cap, "%s %llu -> %llu", var,                                 \
+			    (unsigned long long)c->field / (unit),                            \
+			    (unsigned long long)n.field / (unit));                            \
 			c->field = n.field;                                                   \
 		}                                                                             \
 	} while (0)
+#define LIVE(var, field) LIVE_UNIT(var, field, 1)
 	LIVE("SLUICE_MAX_INFLIGHT", max_inflight);
 	LIVE("SLUICE_MAX_BYTES", max_bytes);
 	LIVE("SLUICE_READ_TIMEOUT", read_timeout);
 	LIVE("SLUICE_MESSAGE_TIMEOUT", message_timeout);
-	LIVE("SLUICE_SCAN_TIMEOUT(ms)", scan_timeout_ms);
-	LIVE("SLUICE_SCANNER_TIMEOUT(ms)", scanner_timeout_ms);
+	LIVE_UNIT("SLUICE_SCAN_TIMEOUT", scan_timeout_ms, 1000);
+	LIVE_UNIT("SLUICE_SCANNER_TIMEOUT", scanner_timeout_ms, 1000);
 	LIVE("SLUICE_DRAIN_TIMEOUT", drain_timeout);
 	LIVE("MIN_FREE", min_free);
 	LIVE("SLUICE_MAX_BACKLOG", max_backlog);
-	LIVE("SLUICE_ON_VIRUS", on_virus);
-	LIVE("SLUICE_ON_BANNED", on_banned);
-	LIVE("SLUICE_ON_SPAM", on_spam);
-	LIVE("SLUICE_ON_ERROR", on_error);
 	LIVE("SLUICE_TAG_CLEAN", tag_clean);
-	LIVE("SLUICE_CUSTOM_ERROR", custom);
 	LIVE("ERROR_FD", error_fd);
 #undef LIVE
+#undef LIVE_UNIT
+#define LIVE_NAMED(var, field, names)                                                       \
+	do {                                                                                  \
+		if (n.field != c->field) {                                                    \
+			say(msg, cap, "%s %s -> %s", var, names[c->field], names[n.field]);   \
+			c->field = n.field;                                                   \
+		}                                                                             \
+	} while (0)
+	LIVE_NAMED("SLUICE_ON_VIRUS", on_virus, action_names);
+	LIVE_NAMED("SLUICE_ON_BANNED", on_banned, action_names);
+	LIVE_NAMED("SLUICE_ON_SPAM", on_spam, action_names);
+	LIVE_NAMED("SLUICE_ON_ERROR", on_error, action_names);
+	LIVE_NAMED("SLUICE_CUSTOM_ERROR", custom, custom_names);
+#undef LIVE_NAMED
 	/* what needs a restart: threads, sockets, queues, scanners, the commit */
 #define RESTART(var, cond)                                                                    \
 	do {                                                                                  \

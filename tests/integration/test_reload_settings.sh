@@ -29,8 +29,8 @@ expect "virus, SLUICE_ON_VIRUS=defer from the envdir at start" 71
 echo reject >"$ENV/SLUICE_ON_VIRUS"
 echo notqmail >"$ENV/SLUICE_CUSTOM_ERROR"
 hup_and_wait 1
-last_reload | grep -q 'SLUICE_ON_VIRUS' || fail "reload did not name SLUICE_ON_VIRUS: $(last_reload)"
-last_reload | grep -q 'SLUICE_CUSTOM_ERROR' || fail "reload did not name SLUICE_CUSTOM_ERROR"
+last_reload | grep -q 'SLUICE_ON_VIRUS defer -> reject' || fail "reload did not name SLUICE_ON_VIRUS: $(last_reload)"
+last_reload | grep -q 'SLUICE_CUSTOM_ERROR none -> notqmail' || fail "reload did not name SLUICE_CUSTOM_ERROR"
 run_qq -e 6 -m "$WORK/virus.eml"
 expect "virus after the reload" 82 "DYour email was rejected because it contains the Test.Reload virus (#5.7.1)"
 run_qq -m "$WORK/clean.eml"
