@@ -165,7 +165,7 @@ summarize() {
 	scank=$(runs | awk -F'\t' '$4 == "raw-engine" || ($2 == "200k" && $4 == "daemon+clamav") { print $3; exit }')
 	scank=${scank:-16}
 	{
-		printf 'type\tsize\tK\tmode\trate_median\trate_min\trate_max\tp50_ms\tp99_ms\tclient_cpu_ms\tserver_cpu_ms\ttotal_cpu_ms\tclient_maxrss_kb\tserver_hwm_kb\tbatch_avg\truns\tfailed_runs\n'
+		printf 'type\tsize\tK\tmode\trate_median\trate_min\trate_max\tp50_ms\tp99_ms\tclient_cpu_ms\tserver_cpu_ms\ttotal_cpu_ms\tclient_maxrss_kb\tserver_hwm_kb\tbatch_avg\truns\tfailed_runs\tmachine_cpu_ms\tidle_pct\n'
 		runs | awk -F'\t' "$AWKLIB"'
 		{
 			key = $2 SUBSEP $3 SUBSEP $4
@@ -177,15 +177,17 @@ summarize() {
 			if ($13 != "-" && $13 + 0 > hwm[key]) hwm[key] = $13 + 0
 			if ($14 != "-") bat[key] = bat[key] " " $14
 			if ($15 == 0) bad[key]++
+			if ($17 != "" && $17 != "-") { mc[key] = mc[key] " " $17; mi[key] = mi[key] " " $18 }
 		}
 		END {
 			for (i = 1; i <= nk; i++) {
 				k = order[i]; split(k, a, SUBSEP)
-				printf "cell\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.3f\t%.3f\t%.3f\t%d\t%s\t%s\t%d\t%d\n",
+				printf "cell\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.3f\t%.3f\t%.3f\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n",
 					a[1], a[2], a[3], med(rate[k]), mn(rate[k]), mx(rate[k]),
 					p50[k] == "" ? "-" : sprintf("%.2f", med(p50[k])), p99[k] == "" ? "-" : sprintf("%.2f", med(p99[k])),
 					med(cc[k]), med(sc[k]), med(tc[k]), rss[k], (k in hwm) ? hwm[k] : "-",
-					bat[k] == "" ? "-" : sprintf("%.1f", med(bat[k])), nruns[k], bad[k] + 0
+					bat[k] == "" ? "-" : sprintf("%.1f", med(bat[k])), nruns[k], bad[k] + 0,
+					mc[k] == "" ? "-" : sprintf("%.2f", med(mc[k])), mi[k] == "" ? "-" : sprintf("%.0f", med(mi[k]))
 			}
 		}'
 	} >"$OUT.cells"
@@ -266,16 +268,19 @@ summarize() {
 		echo
 		echo "### ${size/k/ KB} messages (median of $rounds rounds)"
 		echo
-		echo "| K | mode | msgs/s | min–max | p50 ms | p99 ms | CPU ms/msg client | server | total | client max RSS KB | server VmHWM KB | commit batch | failed runs |"
-		echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| K | mode | msgs/s | min–max | p50 ms | p99 ms | CPU ms/msg client | server | total | machine | idle % | client max RSS KB | server VmHWM KB | commit batch | failed runs |"
+		echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		awk -F'\t' -v size="$size" '$1 == "cell" && $2 == size {
 			srv = ($4 ~ /^(daemon|direct\+qhpsi)/)
-			printf "| %s | %s | %.0f | %.0f–%.0f | %s | %s | %.2f | %s | %.2f | %s | %s | %s | %s |\n", $3, $4, $5, $6, $7, $8, $9,
-				$10, srv ? sprintf("%.2f", $11) : "-", $12, $13, $14, $15, $17 }' "$OUT"
+			printf "| %s | %s | %.0f | %.0f–%.0f | %s | %s | %.2f | %s | %.2f | %s | %s | %s | %s | %s | %s |\n", $3, $4, $5, $6, $7, $8, $9,
+				$10, srv ? sprintf("%.2f", $11) : "-", $12, ($18 == "" ? "-" : $18), ($19 == "" ? "-" : $19),
+				$13, $14, $15, $17 }' "$OUT"
 	done
 	echo
 	echo "client = the QMAILQUEUE program and its children (sluice-queue; + clamdscan for QHPSI; for the raw engine"
-	echo "bench_scan itself, per scan); server = sluiced, or clamd for direct+qhpsi; commit batch = messages per group commit."
+	echo "bench_scan itself, per scan); server = sluiced, or clamd for direct+qhpsi; machine = busy CPU ms of the whole"
+	echo "machine per message (every process and kernel thread, /proc/stat, steal excluded) and idle % = CPU share left idle"
+	echo "during the run (near 0: bound by CPU); commit batch = messages per group commit."
 	echo
 	echo "### Ratios of msgs/s (median of the per-round ratios, min–max) and targets"
 	echo
@@ -573,7 +578,7 @@ retire_queue() {
 size_args() { [ "$1" = 4k ] && echo "-s 4096" || echo "-m $W/m200k.eml"; }
 
 sed 's/^/# /' "$W/machine.txt" >"$RAW"
-printf 'round\tsize\tK\tmode\tmsgs\tseconds\trate\tp50_ms\tp99_ms\tclient_cpu_ms\tserver_cpu_ms\tclient_maxrss_kb\tserver_hwm_kb\tbatch_avg\tok\texits\n' >>"$RAW"
+printf 'round\tsize\tK\tmode\tmsgs\tseconds\trate\tp50_ms\tp99_ms\tclient_cpu_ms\tserver_cpu_ms\tclient_maxrss_kb\tserver_hwm_kb\tbatch_avg\tok\texits\tmachine_cpu_ms\tidle_pct\n' >>"$RAW"
 LAST_RATE=0
 
 # run ROUND SIZE K MODE N - one run; appends to RAW, sets LAST_RATE
@@ -597,9 +602,11 @@ run() {
 	spid=$(mode_server "$mode")
 	read -r b0 bm0 < <(batch_stats "$mode")
 	t0=$(cpu_ticks "$spid")
+	read -r -a m0 </proc/stat
 	# shellcheck disable=SC2046
 	out=$(env "${ENVS[@]}" "$QQSIM" -p "$(mode_prog "$mode")" -u $(size_args "$size") -n "$n" -k "$k" \
 		${spid:+-D "$spid"} 2>>"$W/qqsim.err") || true
+	read -r -a m1 </proc/stat
 	t1=$(cpu_ticks "$spid")
 	read -r b1 bm1 < <(batch_stats "$mode")
 	retire_queue "$mode"
@@ -614,11 +621,18 @@ run() {
 	fi
 	[ -z "$spid" ] || scpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
 	[ "$b1" = "$b0" ] || batch=$(awk -v b=$((b1 - b0)) -v m=$((bm1 - bm0)) 'BEGIN { printf "%.1f", m / b }')
+	# the whole machine during the run (every process and kernel thread;
+	# /proc/stat: user nice system idle iowait irq softirq steal)
+	local busy=$((m1[1] + m1[2] + m1[3] + m1[6] + m1[7] - m0[1] - m0[2] - m0[3] - m0[6] - m0[7]))
+	local idle=$((m1[4] + m1[5] - m0[4] - m0[5]))
+	local mcpu midle
+	mcpu=$(awk -v t="$busy" -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
+	midle=$(awk -v b="$busy" -v i="$idle" 'BEGIN { printf "%.0f", b + i > 0 ? 100 * i / (b + i) : 0 }')
 	LAST_RATE=${f[rate]}
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$size" "$k" "$mode" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$size" "$k" "$mode" \
 		"${f[msgs]}" "${f[seconds]}" "${f[rate]}" "${f[p50_ms]}" "${f[p99_ms]}" "${f[cpu_ms_per_msg]}" \
 		"$scpu" "${f[client_maxrss_kb]}" "$([ -n "$spid" ] && echo "${f[daemon_hwm_kb]}" || echo -)" \
-		"$batch" "$ok" "${f[exits]}" >>"$RAW"
+		"$batch" "$ok" "${f[exits]}" "$mcpu" "$midle" >>"$RAW"
 	FAILED=$((FAILED + 1 - ok))
 }
 FAILED=0
