@@ -19,6 +19,11 @@
  *	              naming it; more than ROUTER_MAX_SCANNERS -> error
  *	others        SLUICE_SYNC, SLUICE_CUSTOM_ERROR, SLUICE_SOCKET_MODE,
  *	              SLUICE_SOCKET_GROUP, QUEUEDIR / QUEUE_COUNT, CONFSPLIT, QHPSI*
+ *	envdir        SLUICE_ENVDIR at start: first line, trailing blanks cut,
+ *	              an empty file unsets, a missing dir is an error naming it;
+ *	              reload: live settings applied and named old -> new, a
+ *	              restart-only change named and not applied, a bad value
+ *	              applies nothing, no SLUICE_ENVDIR changes nothing
  */
 #include <grp.h>
 #include <stdio.h>
@@ -42,7 +47,7 @@ static const char *const vars[] = {
 	"REJECTVIRUS", "SLUICE_TAG_CLEAN", "SLUICE_QUARANTINE", "SLUICE_QUARANTINE_LOG",
 	"SLUICE_QUARANTINE_THEN", "SLUICE_CUSTOM_ERROR", "ERROR_FD", "SLUICE_CLAMDB",
 	"SLUICE_BANNED", "QHPSI", "QHPSIARG1", "QHPSIARG2", "QHPSIARG3", "QHPSIMINSIZE",
-	"QHPSIMAXSIZE", "QHPSIRC", "QHPSIRN",
+	"QHPSIMAXSIZE", "QHPSIRC", "QHPSIRN", "SLUICE_ENVDIR",
 };
 
 static char *tmp;
@@ -497,6 +502,92 @@ static void test_others(void **unused)
 	assert_int_equal(ok1("SLUICE_TAG_CLEAN", "1")->tag_clean, 1);
 }
 
+
+/* envput - file NAME of the envdir holding TEXT (NULL: remove it) */
+static void envput(const char *dir, const char *name, const char *text)
+{
+	const char *path = tu_path(dir, "%s", name);
+
+	if (!text)
+		unlink(path);
+	else
+		tu_write(path, text, strlen(text));
+}
+
+static void test_envdir(void **unused)
+{
+	static struct router_config c;
+	char err[600], msg[2048];
+	const char *dir = tu_path(tmp, "env");
+	char *d = strdup(dir);
+
+	assert_int_equal(mkdir(d, 0755), 0);
+	setenv("SLUICE_ENVDIR", d, 1);
+
+	/* at start: first line, blanks cut; an empty file unsets */
+	envput(d, "SLUICE_MAX_INFLIGHT", "300 \t\nignored second line\n");
+	envput(d, "SLUICE_ON_VIRUS", "defer\n");
+	setenv("SLUICE_ON_SPAM", "drop", 1);
+	envput(d, "SLUICE_ON_SPAM", "");
+	assert_int_equal(router_envdir_start(err, sizeof err), 0);
+	assert_string_equal(getenv("SLUICE_MAX_INFLIGHT"), "300");
+	assert_null(getenv("SLUICE_ON_SPAM"));
+	assert_int_equal(router_config_env(&c, err, sizeof err), 0);
+	assert_int_equal(c.max_inflight, 300);
+	assert_int_equal(c.on_virus, ACTION_DEFER);
+	assert_int_equal(c.on_spam, ACTION_REJECT);
+
+	/* reload: live settings applied and named; the environment untouched */
+	envput(d, "SLUICE_MAX_INFLIGHT", "40\n");
+	envput(d, "SLUICE_ON_VIRUS", "tag\n");
+	envput(d, "SLUICE_SCAN_TIMEOUT", "7\n");
+	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+	assert_int_equal(c.max_inflight, 40);
+	assert_int_equal(c.on_virus, ACTION_TAG);
+	assert_int_equal(c.scan_timeout_ms, 7000);
+	assert_non_null(strstr(msg, "SLUICE_MAX_INFLIGHT 300 -> 40"));
+	assert_non_null(strstr(msg, "SLUICE_ON_VIRUS defer -> tag"));
+	assert_non_null(strstr(msg, "SLUICE_SCAN_TIMEOUT 60 -> 7"));
+	assert_string_equal(getenv("SLUICE_MAX_INFLIGHT"), "300");
+
+	/* nothing changed */
+	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+	assert_string_equal(msg, "settings unchanged");
+
+	/* restart-only: named, not applied */
+	envput(d, "SLUICE_WORKERS", "13\n");
+	envput(d, "SLUICE_SYNC", "fs\n");
+	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+	assert_non_null(strstr(msg, "SLUICE_WORKERS changed: takes effect at restart"));
+	assert_non_null(strstr(msg, "SLUICE_SYNC changed: takes effect at restart"));
+	assert_int_not_equal(c.workers, 13);
+	assert_int_equal(c.sync, QUEUE_SYNC_FULL);
+	envput(d, "SLUICE_WORKERS", NULL);
+	envput(d, "SLUICE_SYNC", NULL);
+
+	/* a bad value: nothing applied, the cause named */
+	envput(d, "SLUICE_MAX_INFLIGHT", "5\n");
+	envput(d, "SLUICE_MAX_BYTES", "12x\n");
+	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "SLUICE_MAX_BYTES=12x"));
+	assert_non_null(strstr(msg, "running settings kept"));
+	assert_int_equal(c.max_inflight, 40);
+
+	/* the directory gone: an error naming it, nothing applied */
+	tu_rmtree(d);
+	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "cannot open"));
+	assert_int_equal(router_envdir_start(err, sizeof err), -1);
+	assert_non_null(strstr(err, d));
+
+	/* no SLUICE_ENVDIR: SIGHUP changes no setting */
+	unsetenv("SLUICE_ENVDIR");
+	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+	assert_string_equal(msg, "no SLUICE_ENVDIR: settings unchanged");
+	router_config_free(&c);
+	free(d);
+}
+
 /* the help lists every variable the tests set */
 static void test_help(void **unused)
 {
@@ -536,6 +627,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scanners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_envdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 	};
 
