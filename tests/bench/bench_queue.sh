@@ -162,7 +162,7 @@ summarize() {
 	local rounds ks scank sq_rss exec_rss
 	rounds=$(runs | awk -F'\t' '$1 > m { m = $1 } END { print m + 0 }')
 	ks=$(runs | cut -f3 | sort -nu | tr '\n' ' ')
-	scank=$(runs | awk -F'\t' '$4 == "raw-engine" || ($2 == "200k" && $4 == "daemon+clamav") { print $3; exit }')
+	scank=$(runs | awk -F'\t' '!found && ($4 == "raw-engine" || ($2 == "200k" && $4 == "daemon+clamav")) { print $3; found = 1 }')
 	scank=${scank:-16}
 	{
 		printf 'type\tsize\tK\tmode\trate_median\trate_min\trate_max\tp50_ms\tp99_ms\tclient_cpu_ms\tserver_cpu_ms\ttotal_cpu_ms\tclient_maxrss_kb\tserver_hwm_kb\tbatch_avg\truns\tfailed_runs\tmachine_cpu_ms\tidle_pct\n'
@@ -177,7 +177,8 @@ summarize() {
 			if ($13 != "-" && $13 + 0 > hwm[key]) hwm[key] = $13 + 0
 			if ($14 != "-") bat[key] = bat[key] " " $14
 			if ($15 == 0) bad[key]++
-			if ($17 != "" && $17 != "-") { mc[key] = mc[key] " " $17; mi[key] = mi[key] " " $18 }
+			if ($17 != "" && $17 != "-") mc[key] = mc[key] " " $17
+			if ($18 != "" && $18 != "-") mi[key] = mi[key] " " $18
 		}
 		END {
 			for (i = 1; i <= nk; i++) {
@@ -192,6 +193,7 @@ summarize() {
 		}'
 	} >"$OUT.cells"
 
+	# (no reader above may exit early: its writer would die of SIGPIPE under pipefail)
 	# throughput ratios: per round NUM/DEN (the two ran minutes apart at
 	# most), then median, min, max over the rounds
 	runs | awk -F'\t' -v scank="$scank" -v ks="$ks" "$AWKLIB"'
@@ -627,7 +629,7 @@ run() {
 	local idle=$((m1[4] + m1[5] - m0[4] - m0[5]))
 	local mcpu midle
 	mcpu=$(awk -v t="$busy" -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
-	midle=$(awk -v b="$busy" -v i="$idle" 'BEGIN { printf "%.0f", b + i > 0 ? 100 * i / (b + i) : 0 }')
+	midle=$(awk -v b="$busy" -v i="$idle" 'BEGIN { printf "%.0f", (b + i > 0 ? 100 * i / (b + i) : 0) }')
 	LAST_RATE=${f[rate]}
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$size" "$k" "$mode" \
 		"${f[msgs]}" "${f[seconds]}" "${f[rate]}" "${f[p50_ms]}" "${f[p99_ms]}" "${f[cpu_ms_per_msg]}" \
