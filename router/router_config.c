@@ -162,7 +162,7 @@ static int envdir_read(const char *dir, struct envvar **out, size_t *np, char *e
 
 		if (e->d_name[0] == '.')
 			continue;
-		if ((fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+		if ((fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC)) < 0 ||
 		    (len = read(fd, buf, sizeof buf - 1)) < 0) {
 			snprintf(err, errlen, "SLUICE_ENVDIR: cannot read %s/%s: %s", dir, e->d_name,
 				 strerror(errno));
