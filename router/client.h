@@ -114,6 +114,7 @@ struct client_direct {
 	const char *qhpsi_arg[3];
 	unsigned long qhpsi_min, qhpsi_max;	/* 0 = no limit */
 	int qhpsi_rc, qhpsi_rn;	/* infected / clean exit codes */
+	unsigned qhpsi_timeout;	/* seconds the scanner may take; 0 = QHPSI_TIMEOUT (300) */
 	int reject_virus;	/* REJECTVIRUS: 0 accept, 1 reject, 2 drop */
 	uint64_t min_free;	/* MIN_FREE: bytes the queue must keep free (53 below) */
 	enum client_custom custom;

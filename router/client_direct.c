@@ -31,9 +31,7 @@
 #include "client.h"
 #include "queue/queue_set.h"
 
-#ifndef QHPSI_TIMEOUT
-#define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take */
-#endif
+#define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take (struct client_direct) */
 #define QHPSI_WORDS 29		/* words of the QHPSI command line */
 
 int client_direct_env(struct client_direct *d, char *err, size_t errlen)
@@ -111,6 +109,42 @@ static void on_alarm(int sig)
 }
 
 /*
+ * wait_until - waitpid() for pid, blocking as qmail-queue's QHPSI does (a
+ *	poll interval would be added to every message), until the time until:
+ *	SIGALRM, installed without SA_RESTART, interrupts it then.  0 when the
+ *	child exited (*status set), -1 on a wait error, -2 when it was killed
+ *	at the deadline.
+ */
+static int wait_until(pid_t pid, int *status, time_t until)
+{
+	struct sigaction sa, old;
+	time_t now = time(NULL);
+	int rc = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = 0;
+	sigaction(SIGALRM, &sa, &old);
+	alarm(until > now ? (unsigned)(until - now) : 1);
+	while (waitpid(pid, status, 0) != pid) {
+		if (errno != EINTR) {
+			rc = -1;
+			break;
+		}
+		if ((now = time(NULL)) >= until) {
+			kill(pid, SIGKILL);
+			waitpid(pid, status, 0);
+			rc = -2;
+			break;
+		}
+		alarm((unsigned)(until - now));	/* another signal: wait the rest */
+	}
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	return rc;
+}
+
+/*
  * qhpsi_run - run the scanner on the mess file: "%s" in the command or an
  * argument is the path, else the path is appended.  Returns 1 infected,
  * 0 clean, -1 scanner failure (temporary).
@@ -121,8 +155,8 @@ static int qhpsi_run(const struct client_direct *d, const char *messpath)
 	 * backend takes 32 words in all, like this */
 	char *argv[QHPSI_WORDS + 3 + 2], cmd[4096], *p;
 	int n = 0, i, used = 0, status;
-	time_t until = time(NULL) + QHPSI_TIMEOUT;
-	struct sigaction sa, old;
+	unsigned limit = d->qhpsi_timeout ? d->qhpsi_timeout : QHPSI_TIMEOUT;
+	time_t until = time(NULL) + limit;
 	pid_t pid;
 
 	snprintf(cmd, sizeof cmd, "%s", d->qhpsi);
@@ -154,37 +188,13 @@ static int qhpsi_run(const struct client_direct *d, const char *messpath)
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	/* Block in waitpid() as qmail-queue's QHPSI does (no polling: a poll
-	 * interval would be added to every message); SIGALRM, installed
-	 * without SA_RESTART, interrupts it at the deadline. */
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = 0;
-	sigaction(SIGALRM, &sa, &old);
-	alarm(QHPSI_TIMEOUT);
-	for (;;) {
-		pid_t w = waitpid(pid, &status, 0);
-		time_t now = time(NULL);
-
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			alarm(0);
-			sigaction(SIGALRM, &old, NULL);
-			return -1;
-		}
-		if (now >= until) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			alarm(0);
-			sigaction(SIGALRM, &old, NULL);
-			say("QHPSI scanner %s killed after %d s", argv[0], QHPSI_TIMEOUT);
-			return -1;
-		}
-		alarm((unsigned)(until - now));	/* another signal: wait the rest */
+	switch (wait_until(pid, &status, until)) {
+	case -1:
+		return -1;
+	case -2:
+		say("QHPSI scanner %s killed after %u s", argv[0], limit);
+		return -1;
 	}
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
 	if (!WIFEXITED(status))
 		return -1;
 	if (WEXITSTATUS(status) == d->qhpsi_rc)

@@ -201,11 +201,10 @@ void router_health(struct router *r)
 static void *health_main(void *arg)
 {
 	struct router *r = arg;
-	struct qhealth *h = calloc(r->nq, sizeof *h);
+	struct qhealth h[r->nq];
 
 	pthread_mutex_lock(&r->health_mu);
-	if (h)
-		memcpy(h, r->health, r->nq * sizeof *h);	/* the figures at start */
+	memcpy(h, r->health, sizeof h);	/* the figures at start */
 	while (!r->health_stop) {
 		struct timespec t;
 
@@ -214,16 +213,15 @@ static void *health_main(void *arg)
 		while (!r->health_stop &&
 		       pthread_cond_timedwait(&r->health_cv, &r->health_mu, &t) != ETIMEDOUT)
 			;
-		if (r->health_stop || !h)
+		if (r->health_stop)
 			break;
 		pthread_mutex_unlock(&r->health_mu);
 		probe(r, h);
 		pthread_mutex_lock(&r->health_mu);
-		memcpy(r->health, h, r->nq * sizeof *h);
+		memcpy(r->health, h, sizeof h);
 		r->health_fresh = 1;
 	}
 	pthread_mutex_unlock(&r->health_mu);
-	free(h);
 	return NULL;
 }
 

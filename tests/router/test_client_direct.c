@@ -551,6 +551,23 @@ static void test_qhpsi_infected(void **unused)
 	check_committed(&r, MSG "VIRUS\n", strlen(MSG) + 6, ENV2, sizeof ENV2 - 1);
 }
 
+/* a scanner that hangs is killed at the deadline: 71, nothing queued */
+static void test_qhpsi_timeout(void **unused)
+{
+	struct client_direct d = base();
+	struct timespec t0, t1;
+	struct run r;
+
+	d.qhpsi = script("hangs", "exec sleep 30");
+	d.qhpsi_timeout = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = run_msg(&d, -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(r.code, 71);
+	assert_nothing_queued("scanner killed at the deadline");
+	assert_true(t1.tv_sec - t0.tv_sec < 10);	/* 1 s deadline, far below the 30 s sleep */
+}
+
 static void test_qhpsi_failure(void **unused)
 {
 	struct client_direct d = base();
@@ -847,6 +864,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qhpsi_args_longest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qhpsi_infected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qhpsi_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qhpsi_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qhpsi_rc_rn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qhpsi_size_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qhpsi_q_record, setup, teardown),
