@@ -474,6 +474,14 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 		snprintf(msg, cap, "%s: running settings kept", err);
 		goto out;
 	}
+	/* a quarantine action needs the Maildir sluiced made at start */
+	if (!c->quarantine && (n.on_virus == ACTION_QUARANTINE || n.on_banned == ACTION_QUARANTINE ||
+			       n.on_spam == ACTION_QUARANTINE)) {
+		snprintf(msg, cap, "a quarantine action needs SLUICE_QUARANTINE at start: "
+			 "running settings kept");
+		rc = -1;
+		goto out;
+	}
 	/* what a running daemon can take: read by the loop thread only */
 #define LIVE_UNIT(var, field, unit)                                                           \
 	do {                                                                                  \

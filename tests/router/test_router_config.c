@@ -573,6 +573,15 @@ static void test_envdir(void **unused)
 	assert_non_null(strstr(msg, "running settings kept"));
 	assert_int_equal(c.max_inflight, 40);
 
+	/* quarantine: its Maildir is made at start, so a reload cannot add it */
+	envput(d, "SLUICE_MAX_BYTES", NULL);
+	envput(d, "SLUICE_QUARANTINE", "/var/spool/sluice-quarantine\n");
+	envput(d, "SLUICE_ON_BANNED", "quarantine\n");
+	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "needs SLUICE_QUARANTINE at start"));
+	assert_int_equal(c.on_banned, ACTION_REJECT);
+	assert_int_equal(c.max_inflight, 40);
+
 	/* the directory gone: an error naming it, nothing applied */
 	tu_rmtree(d);
 	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
