@@ -88,6 +88,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$SRC/tests/bench/machine_cpu.sh"
 BUILD=$SRC/build/release
 ROUNDS=5
 MSGS=0
@@ -604,11 +605,11 @@ run() {
 	spid=$(mode_server "$mode")
 	read -r b0 bm0 < <(batch_stats "$mode")
 	t0=$(cpu_ticks "$spid")
-	read -r -a m0 </proc/stat
+	read -r m0 </proc/stat
 	# shellcheck disable=SC2046
 	out=$(env "${ENVS[@]}" "$QQSIM" -p "$(mode_prog "$mode")" -u $(size_args "$size") -n "$n" -k "$k" \
 		${spid:+-D "$spid"} 2>>"$W/qqsim.err") || true
-	read -r -a m1 </proc/stat
+	read -r m1 </proc/stat
 	t1=$(cpu_ticks "$spid")
 	read -r b1 bm1 < <(batch_stats "$mode")
 	retire_queue "$mode"
@@ -623,13 +624,8 @@ run() {
 	fi
 	[ -z "$spid" ] || scpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
 	[ "$b1" = "$b0" ] || batch=$(awk -v b=$((b1 - b0)) -v m=$((bm1 - bm0)) 'BEGIN { printf "%.1f", m / b }')
-	# the whole machine during the run (every process and kernel thread;
-	# /proc/stat: user nice system idle iowait irq softirq steal)
-	local busy=$((m1[1] + m1[2] + m1[3] + m1[6] + m1[7] - m0[1] - m0[2] - m0[3] - m0[6] - m0[7]))
-	local idle=$((m1[4] + m1[5] - m0[4] - m0[5]))
 	local mcpu midle
-	mcpu=$(awk -v t="$busy" -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
-	midle=$(awk -v b="$busy" -v i="$idle" 'BEGIN { printf "%.0f", (b + i > 0 ? 100 * i / (b + i) : 0) }')
+	read -r mcpu midle < <(machine_cpu "$m0" "$m1" "$n")	# the whole machine during the run
 	LAST_RATE=${f[rate]}
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$size" "$k" "$mode" \
 		"${f[msgs]}" "${f[seconds]}" "${f[rate]}" "${f[p50_ms]}" "${f[p99_ms]}" "${f[cpu_ms_per_msg]}" \

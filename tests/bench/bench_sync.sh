@@ -12,6 +12,7 @@
 #
 # usage: tests/bench/bench_sync.sh [-b BUILD] [-k K] [-n MSGS] [-r ROUNDS] [-d DIR]
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/machine_cpu.sh"
 B=build/release K=16 N=2000 R=5 D=/var/tmp
 while getopts b:k:n:r:d: o; do
 	case $o in
@@ -48,10 +49,7 @@ run() { # mode round
 		kill "$DPID"; wait "$DPID" || true; DPID= ;;
 	esac
 	s1=$(head -1 /proc/stat)
-	out="$out $(printf '%s\n%s\n' "$s0" "$s1" | awk -v n="$N" -v hz="$(getconf CLK_TCK)" '
-		{ b = $2 + $3 + $4 + $7 + $8; i = $5 + $6 }
-		NR == 1 { b0 = b; i0 = i }
-		NR == 2 { printf "machine_ms=%.3f idle_pct=%.0f", (b - b0) * 1000 / hz / n, 100 * (i - i0) / (b - b0 + i - i0) }')"
+	out="$out $(machine_cpu "$s0" "$s1" "$N" | awk '{ printf "machine_ms=%s idle_pct=%s", $1, $2 }')"
 	# no file is deleted before the end (see bench_queue.sh: on ext4 without
 	# a journal the next run would pay for the deletion)
 	echo "$1 $out" | tee -a "$W/raw"
