@@ -150,12 +150,34 @@ size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync, int keep_fd
  */
 size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
 			 enum queue_sync, int keep_fd);
+/*
+ * queue_step_begin, queue_step_end - queue_commit_step() in two halves:
+ *	begin links `link` and starts the round of fsyncs on the helper
+ *	threads; end waits for it, finishes and returns what commit_step
+ *	returns.  In between the caller may write the next batch's files (the
+ *	round does not cover them); done(arg), if not NULL, tells it when the
+ *	end will no longer wait (see queue_fsync_start).  One step per thread
+ *	at a time; both arrays must stay valid until the end.
+ */
+void queue_step_begin(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
+		      enum queue_sync, void (*done)(void *), void *arg);
+size_t queue_step_end(int keep_fd);
 
 /* queue_fsync_threads - issue a batch's fsyncs from n threads at once (the
  * journal then commits them together); 0 until called.  -1 if fewer started */
 int queue_fsync_threads(unsigned n);
 /* queue_fsync_all - fsync each fd; errs[i] = 0 or its errno */
 void queue_fsync_all(const int *fds, size_t n, int *errs);
+/* queue_fsync_start, queue_fsync_wait - queue_fsync_all() in two halves: the
+ * helpers start the round, the caller does other work, then waits (and helps).
+ * syncfs: syncfs() each fd instead (one fd per filesystem).  done(arg), if
+ * not NULL, is called once the last fd is done (from a helper, with the pool's
+ * lock held: it must only signal), or at once when no helper runs the round
+ * (the wait does it).  One round per thread at a time; fds and errs must stay
+ * valid until the wait. */
+void queue_fsync_start(const int *fds, size_t n, int *errs, int syncfs,
+		       void (*done)(void *), void *arg);
+void queue_fsync_wait(void);
 
 /* queue_trigger - wake the queue's qmail-send (lock/trigger); errors ignored */
 void queue_trigger(struct queue *);

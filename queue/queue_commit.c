@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "queue_int.h"
+#include "queue_set.h"
 
 #define MARKER_TRIES 10
 
@@ -222,85 +223,130 @@ static int round_add(struct round *r, int fd, int dedupe)
 	return (int)r->n++;
 }
 
+enum { F_MESS, F_INTD, D_MESS, D_INTD, D_PID, NIDX };
+
+/* The step this thread began and has not ended (queue_step_begin/end). */
+static __thread struct {
+	struct round rd;	/* 8 KiB: off the stack */
+	int (*idx)[NIDX];	/* prep[i]'s entries in rd */
+	int *tidx;		/* link[i]'s todo/ entry in rd */
+	struct queue_msg **prep, **link;
+	size_t np, nl;
+	enum queue_sync mode;
+	int sfd[QUEUE_COUNT_MAX], serr[QUEUE_COUNT_MAX];	/* QUEUE_SYNC_FS: one fd per filesystem */
+	size_t ns;
+	int serr_more;		/* filesystems beyond sfd[]: synced at once */
+} st;
+
 /*
- * syncfs_round - QUEUE_SYNC_FS: one syncfs() per filesystem instead of an
+ * syncfs_start - QUEUE_SYNC_FS: one syncfs() per filesystem instead of an
  * fsync per file and directory.  It makes durable everything dirty on the
  * filesystem, ours included, with the writes merged into few requests: the
  * fewest I/O requests for a queue on a filesystem of its own, and a needless
  * cost where other programs dirty much data on the same one.  A failure is
- * every entry's failure.
+ * every entry's failure (syncfs_end).
  */
-static void syncfs_round(struct round *rd, struct queue_msg **prep, size_t np,
-			 struct queue_msg **link, size_t nl)
+static void syncfs_start(void (*done)(void *), void *arg)
 {
-	dev_t devs[64];
-	size_t ndev = 0, i, j;
-	int err = 0;
+	dev_t devs[QUEUE_COUNT_MAX];
+	size_t i, j;
 
-	if (rd->n == 0)
+	st.ns = 0;
+	st.serr_more = 0;
+	if (st.rd.n == 0) {
+		if (done)
+			done(arg);
 		return;		/* nothing of this step needs the disk */
-	for (i = 0; i < np + nl; i++) {
-		struct queue_msg *m = i < np ? prep[i] : link[i - np];
-		struct stat st;
-
-		if (!m->q || fstat(m->q->dirfd, &st) < 0 ||
-		    (i < np ? m->err.status != QUEUE_OK : !(m->flags & QUEUE_MSG_TODO)))
-			continue;
-		for (j = 0; j < ndev && devs[j] != st.st_dev; j++)
-			;
-		if (j < ndev)
-			continue;
-		if (ndev < sizeof devs / sizeof devs[0])
-			devs[ndev++] = st.st_dev;
-		if (queue_sys.syncfs(m->q->dirfd) < 0)
-			err = errno;
 	}
-	for (i = 0; i < rd->n; i++)
-		rd->err[i] = err;
+	for (i = 0; i < st.np + st.nl; i++) {
+		struct queue_msg *m = i < st.np ? st.prep[i] : st.link[i - st.np];
+		struct stat sb;
+
+		if (!m->q || fstat(m->q->dirfd, &sb) < 0 ||
+		    (i < st.np ? m->err.status != QUEUE_OK : !(m->flags & QUEUE_MSG_TODO)))
+			continue;
+		for (j = 0; j < st.ns && devs[j] != sb.st_dev; j++)
+			;
+		if (j < st.ns)
+			continue;
+		if (st.ns == sizeof devs / sizeof devs[0]) {
+			if (queue_sys.syncfs(m->q->dirfd) < 0)
+				st.serr_more = errno;
+			continue;
+		}
+		devs[st.ns] = sb.st_dev;
+		st.sfd[st.ns++] = m->q->dirfd;
+	}
+	queue_fsync_start(st.sfd, st.ns, st.serr, 1, done, arg);
 }
 
-static void fail(struct queue_msg *m, enum queue_status st, int err, const char *what)
+static void syncfs_end(void)
 {
-	queue_errset(&m->err, st, err, "cannot %s %s for message %lu", what, m->q->path,
+	size_t i;
+	int err = st.serr_more;
+
+	queue_fsync_wait();
+	for (i = 0; i < st.ns; i++)
+		if (st.serr[i])
+			err = st.serr[i];
+	for (i = 0; i < st.rd.n; i++)
+		st.rd.err[i] = err;
+}
+
+static void fail(struct queue_msg *m, enum queue_status status, int err, const char *what)
+{
+	queue_errset(&m->err, status, err, "cannot %s %s for message %lu", what, m->q->path,
 		     (unsigned long)m->id);
 	queue_msg_abort(m);
 }
 
 /*
- * queue_commit_step - one round of the pipelined group commit.
- *	link: messages prepared by an earlier step get their todo/ link (the
- *	commit point).  Then one round of fsyncs, issued together, covers the
- *	todo/ directories of those and, for prep, the mess and intd files and
- *	their mess/<n>, intd/ and pid/ directories.  Linked messages are then
- *	finished (trigger once per queue, marker removed); prep messages are
- *	QUEUE_MSG_SYNCED, ready to be linked by the next step.
- *	Under load each step's single journal commit serves two batches.
- *	Returns the number of linked messages committed without error.
+ * queue_step_begin - the first half of one round of the pipelined group
+ *	commit.  link: messages prepared by an earlier step get their todo/
+ *	link (the commit point).  Then the round of fsyncs is started on the
+ *	helper threads: the todo/ directories of those and, for prep, the mess
+ *	and intd files and their mess/<n>, intd/ and pid/ directories.
+ * queue_step_end - waits for the round.  Linked messages are then finished
+ *	(trigger once per queue, marker removed); prep messages are
+ *	QUEUE_MSG_SYNCED, ready to be linked by the next step.  Returns the
+ *	number of linked messages committed without error.
+ *	Between the two the caller may write the next batch's files: they are
+ *	not part of this round.  Under load each round's single journal commit
+ *	serves two batches.
  */
-size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
-			 enum queue_sync mode, int keep_fd)
+void queue_step_begin(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
+		      enum queue_sync mode, void (*done)(void *), void *arg)
 {
-	static __thread struct round rd;	/* 8 KiB: off the stack */
-	enum { F_MESS, F_INTD, D_MESS, D_INTD, D_PID, NIDX };
-	int (*idx)[NIDX] = NULL, *tidx = NULL;
-	struct queue *queues[256];
-	size_t i, nq = 0, done = 0;
+	size_t i;
 	int k;
 
-	rd.n = 0;
-	if ((np && !(idx = malloc(np * sizeof *idx))) || (nl && !(tidx = malloc(nl * sizeof *tidx)))) {
-		free(idx);
+	st.rd.n = 0;
+	st.prep = prep;
+	st.np = np;
+	st.link = link;
+	st.nl = nl;
+	st.mode = mode;
+	st.idx = NULL;
+	st.tidx = NULL;
+	st.ns = 0;
+	if ((np && !(st.idx = malloc(np * sizeof *st.idx))) ||
+	    (nl && !(st.tidx = malloc(nl * sizeof *st.tidx)))) {
+		free(st.idx);
+		st.idx = NULL;
 		for (i = 0; i < np; i++)
 			fail(prep[i], QUEUE_ENOMEM, ENOMEM, "commit (no memory)");
 		for (i = 0; i < nl; i++)
 			fail(link[i], QUEUE_ENOMEM, ENOMEM, "commit (no memory)");
-		return 0;
+		st.np = st.nl = 0;
+		if (done)
+			done(arg);
+		return;
 	}
 	for (i = 0; i < nl; i++) {
 		struct queue_msg *m = link[i];
 		char id[24];
 
-		tidx[i] = -1;
+		st.tidx[i] = -1;
 		if (m->err.status != QUEUE_OK)
 			continue;
 		if (!(m->flags & QUEUE_MSG_SYNCED)) {	/* caller's bug: never link unsynced data */
@@ -316,7 +362,7 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 		}
 		m->flags |= QUEUE_MSG_TODO;
 		if (mode == QUEUE_SYNC_FULL || mode == QUEUE_SYNC_FS)
-			tidx[i] = round_add(&rd, m->q->todofd, 1);
+			st.tidx[i] = round_add(&st.rd, m->q->todofd, 1);
 	}
 	/* Start writeback of every file first: their blocks are then allocated
 	 * in one journal transaction that the round's first fsync commits. */
@@ -329,28 +375,40 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 
 		m->err.status = QUEUE_OK;
 		for (k = 0; k < NIDX; k++)
-			idx[i][k] = -1;
+			st.idx[i][k] = -1;
 		if (mode == QUEUE_SYNC_NONE)
 			continue;
-		idx[i][F_MESS] = round_add(&rd, m->fd, 0);
-		idx[i][F_INTD] = round_add(&rd, m->intdfd, 0);
+		st.idx[i][F_MESS] = round_add(&st.rd, m->fd, 0);
+		st.idx[i][F_INTD] = round_add(&st.rd, m->intdfd, 0);
 		if (mode == QUEUE_SYNC_FULL || mode == QUEUE_SYNC_FS) {
-			idx[i][D_MESS] = round_add(&rd, queue_mess_fd(m->q, m->id), 1);
-			idx[i][D_INTD] = round_add(&rd, m->q->intdfd, 1);
-			idx[i][D_PID] = round_add(&rd, m->q->pidfd, 1);
+			st.idx[i][D_MESS] = round_add(&st.rd, queue_mess_fd(m->q, m->id), 1);
+			st.idx[i][D_INTD] = round_add(&st.rd, m->q->intdfd, 1);
+			st.idx[i][D_PID] = round_add(&st.rd, m->q->pidfd, 1);
 		}
 		for (k = 0; k < NIDX; k++)
-			if (idx[i][k] < 0 && (k < D_MESS || mode != QUEUE_SYNC_DATA)) {
+			if (st.idx[i][k] < 0 && (k < D_MESS || mode != QUEUE_SYNC_DATA)) {
 				fail(m, QUEUE_EWRITE, E2BIG, "commit (batch too large)");
 				break;
 			}
 	}
 	if (mode == QUEUE_SYNC_FS)
-		syncfs_round(&rd, prep, np, link, nl);
+		syncfs_start(done, arg);
 	else
-		queue_fsync_all(rd.fd, rd.n, rd.err);
-	for (i = 0; i < np; i++) {
-		struct queue_msg *m = prep[i];
+		queue_fsync_start(st.rd.fd, st.rd.n, st.rd.err, 0, done, arg);
+}
+
+size_t queue_step_end(int keep_fd)
+{
+	struct queue *queues[256];
+	size_t i, nq = 0, done = 0;
+	int k;
+
+	if (st.mode == QUEUE_SYNC_FS)
+		syncfs_end();
+	else
+		queue_fsync_wait();
+	for (i = 0; i < st.np; i++) {
+		struct queue_msg *m = st.prep[i];
 		static const char *const what[NIDX] = {
 			"fsync mess file in", "fsync intd file in", "fsync mess directory of",
 			"fsync intd directory of", "fsync pid directory of",
@@ -359,15 +417,15 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 		if (m->err.status != QUEUE_OK)
 			continue;
 		for (k = 0; k < NIDX; k++)
-			if (idx[i][k] >= 0 && rd.err[idx[i][k]]) {
-				fail(m, QUEUE_EWRITE, rd.err[idx[i][k]], what[k]);
+			if (st.idx[i][k] >= 0 && st.rd.err[st.idx[i][k]]) {
+				fail(m, QUEUE_EWRITE, st.rd.err[st.idx[i][k]], what[k]);
 				break;
 			}
 		if (k == NIDX)
 			m->flags |= QUEUE_MSG_SYNCED;
 	}
-	for (i = 0; i < nl; i++) {
-		struct queue_msg *m = link[i];
+	for (i = 0; i < st.nl; i++) {
+		struct queue_msg *m = st.link[i];
 		size_t j;
 
 		if (!(m->flags & QUEUE_MSG_TODO))
@@ -379,13 +437,13 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 	}
 	for (i = 0; i < nq; i++)
 		queue_trigger(queues[i]);
-	for (i = 0; i < nl; i++) {
-		struct queue_msg *m = link[i];
+	for (i = 0; i < st.nl; i++) {
+		struct queue_msg *m = st.link[i];
 
 		if (!(m->flags & QUEUE_MSG_TODO))
 			continue;
-		if (tidx[i] >= 0 && rd.err[tidx[i]])
-			queue_errset(&m->err, QUEUE_EWRITE, rd.err[tidx[i]],
+		if (st.tidx[i] >= 0 && st.rd.err[st.tidx[i]])
+			queue_errset(&m->err, QUEUE_EWRITE, st.rd.err[st.tidx[i]],
 				     "committed %s/todo/%lu but cannot fsync todo/", m->q->path,
 				     (unsigned long)m->id);
 		else
@@ -399,9 +457,19 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
 			m->fd = -1;
 		}
 	}
-	free(idx);
-	free(tidx);
+	free(st.idx);
+	free(st.tidx);
+	st.idx = NULL;
+	st.tidx = NULL;
+	st.np = st.nl = 0;
 	return done;
+}
+
+size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
+			 enum queue_sync mode, int keep_fd)
+{
+	queue_step_begin(prep, np, link, nl, mode, NULL, NULL);
+	return queue_step_end(keep_fd);
 }
 
 /*

@@ -3,7 +3,10 @@
  *
  *	queue_fsync_all() fsyncs a set of fds and reports each one's errno.
  *	With queue_fsync_threads(n) > 0 it issues them from n helper threads
- *	and the caller at the same time.  Concurrent fsyncs are what a
+ *	and the caller at the same time.  queue_fsync_start() and
+ *	queue_fsync_wait() are its two halves: the helpers start on the round
+ *	and the caller is free until it waits (then it helps with what is
+ *	left); an optional callback tells it when the helpers are done.  A round may be of syncfs() calls instead, one fd per filesystem.  Concurrent fsyncs are what a
  *	journalling filesystem batches into one journal commit; issued one
  *	after another by one thread, each can cost a commit of its own when
  *	other work keeps dirtying the same directories (the daemon's loop
@@ -25,6 +28,9 @@ static struct {
 	unsigned long gen;	/* bumped for each round */
 	const int *fds;
 	int *errs;
+	int syncfs;		/* the round's fds are syncfs()ed, not fsync()ed */
+	void (*done_fn)(void *);	/* called when the round's last fd is done */
+	void *done_arg;
 	size_t n, next, left;
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -41,12 +47,15 @@ static void work(void)
 		int r, e;
 
 		pthread_mutex_unlock(&pool.mu);
-		r = queue_sys.fsync(pool.fds[i]);
+		r = pool.syncfs ? queue_sys.syncfs(pool.fds[i]) : queue_sys.fsync(pool.fds[i]);
 		e = r < 0 ? errno : 0;
 		pthread_mutex_lock(&pool.mu);
 		pool.errs[i] = e;
-		if (--pool.left == 0)
+		if (--pool.left == 0) {
 			pthread_cond_broadcast(&pool.done);
+			if (pool.done_fn)
+				pool.done_fn(pool.done_arg);
+		}
 	}
 }
 
@@ -87,30 +96,75 @@ int queue_fsync_threads(unsigned n)
 	return pool.nthreads >= n ? 0 : -1;
 }
 
-void queue_fsync_all(const int *fds, size_t n, int *errs)
-{
-	size_t i;
+/* The round started by this thread and not yet waited for, when there are no
+ * helpers to start it: queue_fsync_wait() does it then. */
+static __thread struct {
+	const int *fds;
+	int *errs;
+	size_t n;
+	int syncfs, posted;
+} mine;
 
-	if (n == 0)
-		return;
-	if (pool.nthreads == 0 || n == 1) {
-		for (i = 0; i < n; i++)
-			errs[i] = queue_sys.fsync(fds[i]) < 0 ? errno : 0;
-		return;
+void queue_fsync_start(const int *fds, size_t n, int *errs, int syncfs,
+		       void (*done)(void *), void *arg)
+{
+	mine.fds = fds;
+	mine.errs = errs;
+	mine.n = n;
+	mine.syncfs = syncfs;
+	mine.posted = 0;
+	if (n == 0 || pool.nthreads == 0) {
+		if (done)	/* nothing runs before the wait: do not wait for it */
+			done(arg);
+		return;		/* done by queue_fsync_wait(), in turn */
 	}
 	pthread_mutex_lock(&pool.round_mu);	/* one round at a time */
 	pthread_mutex_lock(&pool.mu);
 	pool.fds = fds;
 	pool.errs = errs;
+	pool.syncfs = syncfs;
+	pool.done_fn = done;
+	pool.done_arg = arg;
 	pool.n = n;
 	pool.next = 0;
 	pool.left = n;
 	pool.gen++;
 	pthread_cond_broadcast(&pool.go);
+	pthread_mutex_unlock(&pool.mu);
+	mine.posted = 1;
+}
+
+void queue_fsync_wait(void)
+{
+	size_t i;
+
+	if (!mine.posted) {
+		for (i = 0; i < mine.n; i++) {
+			int r = mine.syncfs ? queue_sys.syncfs(mine.fds[i]) : queue_sys.fsync(mine.fds[i]);
+
+			mine.errs[i] = r < 0 ? errno : 0;
+		}
+		mine.n = 0;
+		return;
+	}
+	pthread_mutex_lock(&pool.mu);
 	work();
 	while (pool.left)
 		pthread_cond_wait(&pool.done, &pool.mu);
 	pool.n = pool.next = 0;	/* late helpers find nothing to claim */
+	pool.done_fn = NULL;
 	pthread_mutex_unlock(&pool.mu);
 	pthread_mutex_unlock(&pool.round_mu);
+	mine.posted = 0;
+	mine.n = 0;
+}
+
+void queue_fsync_all(const int *fds, size_t n, int *errs)
+{
+	if (n == 1) {		/* no helper to wake for one */
+		errs[0] = queue_sys.fsync(fds[0]) < 0 ? errno : 0;
+		return;
+	}
+	queue_fsync_start(fds, n, errs, 0, NULL, NULL);
+	queue_fsync_wait();
 }

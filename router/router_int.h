@@ -105,6 +105,9 @@ struct router {
 	unsigned nq;
 	struct rqueue *queues;
 	unsigned long pick_seq;
+	unsigned long rounds;	/* commit rounds begun by the sync thread (atomic) */
+	unsigned long pick_round;	/* router_pick()'s choice holds for this round */
+	struct rqueue *pick_last;
 	struct queue_uids uids;
 	char scanned_by[256];
 	int reloading;		/* a reload thread runs */
@@ -124,6 +127,7 @@ struct router {
 	pthread_cond_t sync_cv;
 	struct rmsg *sync_in, *sync_out;	/* to commit / committed */
 	int sync_stop;
+	int round_done;	/* the fsync round started by the sync thread is over */
 	/* health thread (router_pick.c) */
 	pthread_t health_thread;
 	pthread_mutex_t health_mu;

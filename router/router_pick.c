@@ -1,9 +1,11 @@
 /*
  * router_pick.c - which queue a message goes to, and the queues' health.
  *
- *	router_pick() hashes the message to two candidate queues and takes
- *	the less loaded (our messages in flight + its todo/intd backlog) of
- *	those that are usable; when neither is, it tries the others in turn.
+ *	router_pick() hashes to two candidate queues and takes the less loaded
+ *	(our messages in flight + its todo/intd backlog) of those that are
+ *	usable; when neither is, it tries the others in turn.  The choice holds
+ *	for the messages that arrive during one commit round of the sync
+ *	thread (they are committed together: fewer directories to fsync).
  *	A queue is unusable while a "down" file exists in it, while its
  *	filesystem has less than MIN_FREE bytes, while its backlog exceeds
  *	SLUICE_MAX_BACKLOG, for 10 s after a write error, and, with
@@ -44,11 +46,10 @@ static unsigned long load(const struct rqueue *q)
 	return q->inflight + q->backlog;
 }
 
-struct rqueue *router_pick(struct router *r, uid_t uid, pid_t pid)
+static struct rqueue *pick_fresh(struct router *r, pid_t pid, int64_t now)
 {
 	uint64_t h = ((uint64_t)pid << 32 | ++r->pick_seq) * 0x9E3779B97F4A7C15ull;
 	unsigned a, b, i;
-	int64_t now = router_now_ms();
 
 	if (r->nq == 1)
 		return usable(r, &r->queues[0], now) ? &r->queues[0] : NULL;
@@ -68,6 +69,23 @@ struct rqueue *router_pick(struct router *r, uid_t uid, pid_t pid)
 			return q;
 	}
 	return NULL;
+}
+
+/* router_pick - one choice per commit round: the messages that arrive while
+ * the sync thread's round runs go together into the next round, and if they
+ * share a queue that round fsyncs its intd/, pid/ and todo/ once for all of
+ * them instead of once per queue.  The choice is made again for each round,
+ * so the load still spreads over the queues within a fraction of a second. */
+struct rqueue *router_pick(struct router *r, uid_t uid, pid_t pid)
+{
+	unsigned long round = __atomic_load_n(&r->rounds, __ATOMIC_RELAXED);
+	int64_t now = router_now_ms();
+
+	(void)uid;
+	if (r->pick_last && r->pick_round == round && usable(r, r->pick_last, now))
+		return r->pick_last;
+	r->pick_round = round;
+	return r->pick_last = pick_fresh(r, pid, now);
 }
 
 int router_all_short_of_space(const struct router *r)

@@ -1,16 +1,19 @@
 /*
  * router_sync.c - the sync thread: pipelined group commit.
  *
- *	router_sync_submit() (loop thread) hands a message over.  Each round
- *	the sync thread takes what waits, up to SLUICE_BATCH messages, and
- *	does the disk work of its action: quarantine (router_quarantine), tag
- *	(router_tag), then intd/.  Then queue_commit_step() links the todo/
- *	entries of the previous round's batch and runs ONE round of fsyncs
- *	for those todo/ directories together with this batch's data and
- *	directories (queue/INTERNALS.md).  The previous batch is then
- *	committed and goes back to the loop through an ev_async;
- *	router_sync_done() answers its clients.  Under load one journal commit
- *	serves two batches; when idle a message takes two quick rounds.
+ *	router_sync_submit() (loop thread) hands a message over.  The sync
+ *	thread does the disk work of its action: quarantine
+ *	(router_quarantine), tag (router_tag), then intd/ ("prepare").  Each
+ *	round, queue_step_begin() links the todo/ entries of the previous
+ *	round's batch and starts ONE round of fsyncs for those todo/
+ *	directories together with the prepared batch's data and directories
+ *	(queue/INTERNALS.md), up to SLUICE_BATCH messages.  While the helper
+ *	threads wait for the disk, the sync thread prepares what arrived
+ *	meanwhile, so the next round starts as soon as this one ends.  The
+ *	previous batch is then committed and goes back to the loop through an
+ *	ev_async; router_sync_done() answers its clients.  Under load one
+ *	journal commit serves two batches; when idle a message takes two quick
+ *	rounds.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -78,52 +81,106 @@ static void post(struct router *r, struct rmsg **v, size_t n)
 	ev_async_send(r->loop, &r->sync_async);
 }
 
+/* out_add - m is done with (not committed): to out[], handed back when full */
+static void out_add(struct router *r, struct rmsg **out, size_t *nout, struct rmsg *m)
+{
+	if (*nout == BATCH_MAX) {
+		post(r, out, *nout);
+		*nout = 0;
+	}
+	out[(*nout)++] = m;
+}
+
+/* prepare_some - prepare messages taken from sync_in: those ready for a round
+ * go to ready[], the others (failed, quarantined) to out[] */
+static void prepare_some(struct router *r, struct rmsg **v, size_t n, struct rmsg **ready,
+			 size_t *nready, struct rmsg **out, size_t *nout)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (prepare(v[i]))
+			ready[(*nready)++] = v[i];
+		else
+			out_add(r, out, nout, v[i]);
+}
+
+/* round_done - the fsync helpers finished the round (called by one of them) */
+static void round_done(void *arg)
+{
+	struct router *r = arg;
+
+	pthread_mutex_lock(&r->sync_mu);
+	r->round_done = 1;
+	pthread_cond_signal(&r->sync_cv);
+	pthread_mutex_unlock(&r->sync_mu);
+}
+
 static void *sync_main(void *arg)
 {
 	struct router *r = arg;
-	struct rmsg *batch[BATCH_MAX], *prev[BATCH_MAX], *out[BATCH_MAX];
+	struct rmsg *in[BATCH_MAX], *ready[BATCH_MAX], *cur[BATCH_MAX], *prev[BATCH_MAX];
+	struct rmsg *out[BATCH_MAX];
 	struct queue_msg *cur_q[BATCH_MAX], *prev_q[BATCH_MAX];
-	size_t nprev = 0;
-	int incur[BATCH_MAX];
+	size_t nprev = 0, nready = 0;
 
 	for (;;) {
-		size_t n, i, ncur = 0, nout = 0;
+		size_t n, i, ncur, nout = 0;
 
 		pthread_mutex_lock(&r->sync_mu);
-		while (!r->sync_in && !nprev && !r->sync_stop)
+		while (!r->sync_in && !nprev && !nready && !r->sync_stop)
 			pthread_cond_wait(&r->sync_cv, &r->sync_mu);
-		if (!r->sync_in && !nprev) {
+		if (!r->sync_in && !nprev && !nready) {
 			pthread_mutex_unlock(&r->sync_mu);
 			break;
 		}
-		n = take(r, batch, r->cfg->batch_max);
-		r->st.batches += n > 0;
-		r->st.batch_msgs += n;
-		if (n > r->st.batch_max)
-			r->st.batch_max = n;
+		n = take(r, in, r->cfg->batch_max - nready);
 		pthread_mutex_unlock(&r->sync_mu);
+		prepare_some(r, in, n, ready, &nready, out, &nout);
 
-		for (i = 0; i < n; i++) {
-			incur[i] = prepare(batch[i]);
-			if (incur[i])
-				cur_q[ncur++] = &batch[i]->qm;
-			else
-				out[nout++] = batch[i];
+		/* the round: link prev's todo/ entries, sync cur */
+		ncur = nready;
+		for (i = 0; i < ncur; i++) {
+			cur[i] = ready[i];
+			cur_q[i] = &cur[i]->qm;
 		}
+		nready = 0;
 		for (i = 0; i < nprev; i++)
 			prev_q[i] = &prev[i]->qm;
-		queue_commit_step(cur_q, ncur, prev_q, nprev, r->cfg->sync, 1);
+		pthread_mutex_lock(&r->sync_mu);
+		r->round_done = 0;
+		if (ncur) {
+			r->st.batches++;
+			r->st.batch_msgs += ncur;
+			if (ncur > r->st.batch_max)
+				r->st.batch_max = ncur;
+			__atomic_add_fetch(&r->rounds, 1, __ATOMIC_RELAXED);	/* router_pick() chooses again */
+		}
+		pthread_mutex_unlock(&r->sync_mu);
+		queue_step_begin(cur_q, ncur, prev_q, nprev, r->cfg->sync, round_done, r);
+
+		/* while the disk works: write the files of what comes meanwhile */
+		for (;;) {
+			int done;
+
+			pthread_mutex_lock(&r->sync_mu);
+			while (!r->sync_in && !r->round_done)
+				pthread_cond_wait(&r->sync_cv, &r->sync_mu);
+			done = r->round_done;
+			n = take(r, in, r->cfg->batch_max - nready);
+			pthread_mutex_unlock(&r->sync_mu);
+			prepare_some(r, in, n, ready, &nready, out, &nout);
+			if (done || nready == r->cfg->batch_max)
+				break;
+		}
+		queue_step_end(1);
 		post(r, prev, nprev);
 		nprev = 0;
-		for (i = 0; i < n; i++) {
-			struct rmsg *m = batch[i];
-
-			if (!incur[i])
-				continue;	/* already in out */
-			if (m->qm.flags & QUEUE_MSG_SYNCED)
-				prev[nprev++] = m;
+		for (i = 0; i < ncur; i++) {
+			if (cur[i]->qm.flags & QUEUE_MSG_SYNCED)
+				prev[nprev++] = cur[i];
 			else
-				out[nout++] = m;	/* failed in the fsync round */
+				out_add(r, out, &nout, cur[i]);	/* failed in the fsync round */
 		}
 		post(r, out, nout);
 	}

@@ -1141,6 +1141,59 @@ static void test_step_pipeline(void **state)
 	assert_int_equal(fifo_bytes(f, 0), 2);
 }
 
+static int step_done_calls;
+
+static void step_done(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * test_step_halves - queue_step_begin/end as the sync thread runs them: the
+ * next batch is written between the two and is not part of the round; the
+ * done callback comes once (at once: no helper threads here).
+ */
+static void test_step_halves(void **state)
+{
+	struct fx *f = *state;
+	static struct batch next;	/* batch_new() has one batch only */
+	struct batch *b = batch_new(), *c = &next;
+	struct queue_msg **A = b->v, **B = b->v + 4;
+	size_t i;
+
+	memset(&next, 0, sizeof next);
+	batch_put(f, b, 8, 1);
+	assert_int_equal(queue_commit_step(A, 4, NULL, 0, QUEUE_SYNC_FULL, 0), 0);
+	fi_install();
+	step_done_calls = 0;
+	queue_step_begin(B, 4, A, 4, QUEUE_SYNC_FULL, step_done, &step_done_calls);
+	assert_int_equal(step_done_calls, 1);
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 4);	/* linked at begin */
+	batch_put(f, c, 4, 1);	/* meanwhile: the next batch's files */
+	assert_int_equal(queue_step_end(0), 4);
+	assert_int_equal(step_done_calls, 1);
+	assert_int_equal(fi.fsync_file, 8);	/* B's mess and intd files only */
+	for (i = 0; i < 4; i++) {
+		batch_check(f, b, i);
+		assert_true(B[i]->flags & QUEUE_MSG_SYNCED);
+		assert_false(c->v[i]->flags & QUEUE_MSG_SYNCED);
+	}
+	assert_int_equal(queue_commit_step(c->v, 4, B, 4, QUEUE_SYNC_FULL, 0), 4);
+	assert_int_equal(queue_commit_step(NULL, 0, c->v, 4, QUEUE_SYNC_FULL, 0), 4);
+	for (i = 0; i < 8; i++)
+		batch_check(f, b, i);
+	for (i = 0; i < 4; i++)
+		batch_check(f, c, i);
+	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 12);
+	assert_int_equal(tu_count(tu_path(f->path[0], "pid")), 0);
+
+	/* an empty step calls back too, and ends with nothing */
+	step_done_calls = 0;
+	queue_step_begin(NULL, 0, NULL, 0, QUEUE_SYNC_FULL, step_done, &step_done_calls);
+	assert_int_equal(step_done_calls, 1);
+	assert_int_equal(queue_step_end(0), 0);
+}
+
 /* test_step_faults - in one step, a failing fsync of the next batch does not
  * touch the batch being linked, and a failing todo/ fsync of the linked
  * batch does not touch the next one */
@@ -1251,6 +1304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_batch_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_todo_fsync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_step_pipeline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_halves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_step_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intd_exists, setup, teardown),

@@ -5,8 +5,12 @@
  *	with them, still every fd exactly once and each fd's own errno in its
  *	slot, from more than one thread, over many rounds and from concurrent
  *	callers.  A group commit through helper threads writes the same bytes
- *	and fsyncs each directory once.  The helper threads are process-wide
- *	and never stop, so the tests without them run first.
+ *	and fsyncs each directory once.  queue_fsync_start/wait: without
+ *	helpers the round is done by the wait (the done callback comes at
+ *	once); with them the helpers finish the round and call back while the
+ *	caller does something else, and a syncfs round calls syncfs, never
+ *	fsync.  The helper threads are process-wide and never stop, so the
+ *	tests without them run first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +67,22 @@ static int w_fsync(int fd)
 	return w.real(fd);
 }
 
+static unsigned syncfs_calls;
+
+static int w_syncfs(int fd)
+{
+	pthread_mutex_lock(&w.mu);
+	if (fd >= 0 && fd < MAXFD)
+		w.calls[fd]++;
+	syncfs_calls++;
+	pthread_mutex_unlock(&w.mu);
+	if (fd >= 0 && fd < MAXFD && w.fail[fd]) {
+		errno = w.fail[fd];
+		return -1;
+	}
+	return syncfs(fd);
+}
+
 static void w_install(void)
 {
 	queue_sys_reset();
@@ -73,8 +93,10 @@ static void w_install(void)
 	w.ntid = 0;
 	w.file_calls = w.dir_calls = 0;
 	w.real = queue_sys.fsync;
+	syncfs_calls = 0;
 	pthread_mutex_unlock(&w.mu);
 	queue_sys.fsync = w_fsync;
+	queue_sys.syncfs = w_syncfs;
 }
 
 struct files {
@@ -171,6 +193,90 @@ static void test_threads(void **state)
 	queue_fsync_all(f->fd, 20, f->err);
 	check_round(f, 20);
 	assert_true(w.ntid >= 2);
+}
+
+static int done_calls;
+static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_done(void *arg)
+{
+	pthread_mutex_lock(&done_mu);
+	done_calls++;
+	pthread_mutex_unlock(&done_mu);
+	assert_ptr_equal(arg, &done_calls);
+}
+
+static int done_now(void)
+{
+	int n;
+
+	pthread_mutex_lock(&done_mu);
+	n = done_calls;
+	pthread_mutex_unlock(&done_mu);
+	return n;
+}
+
+/* test_halves_in_turn - no helpers: start does nothing but call back, the
+ * wait does the whole round */
+static void test_halves_in_turn(void **state)
+{
+	struct files *f = *state;
+	size_t i;
+
+	w_install();
+	done_calls = 0;
+	mark_failures(f, 30, 4, EIO);
+	queue_fsync_start(f->fd, 30, f->err, 0, on_done, &done_calls);
+	assert_int_equal(done_now(), 1);	/* the caller must not wait for it */
+	for (i = 0; i < 30; i++)
+		assert_int_equal(w.calls[f->fd[i]], 0);
+	queue_fsync_wait();
+	check_round(f, 30);
+	assert_int_equal(w.ntid, 1);
+	assert_int_equal(syncfs_calls, 0);
+	queue_fsync_wait();	/* nothing started: nothing happens */
+	check_round(f, 30);
+}
+
+/* test_halves_threads - the helpers do the round while the caller is away,
+ * call back once, and the wait then only collects */
+static void test_halves_threads(void **state)
+{
+	struct files *f = *state;
+	int k;
+
+	assert_int_equal(queue_fsync_threads(4), 0);
+	w_install();
+	w.delay_us = 20000;
+	done_calls = 0;
+	mark_failures(f, 12, 5, ENOSPC);
+	queue_fsync_start(f->fd, 12, f->err, 0, on_done, &done_calls);
+	assert_int_equal(done_now(), 0);	/* 20 ms per fsync: not yet */
+	for (k = 0; k < 500 && !done_now(); k++)
+		usleep(10000);
+	assert_int_equal(done_now(), 1);
+	check_round(f, 12);	/* all done without the caller */
+	assert_false(pthread_equal(w.tid[0], pthread_self()));
+	queue_fsync_wait();
+	check_round(f, 12);
+	assert_int_equal(done_now(), 1);
+
+	/* a syncfs round: syncfs on each fd, no fsync, errors in their slots */
+	w_install();
+	done_calls = 0;
+	mark_failures(f, 3, 2, EIO);
+	queue_fsync_start(f->fd, 3, f->err, 1, on_done, &done_calls);
+	queue_fsync_wait();
+	check_round(f, 3);
+	assert_int_equal(syncfs_calls, 3);
+	assert_int_equal(w.file_calls + w.dir_calls, 0);
+	assert_int_equal(done_now(), 1);
+
+	/* an empty round calls back at once */
+	done_calls = 0;
+	queue_fsync_start(f->fd, 0, f->err, 0, on_done, &done_calls);
+	assert_int_equal(done_now(), 1);
+	queue_fsync_wait();
 }
 
 struct caller {
@@ -277,7 +383,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		/* first: no helper threads exist yet */
 		cmocka_unit_test_setup_teardown(test_in_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_halves_in_turn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_halves_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_callers, setup, teardown),
 		cmocka_unit_test(test_commit_with_threads),
 	};

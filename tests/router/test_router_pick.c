@@ -1,0 +1,135 @@
+/*
+ * test_router_pick.c - router/router_pick.c: which queue a message goes to.
+ *
+ *	round      within one commit round every message gets the same queue
+ *	           (they are fsynced together); a new round chooses again
+ *	spread     over many rounds, with the chosen queue's load going up, the
+ *	           less loaded of two candidates spreads the load over every
+ *	           queue
+ *	unusable   a chosen queue that goes down, fails or is over its backlog
+ *	           is left within the same round; none usable -> NULL
+ *	one        QUEUEDIR / QUEUE_COUNT=1: that queue or NULL
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "router/router_int.h"
+
+struct fx {
+	struct router r;
+	struct router_config c;
+	struct rqueue q[4];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	f->c.max_backlog = 1000;
+	f->r.cfg = &f->c;
+	f->r.nq = 4;
+	f->r.queues = f->q;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static void test_round(void **state)
+{
+	struct fx *f = *state;
+	struct rqueue *first;
+	int i, changed = 0;
+
+	first = router_pick(&f->r, 0, 100);
+	assert_non_null(first);
+	for (i = 0; i < 50; i++) {
+		struct rqueue *q = router_pick(&f->r, 0, 100 + i);
+
+		assert_ptr_equal(q, first);
+		q->inflight++;	/* its load grows: still the round's queue */
+	}
+	for (i = 0; i < 20; i++) {
+		f->r.rounds++;
+		changed += router_pick(&f->r, 0, 1) != first;
+	}
+	assert_true(changed > 0);
+}
+
+static void test_spread(void **state)
+{
+	struct fx *f = *state;
+	unsigned got[4] = { 0 };
+	int round, k, i;
+
+	for (round = 0; round < 400; round++) {
+		f->r.rounds++;
+		for (k = 0; k < 4; k++) {
+			struct rqueue *q = router_pick(&f->r, 0, 1000 + k);
+
+			q->inflight++;
+			got[q - f->q]++;
+		}
+		for (i = 0; i < 4; i++)	/* answered: half the load goes */
+			f->q[i].inflight /= 2;
+	}
+	for (i = 0; i < 4; i++)
+		if (got[i] < 200)
+			fail_msg("queue %d got %u of 1600 messages", i, got[i]);
+}
+
+static void test_unusable(void **state)
+{
+	struct fx *f = *state;
+	struct rqueue *a, *b;
+	int i;
+
+	a = router_pick(&f->r, 0, 7);
+	a->down = 1;
+	b = router_pick(&f->r, 0, 7);	/* same round */
+	assert_non_null(b);
+	assert_ptr_not_equal(b, a);
+	b->backlog = 1001;
+	a = router_pick(&f->r, 0, 7);
+	assert_non_null(a);
+	assert_false(a->down);
+	assert_ptr_not_equal(a, b);
+	a->failing_until = router_now_ms() + 60000;
+	b = router_pick(&f->r, 0, 7);
+	assert_non_null(b);
+	assert_true(!b->down && b->backlog <= 1000 && b->failing_until == 0);
+	for (i = 0; i < 4; i++)
+		f->q[i].down = 1;
+	assert_null(router_pick(&f->r, 0, 7));
+	f->q[2].down = 0;
+	assert_ptr_equal(router_pick(&f->r, 0, 7), &f->q[2]);
+}
+
+static void test_one(void **state)
+{
+	struct fx *f = *state;
+
+	f->r.nq = 1;
+	assert_ptr_equal(router_pick(&f->r, 0, 1), &f->q[0]);
+	f->r.rounds++;
+	assert_ptr_equal(router_pick(&f->r, 0, 2), &f->q[0]);
+	f->q[0].down = 1;
+	assert_null(router_pick(&f->r, 0, 3));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unusable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
