@@ -7,17 +7,19 @@
 # msgs/s, p50, p99 per mode, and what a message costs the whole machine:
 # busy CPU ms per message (all processes and kernel threads, /proc/stat) and
 # the share of CPU left idle during the run (near 0: the run was bound by
-# CPU, not by the disk).
+# CPU, not by the disk).  -a BUILD adds the mode full-a: sluiced and
+# sluice-queue of another build (an earlier commit, say) with SLUICE_SYNC=full,
+# in the same rounds, and prints full / full-a per round.
 # Every run gets a queue tree of its own; they are all removed at the end.
 #
-# usage: tests/bench/bench_sync.sh [-b BUILD] [-k K] [-n MSGS] [-r ROUNDS] [-d DIR]
+# usage: tests/bench/bench_sync.sh [-b BUILD] [-a OTHER_BUILD] [-k K] [-n MSGS] [-r ROUNDS] [-d DIR]
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/machine_cpu.sh"
-B=build/release K=16 N=2000 R=5 D=/var/tmp
-while getopts b:k:n:r:d: o; do
+B=build/release A= K=16 N=2000 R=5 D=/var/tmp
+while getopts b:a:k:n:r:d: o; do
 	case $o in
-	b) B=$OPTARG ;; k) K=$OPTARG ;; n) N=$OPTARG ;; r) R=$OPTARG ;; d) D=$OPTARG ;;
-	*) sed -n '2,9p' "$0"; exit 2 ;;
+	b) B=$OPTARG ;; a) A=$(cd "$OPTARG" && pwd) ;; k) K=$OPTARG ;; n) N=$OPTARG ;; r) R=$OPTARG ;; d) D=$OPTARG ;;
+	*) sed -n '2,13p' "$0"; exit 2 ;;
 	esac
 done
 B=$(cd "$B" && pwd)
@@ -27,6 +29,7 @@ trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"' EXIT
 [ "$(id -u)" = 0 ] && export SLUICE_USER=root
 df -T "$W" | tail -1
 modes="full full-t0 fs direct exec"
+[ -n "$A" ] && modes="$modes full-a"
 run() { # mode round
 	local q=$W/$1.$2 out s0 s1
 	"$B/queue/sluice-mkqueue" -q -b "$q" -c 4
@@ -36,15 +39,16 @@ run() { # mode round
 	direct) out=$(env QUEUE_BASE="$q" QUEUE_COUNT=4 SLUICE_MODE=direct SLUICE_SYNC=full \
 			"$B/tests/qqsim" -p "$B/router/sluice-queue" -n "$N" -k "$K" -u 2>/dev/null) ;;
 	*)
-		local e=(SLUICE_SYNC=full)
+		local e=(SLUICE_SYNC=full) b=$B
+		[ "$1" = full-a ] && b=$A
 		[ "$1" = full-t0 ] && e=(SLUICE_SYNC=full SLUICE_FSYNC_THREADS=0)
 		[ "$1" = fs ] && e=(SLUICE_SYNC=fs)
-		env QUEUE_BASE="$q" QUEUE_COUNT=4 SLUICE_SCANNERS=null "${e[@]}" "$B/router/sluiced" \
+		env QUEUE_BASE="$q" QUEUE_COUNT=4 SLUICE_SCANNERS=null "${e[@]}" "$b/router/sluiced" \
 			2>"$q.log" &
 		DPID=$!
 		while [ ! -S "$q/sluiced.sock" ]; do sleep 0.05; done
 		s0=$(head -1 /proc/stat)
-		out=$(env QUEUE_BASE="$q" QUEUE_COUNT=4 "$B/tests/qqsim" -p "$B/router/sluice-queue" \
+		out=$(env QUEUE_BASE="$q" QUEUE_COUNT=4 "$B/tests/qqsim" -p "$b/router/sluice-queue" \
 			-n "$N" -k "$K" -u 2>/dev/null)
 		kill "$DPID"; wait "$DPID" || true; DPID= ;;
 	esac
@@ -52,7 +56,7 @@ run() { # mode round
 	out="$out $(machine_cpu "$s0" "$s1" "$N" | awk '{ printf "machine_ms=%s idle_pct=%s", $1, $2 }')"
 	# no file is deleted before the end (see bench_queue.sh: on ext4 without
 	# a journal the next run would pay for the deletion)
-	echo "$1 $out" | tee -a "$W/raw"
+	echo "$1 round=$2 $out" | tee -a "$W/raw"
 }
 for ((r = 1; r <= R; r++)); do
 	set -- $modes
@@ -72,3 +76,9 @@ for m in $modes; do
 	idle=$(grep "^$m " "$W/raw" | sed 's/.* idle_pct=\([0-9.]*\).*/\1/' | med)
 	echo "| $m | $rate | $p50 | $p99 | $mc | $idle | $(awk "BEGIN{printf \"%.2f\", $rate/$dr}") |"
 done
+if [ -n "$A" ]; then
+	awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } r[$1, v["round"]] = v["rate"] }
+	     END { for (k = 1; k <= '"$R"'; k++) printf "%.4f\n", r["full", k] / r["full-a", k] }' "$W/raw" |
+		sort -n | awk -v a="$A" '{ x[NR] = $1 } END {
+			printf "\nfull / full-a (%s) per round: median %.2f, min %.2f, max %.2f\n", a, x[int((NR + 1) / 2)], x[1], x[NR] }'
+fi
