@@ -155,9 +155,10 @@ size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **
  *	begin links `link` and starts the round of fsyncs on the helper
  *	threads; end waits for it, finishes and returns what commit_step
  *	returns.  In between the caller may write the next batch's files (the
- *	round does not cover them); done(arg), if not NULL, tells it when the
- *	end will no longer wait (see queue_fsync_start).  One step per thread
- *	at a time; both arrays must stay valid until the end.
+ *	round does not cover them); done(arg), if not NULL, is called when the
+ *	round's last fsync is done, or at once when no helper thread runs it
+ *	(see queue_fsync_start).  One step per thread at a time (a second begin
+ *	aborts); both arrays must stay valid until the end.
  */
 void queue_step_begin(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
 		      enum queue_sync, void (*done)(void *), void *arg);
@@ -171,10 +172,12 @@ void queue_fsync_all(const int *fds, size_t n, int *errs);
 /* queue_fsync_start, queue_fsync_wait - queue_fsync_all() in two halves: the
  * helpers start the round, the caller does other work, then waits (and helps).
  * syncfs: syncfs() each fd instead (one fd per filesystem).  done(arg), if
- * not NULL, is called once the last fd is done (from a helper, with the pool's
- * lock held: it must only signal), or at once when no helper runs the round
- * (the wait does it).  One round per thread at a time; fds and errs must stay
- * valid until the wait. */
+ * not NULL, is called once the last fd is done, by whichever thread did it (a
+ * helper or the waiter), with the pool's lock held: it must only signal, and
+ * the waiter must not hold a lock done() takes.  Without helpers it is called
+ * at once: nothing runs before the wait, which then does every fsync.  One
+ * round per thread at a time (a second start aborts; queue_fsync_all() in
+ * between fsyncs in turn); fds and errs must stay valid until the wait. */
 void queue_fsync_start(const int *fds, size_t n, int *errs, int syncfs,
 		       void (*done)(void *), void *arg);
 void queue_fsync_wait(void);

@@ -236,6 +236,7 @@ static __thread struct {
 	int sfd[QUEUE_COUNT_MAX], serr[QUEUE_COUNT_MAX];	/* QUEUE_SYNC_FS: one fd per filesystem */
 	size_t ns;
 	int serr_more;		/* filesystems beyond sfd[]: synced at once */
+	int open;		/* begun, not yet ended */
 } st;
 
 /*
@@ -320,6 +321,11 @@ void queue_step_begin(struct queue_msg **prep, size_t np, struct queue_msg **lin
 	size_t i;
 	int k;
 
+	if (st.open) {		/* its state would be overwritten */
+		fprintf(stderr, "queue_step_begin: a step is already open on this thread\n");
+		abort();
+	}
+	st.open = 1;
 	st.rd.n = 0;
 	st.prep = prep;
 	st.np = np;
@@ -403,6 +409,7 @@ size_t queue_step_end(int keep_fd)
 	size_t i, nq = 0, done = 0;
 	int k;
 
+	st.open = 0;
 	if (st.mode == QUEUE_SYNC_FS)
 		syncfs_end();
 	else

@@ -18,6 +18,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "queue_int.h"
 
@@ -103,11 +105,17 @@ static __thread struct {
 	int *errs;
 	size_t n;
 	int syncfs, posted;
+	int open;		/* started, not yet waited for */
 } mine;
 
 void queue_fsync_start(const int *fds, size_t n, int *errs, int syncfs,
 		       void (*done)(void *), void *arg)
 {
+	if (mine.open) {	/* would lose that round's fsyncs, or deadlock */
+		fprintf(stderr, "queue_fsync_start: a round is already open on this thread\n");
+		abort();
+	}
+	mine.open = 1;
 	mine.fds = fds;
 	mine.errs = errs;
 	mine.n = n;
@@ -138,6 +146,7 @@ void queue_fsync_wait(void)
 {
 	size_t i;
 
+	mine.open = 0;
 	if (!mine.posted) {
 		for (i = 0; i < mine.n; i++) {
 			int r = mine.syncfs ? queue_sys.syncfs(mine.fds[i]) : queue_sys.fsync(mine.fds[i]);
@@ -161,8 +170,11 @@ void queue_fsync_wait(void)
 
 void queue_fsync_all(const int *fds, size_t n, int *errs)
 {
-	if (n == 1) {		/* no helper to wake for one */
-		errs[0] = queue_sys.fsync(fds[0]) < 0 ? errno : 0;
+	if (n == 1 || mine.open) {	/* one: no helper to wake; nested: in turn */
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			errs[i] = queue_sys.fsync(fds[i]) < 0 ? errno : 0;
 		return;
 	}
 	queue_fsync_start(fds, n, errs, 0, NULL, NULL);

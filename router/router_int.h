@@ -108,6 +108,7 @@ struct router {
 	unsigned long rounds;	/* commit rounds begun by the sync thread (atomic) */
 	unsigned long pick_round;	/* router_pick()'s choice holds for this round */
 	struct rqueue *pick_last;
+	unsigned pick_uses;	/* messages given pick_last since it was chosen */
 	struct queue_uids uids;
 	char scanned_by[256];
 	int reloading;		/* a reload thread runs */

@@ -75,16 +75,21 @@ static struct rqueue *pick_fresh(struct router *r, pid_t pid, int64_t now)
  * the sync thread's round runs go together into the next round, and if they
  * share a queue that round fsyncs its intd/, pid/ and todo/ once for all of
  * them instead of once per queue.  The choice is made again for each round,
- * so the load still spreads over the queues within a fraction of a second. */
+ * and after SLUICE_BATCH messages (a round that stalls on a slow disk does
+ * not send everything to one queue), so the load still spreads. */
 struct rqueue *router_pick(struct router *r, uid_t uid, pid_t pid)
 {
 	unsigned long round = __atomic_load_n(&r->rounds, __ATOMIC_RELAXED);
 	int64_t now = router_now_ms();
 
 	(void)uid;
-	if (r->pick_last && r->pick_round == round && usable(r, r->pick_last, now))
+	if (r->pick_last && r->pick_round == round && r->pick_uses < r->cfg->batch_max &&
+	    usable(r, r->pick_last, now)) {
+		r->pick_uses++;
 		return r->pick_last;
+	}
 	r->pick_round = round;
+	r->pick_uses = 1;
 	return r->pick_last = pick_fresh(r, pid, now);
 }
 

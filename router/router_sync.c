@@ -105,7 +105,8 @@ static void prepare_some(struct router *r, struct rmsg **v, size_t n, struct rms
 			out_add(r, out, nout, v[i]);
 }
 
-/* round_done - the fsync helpers finished the round (called by one of them) */
+/* round_done - the round's last fsync is done (called by the thread that did it,
+ * with the fsync pool's lock held; or at once when no helper runs the round) */
 static void round_done(void *arg)
 {
 	struct router *r = arg;
@@ -167,7 +168,9 @@ static void *sync_main(void *arg)
 			while (!r->sync_in && !r->round_done)
 				pthread_cond_wait(&r->sync_cv, &r->sync_mu);
 			done = r->round_done;
-			n = take(r, in, r->cfg->batch_max - nready);
+			/* once the round is over, answer its batch first: what
+			 * waits is taken at the top of the loop */
+			n = done ? 0 : take(r, in, r->cfg->batch_max - nready);
 			pthread_mutex_unlock(&r->sync_mu);
 			prepare_some(r, in, n, ready, &nready, out, &nout);
 			if (done || nready == r->cfg->batch_max)

@@ -9,8 +9,10 @@
  *	helpers the round is done by the wait (the done callback comes at
  *	once); with them the helpers finish the round and call back while the
  *	caller does something else, and a syncfs round calls syncfs, never
- *	fsync.  The helper threads are process-wide and never stop, so the
- *	tests without them run first.
+ *	fsync.  queue_step_begin/end with helpers, the round held at a gate
+ *	while the next batch is written (FULL and FS): that batch is in no
+ *	fsync of the round and is not SYNCED by it.  The helper threads are
+ *	process-wide and never stop, so the tests without them run first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +38,26 @@ static struct {
 	pthread_t tid[16];
 	unsigned ntid;
 	unsigned file_calls, dir_calls;
+	int gate;		/* fsync and syncfs wait while it is set */
 	pthread_mutex_t mu;
-} w = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	pthread_cond_t gate_cv;
+} w = { .mu = PTHREAD_MUTEX_INITIALIZER, .gate_cv = PTHREAD_COND_INITIALIZER };
+
+static void gate_wait(void)
+{
+	pthread_mutex_lock(&w.mu);
+	while (w.gate)
+		pthread_cond_wait(&w.gate_cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+}
+
+static void gate_set(int on)
+{
+	pthread_mutex_lock(&w.mu);
+	w.gate = on;
+	pthread_cond_broadcast(&w.gate_cv);
+	pthread_mutex_unlock(&w.mu);
+}
 
 static int w_fsync(int fd)
 {
@@ -46,6 +66,7 @@ static int w_fsync(int fd)
 	unsigned i;
 	int isdir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 
+	gate_wait();
 	if (w.delay_us)
 		usleep(w.delay_us);
 	pthread_mutex_lock(&w.mu);
@@ -71,6 +92,7 @@ static unsigned syncfs_calls;
 
 static int w_syncfs(int fd)
 {
+	gate_wait();
 	pthread_mutex_lock(&w.mu);
 	if (fd >= 0 && fd < MAXFD)
 		w.calls[fd]++;
@@ -90,6 +112,7 @@ static void w_install(void)
 	memset(w.calls, 0, sizeof w.calls);
 	memset(w.fail, 0, sizeof w.fail);
 	w.delay_us = 0;
+	w.gate = 0;
 	w.ntid = 0;
 	w.file_calls = w.dir_calls = 0;
 	w.real = queue_sys.fsync;
@@ -196,15 +219,8 @@ static void test_threads(void **state)
 }
 
 static int done_calls;
+static void *done_arg;
 static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void on_done(void *arg)
-{
-	pthread_mutex_lock(&done_mu);
-	done_calls++;
-	pthread_mutex_unlock(&done_mu);
-	assert_ptr_equal(arg, &done_calls);
-}
 
 static int done_now(void)
 {
@@ -215,6 +231,25 @@ static int done_now(void)
 	pthread_mutex_unlock(&done_mu);
 	return n;
 }
+
+/* on_done - may run on a helper thread: records, never asserts */
+static void on_done(void *arg)
+{
+	pthread_mutex_lock(&done_mu);
+	done_calls++;
+	done_arg = arg;
+	pthread_mutex_unlock(&done_mu);
+}
+
+/* done_wait - until on_done has been called (5 s at most) */
+static void done_wait(void)
+{
+	int k;
+
+	for (k = 0; k < 500 && !done_now(); k++)
+		usleep(10000);
+}
+
 
 /* test_halves_in_turn - no helpers: start does nothing but call back, the
  * wait does the whole round */
@@ -243,18 +278,20 @@ static void test_halves_in_turn(void **state)
 static void test_halves_threads(void **state)
 {
 	struct files *f = *state;
-	int k;
 
 	assert_int_equal(queue_fsync_threads(4), 0);
 	w_install();
-	w.delay_us = 20000;
 	done_calls = 0;
+	done_arg = NULL;
 	mark_failures(f, 12, 5, ENOSPC);
+	gate_set(1);
 	queue_fsync_start(f->fd, 12, f->err, 0, on_done, &done_calls);
-	assert_int_equal(done_now(), 0);	/* 20 ms per fsync: not yet */
-	for (k = 0; k < 500 && !done_now(); k++)
-		usleep(10000);
+	usleep(20000);
+	assert_int_equal(done_now(), 0);	/* the helpers wait at the gate */
+	gate_set(0);
+	done_wait();
 	assert_int_equal(done_now(), 1);
+	assert_ptr_equal(done_arg, &done_calls);
 	check_round(f, 12);	/* all done without the caller */
 	assert_false(pthread_equal(w.tid[0], pthread_self()));
 	queue_fsync_wait();
@@ -277,6 +314,95 @@ static void test_halves_threads(void **state)
 	queue_fsync_start(f->fd, 0, f->err, 0, on_done, &done_calls);
 	assert_int_equal(done_now(), 1);
 	queue_fsync_wait();
+}
+
+/* put - one message of queue q, written through intd */
+static void put_msg(struct queue *q, struct queue_msg *m, size_t i)
+{
+	struct queue_err e;
+	char body[64], env[64];
+	size_t blen = (size_t)snprintf(body, sizeof body, "Subject: %zu\n\nbody %zu\n", i, i);
+	size_t elen = (size_t)snprintf(env, sizeof env, "u1%cp2%cFs%zu@x%cTr@y", 0, 0, i, 0) + 1;
+
+	assert_int_equal(queue_msg_begin(q, m, &e), QUEUE_OK);
+	assert_int_equal(queue_msg_write(m, body, blen, &e), QUEUE_OK);
+	assert_int_equal(queue_msg_intd(m, env, elen, &e), QUEUE_OK);
+}
+
+/*
+ * test_step_halves_threads - queue_step_begin/end with helper threads, as the
+ * daemon's sync thread runs them: the round is held at a gate while the next
+ * batch is written; that batch is in no fsync of the round and is not
+ * SYNCED after it; the callback comes only once the round is through.
+ * FULL: B's files fsynced once each; FS: one syncfs for the whole round.
+ */
+static void test_step_halves_threads(void **state)
+{
+	static const enum queue_sync modes[] = { QUEUE_SYNC_FULL, QUEUE_SYNC_FS };
+	size_t mi;
+
+	(void)state;
+	assert_int_equal(queue_fsync_threads(4), 0);
+	for (mi = 0; mi < 2; mi++) {
+		static struct queue_msg m[12];
+		struct queue_msg *A[4], *B[4], *C[4];
+		struct queue q[2];
+		struct queue_err e;
+		char *tmp = tu_tmpdir("fsync-step");
+		size_t i;
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			tu_queue_tree(tu_path(tmp, "queue%d", k), 23);
+			assert_int_equal(queue_open(&q[k], tu_path(tmp, "queue%d", k), 23, &e), QUEUE_OK);
+		}
+		for (i = 0; i < 8; i++)
+			put_msg(&q[i % 2], &m[i], i);
+		for (i = 0; i < 4; i++) {
+			A[i] = &m[i];
+			B[i] = &m[4 + i];
+			C[i] = &m[8 + i];
+		}
+		assert_int_equal(queue_commit_step(A, 4, NULL, 0, modes[mi], 0), 0);
+
+		w_install();
+		done_calls = 0;
+		gate_set(1);
+		queue_step_begin(B, 4, A, 4, modes[mi], on_done, &done_calls);
+		assert_int_equal(tu_count(tu_path(q[0].path, "todo")) +
+				 tu_count(tu_path(q[1].path, "todo")), 4);	/* A linked */
+		for (i = 0; i < 4; i++)	/* meanwhile: the next batch */
+			put_msg(&q[i % 2], C[i], 8 + i);
+		usleep(20000);
+		assert_int_equal(done_now(), 0);
+		gate_set(0);
+		done_wait();
+		assert_int_equal(done_now(), 1);
+		assert_int_equal(queue_step_end(0), 4);
+		for (i = 0; i < 4; i++) {
+			assert_true(B[i]->flags & QUEUE_MSG_SYNCED);
+			assert_false(C[i]->flags & QUEUE_MSG_SYNCED);
+			assert_int_equal(w.calls[C[i]->fd], 0);
+			assert_int_equal(w.calls[C[i]->intdfd], 0);
+		}
+		if (modes[mi] == QUEUE_SYNC_FULL) {
+			assert_int_equal(w.file_calls, 8);	/* B's mess and intd */
+			assert_int_equal(syncfs_calls, 0);
+		} else {
+			assert_int_equal(w.file_calls + w.dir_calls, 0);
+			assert_int_equal(syncfs_calls, 1);	/* one filesystem */
+		}
+		assert_int_equal(queue_commit_step(C, 4, B, 4, modes[mi], 0), 4);
+		assert_int_equal(queue_commit_step(NULL, 0, C, 4, modes[mi], 0), 4);
+		queue_sys_reset();
+		for (k = 0; k < 2; k++) {
+			assert_int_equal(tu_count(tu_path(q[k].path, "todo")), 6);
+			assert_int_equal(tu_count(tu_path(q[k].path, "pid")), 0);
+			queue_close(&q[k]);
+		}
+		tu_rmtree(tmp);
+		free(tmp);
+	}
 }
 
 struct caller {
@@ -388,6 +514,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_halves_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_callers, setup, teardown),
 		cmocka_unit_test(test_commit_with_threads),
+		cmocka_unit_test(test_step_halves_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

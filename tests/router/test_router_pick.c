@@ -2,7 +2,9 @@
  * test_router_pick.c - router/router_pick.c: which queue a message goes to.
  *
  *	round      within one commit round every message gets the same queue
- *	           (they are fsynced together); a new round chooses again
+ *	           (they are fsynced together); a new round chooses again, and
+ *	           so does the SLUICE_BATCH+1-th message of a round (a stalled
+ *	           round must not send everything to one loaded queue)
  *	spread     over many rounds, with the chosen queue's load going up, the
  *	           less loaded of two candidates spreads the load over every
  *	           queue
@@ -27,6 +29,7 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof *f);
 
 	f->c.max_backlog = 1000;
+	f->c.batch_max = 64;
 	f->r.cfg = &f->c;
 	f->r.nq = 4;
 	f->r.queues = f->q;
@@ -59,6 +62,23 @@ static void test_round(void **state)
 		changed += router_pick(&f->r, 0, 1) != first;
 	}
 	assert_true(changed > 0);
+}
+
+static void test_batch_limit(void **state)
+{
+	struct fx *f = *state;
+	struct rqueue *first;
+	int i;
+
+	f->c.batch_max = 8;
+	first = router_pick(&f->r, 0, 5);
+	first->inflight++;
+	for (i = 1; i < 8; i++) {
+		assert_ptr_equal(router_pick(&f->r, 0, 5 + i), first);
+		first->inflight++;
+	}
+	/* the 9th in the same round: chosen again, by load: another queue */
+	assert_ptr_not_equal(router_pick(&f->r, 0, 20), first);
 }
 
 static void test_spread(void **state)
@@ -126,6 +146,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one, setup, teardown),
