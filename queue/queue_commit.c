@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "queue_int.h"
-#include "queue_set.h"
 
 #define MARKER_TRIES 10
 
@@ -224,6 +223,7 @@ static int round_add(struct round *r, int fd, int dedupe)
 }
 
 enum { F_MESS, F_INTD, D_MESS, D_INTD, D_PID, NIDX };
+#define SYNCFS_MAX 64		/* filesystems per round; more are synced at once */
 
 /* The step this thread began and has not ended (queue_step_begin/end). */
 static __thread struct {
@@ -233,7 +233,7 @@ static __thread struct {
 	struct queue_msg **prep, **link;
 	size_t np, nl;
 	enum queue_sync mode;
-	int sfd[QUEUE_COUNT_MAX], serr[QUEUE_COUNT_MAX];	/* QUEUE_SYNC_FS: one fd per filesystem */
+	int sfd[SYNCFS_MAX], serr[SYNCFS_MAX];	/* QUEUE_SYNC_FS: one fd per filesystem */
 	size_t ns;
 	int serr_more;		/* filesystems beyond sfd[]: synced at once */
 	int open;		/* begun, not yet ended */
@@ -249,7 +249,7 @@ static __thread struct {
  */
 static void syncfs_start(void (*done)(void *), void *arg)
 {
-	dev_t devs[QUEUE_COUNT_MAX];
+	dev_t devs[SYNCFS_MAX];
 	size_t i, j;
 
 	st.ns = 0;

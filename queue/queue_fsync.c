@@ -6,12 +6,15 @@
  *	and the caller at the same time.  queue_fsync_start() and
  *	queue_fsync_wait() are its two halves: the helpers start on the round
  *	and the caller is free until it waits (then it helps with what is
- *	left); an optional callback tells it when the helpers are done.  A round may be of syncfs() calls instead, one fd per filesystem.  Concurrent fsyncs are what a
- *	journalling filesystem batches into one journal commit; issued one
- *	after another by one thread, each can cost a commit of its own when
- *	other work keeps dirtying the same directories (the daemon's loop
- *	creates files in mess/ all the time).  This is how a group commit stays
- *	cheap while every directory is still fsynced.
+ *	left); an optional callback tells it when the round is done.  A round
+ *	may be of syncfs() calls instead, one fd per filesystem.
+ *
+ *	Concurrent fsyncs are what a journalling filesystem batches into one
+ *	journal commit; issued one after another by one thread, each can cost
+ *	a commit of its own when other work keeps dirtying the same
+ *	directories (the daemon's loop creates files in mess/ all the time).
+ *	This is how a group commit stays cheap while every directory is still
+ *	fsynced.
  *
  *	The helper threads are process-wide: sluiced starts them once.  Without
  *	them (sluice-queue, tests) the caller does the fsyncs in turn.
@@ -98,8 +101,8 @@ int queue_fsync_threads(unsigned n)
 	return pool.nthreads >= n ? 0 : -1;
 }
 
-/* The round started by this thread and not yet waited for, when there are no
- * helpers to start it: queue_fsync_wait() does it then. */
+/* The round this thread started and has not yet waited for; when no helper
+ * took it (posted 0), queue_fsync_wait() does its fsyncs. */
 static __thread struct {
 	const int *fds;
 	int *errs;
