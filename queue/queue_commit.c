@@ -252,19 +252,12 @@ static void syncfs_start(void (*done)(void *), void *arg)
 	dev_t devs[SYNCFS_MAX];
 	size_t i, j;
 
-	st.ns = 0;
-	st.serr_more = 0;
-	if (st.rd.n == 0) {
-		if (done)
-			done(arg);
-		return;		/* nothing of this step needs the disk */
-	}
 	for (i = 0; i < st.np + st.nl; i++) {
 		struct queue_msg *m = i < st.np ? st.prep[i] : st.link[i - st.np];
 		struct stat sb;
 
-		if (!m->q || fstat(m->q->dirfd, &sb) < 0 ||
-		    (i < st.np ? m->err.status != QUEUE_OK : !(m->flags & QUEUE_MSG_TODO)))
+		if (!m->q || (i < st.np ? m->err.status != QUEUE_OK : !(m->flags & QUEUE_MSG_TODO)) ||
+		    fstat(m->q->dirfd, &sb) < 0)
 			continue;
 		for (j = 0; j < st.ns && devs[j] != sb.st_dev; j++)
 			;
@@ -335,6 +328,7 @@ void queue_step_begin(struct queue_msg **prep, size_t np, struct queue_msg **lin
 	st.idx = NULL;
 	st.tidx = NULL;
 	st.ns = 0;
+	st.serr_more = 0;
 	if ((np && !(st.idx = malloc(np * sizeof *st.idx))) ||
 	    (nl && !(st.tidx = malloc(nl * sizeof *st.tidx)))) {
 		free(st.idx);
@@ -344,8 +338,7 @@ void queue_step_begin(struct queue_msg **prep, size_t np, struct queue_msg **lin
 		for (i = 0; i < nl; i++)
 			fail(link[i], QUEUE_ENOMEM, ENOMEM, "commit (no memory)");
 		st.np = st.nl = 0;
-		if (done)
-			done(arg);
+		queue_fsync_start(st.rd.fd, 0, st.rd.err, 0, done, arg);	/* an empty round */
 		return;
 	}
 	for (i = 0; i < nl; i++) {

@@ -44,16 +44,32 @@ static struct {
 	.done = PTHREAD_COND_INITIALIZER,
 };
 
+/* sync_one - fsync (or syncfs) one fd; 0 or its errno */
+static int sync_one(int fd, int syncfs)
+{
+	int r = syncfs ? queue_sys.syncfs(fd) : queue_sys.fsync(fd);
+
+	return r < 0 ? errno : 0;
+}
+
+/* in_turn - every fd of a round by the calling thread, one after another */
+static void in_turn(const int *fds, size_t n, int *errs, int syncfs)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		errs[i] = sync_one(fds[i], syncfs);
+}
+
 /* work - claim fds of the current round until none is left; mu held */
 static void work(void)
 {
 	while (pool.next < pool.n) {
 		size_t i = pool.next++;
-		int r, e;
+		int e;
 
 		pthread_mutex_unlock(&pool.mu);
-		r = pool.syncfs ? queue_sys.syncfs(pool.fds[i]) : queue_sys.fsync(pool.fds[i]);
-		e = r < 0 ? errno : 0;
+		e = sync_one(pool.fds[i], pool.syncfs);
 		pthread_mutex_lock(&pool.mu);
 		pool.errs[i] = e;
 		if (--pool.left == 0) {
@@ -147,15 +163,9 @@ void queue_fsync_start(const int *fds, size_t n, int *errs, int syncfs,
 
 void queue_fsync_wait(void)
 {
-	size_t i;
-
 	mine.open = 0;
 	if (!mine.posted) {
-		for (i = 0; i < mine.n; i++) {
-			int r = mine.syncfs ? queue_sys.syncfs(mine.fds[i]) : queue_sys.fsync(mine.fds[i]);
-
-			mine.errs[i] = r < 0 ? errno : 0;
-		}
+		in_turn(mine.fds, mine.n, mine.errs, mine.syncfs);
 		mine.n = 0;
 		return;
 	}
@@ -174,10 +184,7 @@ void queue_fsync_wait(void)
 void queue_fsync_all(const int *fds, size_t n, int *errs)
 {
 	if (n == 1 || mine.open) {	/* one: no helper to wake; nested: in turn */
-		size_t i;
-
-		for (i = 0; i < n; i++)
-			errs[i] = queue_sys.fsync(fds[i]) < 0 ? errno : 0;
+		in_turn(fds, n, errs, 0);
 		return;
 	}
 	queue_fsync_start(fds, n, errs, 0, NULL, NULL);
