@@ -63,7 +63,7 @@ struct router_config {
 	int require_send;	/* skip queues whose qmail-send is not running */
 	unsigned nscanners;
 	const struct scan_backend *scanners[ROUTER_MAX_SCANNERS];
-	enum router_action on_virus, on_banned, on_spam, on_error;
+	enum router_action on_virus, on_banned, on_spam, on_limit, on_error;
 	int tag_clean;		/* SLUICE_TAG_CLEAN: headers on clean mail too */
 	const char *quarantine;	/* SLUICE_QUARANTINE: a Maildir */
 	char quarantine_log[4200];	/* SLUICE_QUARANTINE_LOG */

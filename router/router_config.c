@@ -61,6 +61,7 @@ static const struct {
 	{ "SLUICE_ON_VIRUS", "reject", "reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_BANNED", "reject", "reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_SPAM", "reject", "reject | defer | drop | accept | tag | quarantine" },
+	{ "SLUICE_ON_LIMIT", "reject", "limit hit, unopenable structure: reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_ERROR", "defer", "scanner failure or timeout: defer | accept" },
 	{ "REJECTVIRUS", "", "IndiMail: 0 accept and tag, 1 reject, 2 drop (sets SLUICE_ON_VIRUS)" },
 	{ "SLUICE_TAG_CLEAN", "0", "1: X-QHPSI and X-Virus-Scanned headers on clean mail too" },
@@ -353,6 +354,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	if (action("SLUICE_ON_VIRUS", ACTION_REJECT, 1, &c->on_virus, err, errlen) < 0 ||
 	    action("SLUICE_ON_BANNED", ACTION_REJECT, 1, &c->on_banned, err, errlen) < 0 ||
 	    action("SLUICE_ON_SPAM", ACTION_REJECT, 1, &c->on_spam, err, errlen) < 0 ||
+	    action("SLUICE_ON_LIMIT", ACTION_REJECT, 1, &c->on_limit, err, errlen) < 0 ||
 	    action("SLUICE_ON_ERROR", ACTION_DEFER, 0, &c->on_error, err, errlen) < 0)
 		return -1;
 	if ((s = get("REJECTVIRUS"))) {
@@ -386,7 +388,7 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		}
 	}
 	if (!c->quarantine && (c->on_virus == ACTION_QUARANTINE || c->on_banned == ACTION_QUARANTINE ||
-			       c->on_spam == ACTION_QUARANTINE)) {
+			       c->on_spam == ACTION_QUARANTINE || c->on_limit == ACTION_QUARANTINE)) {
 		snprintf(err, errlen, "a quarantine action needs SLUICE_QUARANTINE (a Maildir)");
 		return -1;
 	}
@@ -476,7 +478,7 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 	}
 	/* a quarantine action needs the Maildir sluiced made at start */
 	if (!c->quarantine && (n.on_virus == ACTION_QUARANTINE || n.on_banned == ACTION_QUARANTINE ||
-			       n.on_spam == ACTION_QUARANTINE)) {
+			       n.on_spam == ACTION_QUARANTINE || n.on_limit == ACTION_QUARANTINE)) {
 		snprintf(msg, cap, "a quarantine action needs SLUICE_QUARANTINE at start: "
 			 "running settings kept");
 		rc = -1;
@@ -516,6 +518,7 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 	LIVE_NAMED("SLUICE_ON_VIRUS", on_virus, action_names);
 	LIVE_NAMED("SLUICE_ON_BANNED", on_banned, action_names);
 	LIVE_NAMED("SLUICE_ON_SPAM", on_spam, action_names);
+	LIVE_NAMED("SLUICE_ON_LIMIT", on_limit, action_names);
 	LIVE_NAMED("SLUICE_ON_ERROR", on_error, action_names);
 	LIVE_NAMED("SLUICE_CUSTOM_ERROR", custom, custom_names);
 #undef LIVE_NAMED

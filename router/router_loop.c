@@ -519,6 +519,14 @@ void msg_drive(struct rmsg *m)
 		snprintf(text, sizeof text, "Your email is considered spam (%.2f spam-hits) (#5.7.1)",
 			 v->score);
 		break;
+	case SCAN_LIMIT:
+		/* permanent by default: a structure that will never scan should
+		 * not be retried by the sender for days */
+		act = c->on_limit;
+		snprintf(text, sizeof text,
+			 "Your email was rejected because it could not be scanned: %s (#5.7.1)",
+			 v->name);
+		break;
 	case SCAN_ERROR:
 		act = c->on_error;
 		snprintf(text, sizeof text,

@@ -13,7 +13,7 @@
  *	for tests only).
  *
  *	scan_verdict_merge() keeps the strictest of two verdicts:
- *	infected > banned > spam > error > clean.
+ *	infected > banned > limit > spam > error > clean.
  *
  * DIAGNOSTICS
  *	init() and reload() return 0, or -1 with a text naming the file and the
@@ -31,6 +31,8 @@ enum scan_kind {		/* in increasing strictness */
 	SCAN_CLEAN = 0,
 	SCAN_ERROR,		/* scanner failed or timed out: defer or fail open */
 	SCAN_SPAM,
+	SCAN_LIMIT,		/* a limit hit or a structure no scanner could open:
+				 * never clean; the admin's SLUICE_ON_LIMIT decides */
 	SCAN_BANNED,
 	SCAN_INFECTED,
 };

@@ -14,6 +14,7 @@
  *		X-Sluice-Test: virus <name>	infected
  *		X-Sluice-Test: banned <file>	banned
  *		X-Sluice-Test: spam <score> [<required>]	spam (required 5.0)
+ *		X-Sluice-Test: limit <text>	a limit hit
  *		X-Sluice-Test: error <text>	error
  *		X-Sluice-Test: hang		sleeps until the deadline or cancel
  *
@@ -94,6 +95,8 @@ const char *scan_kind_name(enum scan_kind kind)
 		return "error";
 	case SCAN_SPAM:
 		return "spam";
+	case SCAN_LIMIT:
+		return "limit";
 	case SCAN_BANNED:
 		return "banned";
 	case SCAN_INFECTED:
@@ -232,7 +235,9 @@ static void test_scan(void *state, const struct scan_input *in, struct scan_verd
 		scan_verdict_set(v, SCAN_SPAM, "test", NULL);
 		v->score = score;
 		v->required = required > 0 ? required : 5.0;
-	} else if (strcasecmp(verb, "error") == 0)
+	} else if (strcasecmp(verb, "limit") == 0)
+		scan_verdict_set(v, SCAN_LIMIT, "test", "%s", *arg ? arg : "test limit");
+	else if (strcasecmp(verb, "error") == 0)
 		scan_verdict_set(v, SCAN_ERROR, "test", "%s", *arg ? arg : "test error");
 	else if (strcasecmp(verb, "hang") == 0)
 		test_hang(in, v);

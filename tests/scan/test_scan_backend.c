@@ -73,6 +73,7 @@ static void test_kind_name(void **unused)
 	assert_string_equal(scan_kind_name(SCAN_CLEAN), "clean");
 	assert_string_equal(scan_kind_name(SCAN_ERROR), "error");
 	assert_string_equal(scan_kind_name(SCAN_SPAM), "spam");
+	assert_string_equal(scan_kind_name(SCAN_LIMIT), "limit");
 	assert_string_equal(scan_kind_name(SCAN_BANNED), "banned");
 	assert_string_equal(scan_kind_name(SCAN_INFECTED), "infected");
 	assert_string_equal(scan_kind_name((enum scan_kind)42), "unknown");
@@ -99,7 +100,7 @@ static void test_verdict_set(void **unused)
 
 static void test_merge(void **unused)
 {
-	static const char *const who[] = { "a", "b", "c", "d", "e" };
+	static const char *const who[] = { "a", "b", "c", "d", "e", "f" };
 	int i, j;
 
 	/* every pair: the stricter kind wins, in either order */
@@ -133,6 +134,12 @@ static void test_merge(void **unused)
 		scan_verdict_set(&v, SCAN_SPAM, "spamd", NULL);
 		scan_verdict_merge(&acc, &v);
 		assert_int_equal(acc.kind, SCAN_SPAM);
+		scan_verdict_set(&v, SCAN_LIMIT, "attach", "MIME nesting deeper than 64");
+		scan_verdict_merge(&acc, &v);
+		assert_int_equal(acc.kind, SCAN_LIMIT);
+		scan_verdict_set(&v, SCAN_SPAM, "spamd", NULL);
+		scan_verdict_merge(&acc, &v);
+		assert_int_equal(acc.kind, SCAN_LIMIT);
 		scan_verdict_set(&v, SCAN_INFECTED, "clamav", "Eicar");
 		scan_verdict_merge(&acc, &v);
 		scan_verdict_set(&v, SCAN_BANNED, "attach", "a.exe");
@@ -190,6 +197,10 @@ static void test_markers(void **unused)
 	scan_text(HDR "X-Sluice-Test: spam 3 2.5\n", &v, 0, NULL);
 	assert_int_equal(v.kind, SCAN_SPAM);
 	assert_true(v.score == 3 && v.required == 2.5);
+
+	scan_text(HDR "X-Sluice-Test: limit MIME structure too deep\n", &v, 0, NULL);
+	assert_int_equal(v.kind, SCAN_LIMIT);
+	assert_string_equal(v.name, "MIME structure too deep");
 
 	scan_text(HDR "X-Sluice-Test: error backend on fire\n", &v, 0, NULL);
 	assert_int_equal(v.kind, SCAN_ERROR);
