@@ -72,15 +72,19 @@ size_t client_reject_text(char *out, size_t cap, int permanent, const char *text
 
 /*
  * Wire protocol on the daemon's unix socket.
- *	request  "SLQ1" then "KEY=VALUE\0" pairs, with fds 0 and 1 attached
- *	ack      'A' once the daemon owns the fds
+ *	go       'G' from the daemon once it has admitted the connection (it
+ *	         accepts only while under its limits): only then does the
+ *	         client pass its fds, so that a client that gives up while it
+ *	         waits in the listen backlog still holds the only copies of
+ *	         qmail-smtpd's pipes, and its exit frees qmail-smtpd at once
+ *	request  "SLQ2" then "KEY=VALUE\0" pairs, with fds 0 and 1 attached
  *	reply    'R' code plain fd len text[len]
  *	         code: exit code to use when fd (-1: none) is open, after
  *	         writing text there; plain: exit code otherwise.
  */
-#define WIRE_MAGIC "SLQ1"
+#define WIRE_MAGIC "SLQ2"
 #define WIRE_REQ_MAX 4096
-#define WIRE_ACK 'A'
+#define WIRE_GO 'G'
 
 struct wire_reply {
 	uint8_t code, plain;

@@ -4,8 +4,9 @@
  *	The request is one datagram-like sendmsg on a stream socket: the magic,
  *	"KEY=VALUE\0" pairs of the qmail-smtpd environment the policy may use,
  *	and fds 0 and 1 as SCM_RIGHTS.  The daemon learns uid and pid from
- *	SO_PEERCRED, never from the payload.  The ack is one byte; the reply is
- *	'R' code plain fd len text.  See client.h.
+ *	SO_PEERCRED, never from the payload.  The daemon's go-ahead before the
+ *	request is one byte; the reply is 'R' code plain fd len text.  See
+ *	client.h.
  *
  * DIAGNOSTICS
  *	-1 with errno from the socket calls; EPROTO for a malformed frame,

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,6 +234,15 @@ static int nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* readable_type - what qmail-smtpd and qmail-inject pass: a pipe (or FIFO)
+ * or a regular file; never a socket, a tty or a device */
+static int readable_type(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
+}
+
 /* start - the request arrived: choose a queue, begin the mess file */
 static void start(struct rmsg *m)
 {
@@ -249,8 +259,11 @@ static void start(struct rmsg *m)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n <= 0) {
-		msg_answer(m, QQ_TEMP, "error", NULL,
-			   n == 0 ? "client left before its request" : "malformed request");
+		/* n == 0: the client gave up while it waited in the listen
+		 * backlog; it still held qmail-smtpd's pipes and has exited */
+		msg_answer(m, QQ_TEMP, n == 0 ? "client-gone" : "error", NULL,
+			   n == 0 ? "sluice-queue gave up before it was admitted"
+			   : "malformed request (a sluice-queue of another version?)");
 		return;
 	}
 	m->payload_len = (size_t)n;
@@ -263,10 +276,12 @@ static void start(struct rmsg *m)
 	}
 	m->uid = cred.uid;
 	m->pid = cred.pid;
-	{
-		char ack = WIRE_ACK;
-
-		(void)!send(m->conn, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (!readable_type(m->fd0) || !readable_type(m->fd1)) {
+		/* e.g. sluice-queue started with fd 0 closed passes its own
+		 * socket: reading it would hold a slot until the read timeout */
+		msg_answer(m, QQ_READ, "error", NULL, !readable_type(m->fd0)
+			   ? "the message fd is not a pipe or a file" : "the envelope fd is not a pipe or a file");
+		return;
 	}
 	if (nonblock(m->fd0) < 0 || nonblock(m->fd1) < 0) {
 		msg_answer(m, QQ_READ, "error", NULL, "cannot make the pipes non-blocking");
@@ -467,6 +482,12 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		if (!(m = calloc(1, sizeof *m))) {
 			close(fd);	/* sluice-queue sees EOF: 71 */
 			return;
+		}
+		/* admitted: only now may the client pass qmail-smtpd's pipes */
+		{
+			char go = WIRE_GO;
+
+			(void)!send(fd, &go, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 		m->r = r;
 		m->conn = fd;

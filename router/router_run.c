@@ -137,6 +137,9 @@ int router_run(struct router_config *c)
 	r.cfg = c;
 	r.lsock = r.ssock = -1;
 	signal(SIGPIPE, SIG_IGN);
+	/* inherited SIG_IGN would make the kernel reap the exec scanner's
+	 * children before its waitpid() sees their status */
+	signal(SIGCHLD, SIG_DFL);
 	queue_uids_load(&r.uids, c->passwd);
 	if ((r.lsock = listen_on(c->socket_path, c, 1024)) < 0) {
 		r.lsock = -1;
@@ -148,7 +151,11 @@ int router_run(struct router_config *c)
 	}
 	if (drop_privileges(c) < 0 || make_quarantine(c) < 0 || open_queues(&r) < 0)
 		goto out;
-	if (!(r.loop = ev_default_loop(EVFLAG_AUTO))) {
+	/* Not ev_default_loop(): the default loop installs a SIGCHLD handler
+	 * that reaps every child, and the exec scanner's workers must get
+	 * their own child's status from waitpid() (else ECHILD: an infected
+	 * verdict lost).  Signals work on any one loop. */
+	if (!(r.loop = ev_loop_new(EVFLAG_AUTO))) {
 		fprintf(stderr, "sluiced: fatal: cannot start libev\n");
 		goto out;
 	}
@@ -178,6 +185,7 @@ int router_run(struct router_config *c)
 	router_health_stop(&r);
 	router_sync_stop(&r);
 	router_scan_stop(&r);
+	ev_loop_destroy(r.loop);
 	fprintf(stderr, "sluiced: stopped: accepted %lu rejected %lu deferred %lu failed %lu\n",
 		r.st.accepted, r.st.rejected, r.st.deferred, r.st.failed);
 	rc = 0;

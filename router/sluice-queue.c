@@ -1,16 +1,20 @@
 /*
  * sluice-queue - the QMAILQUEUE program: hand fd 0 and fd 1 to sluiced.
  *
- *	Connects to $SLUICE_SOCKET (default $QUEUE_BASE/sluiced.sock), passes
- *	fds 0 and 1 with SCM_RIGHTS, closes its own copies (so that a dead
- *	daemon means EPIPE for qmail-smtpd, never a hang), waits for the ack
- *	within SLUICE_ACCEPT_TIMEOUT seconds and for the reply within
+ *	Connects to $SLUICE_SOCKET (default $QUEUE_BASE/sluiced.sock), waits
+ *	within SLUICE_ACCEPT_TIMEOUT seconds for the daemon's go-ahead (sent
+ *	once it admits the connection), then passes fds 0 and 1 with
+ *	SCM_RIGHTS and closes its own copies (so that a dead daemon means
+ *	EPIPE for qmail-smtpd, never a hang), waits for the reply within
  *	SLUICE_TIMEOUT, writes a custom reject text where the reply says, and
- *	exits with the reply's code.  No daemon, or no ack in time: exit 71,
- *	or direct mode when SLUICE_FALLBACK=direct and the fds were not passed.
+ *	exits with the reply's code.  No daemon, or no go-ahead in time: exit
+ *	71 (the fds were never passed, so qmail-smtpd's writes fail at once),
+ *	or direct mode when SLUICE_FALLBACK=direct.
+ *	fd 0 or 1 not open: exit 54 at once, as qmail-queue's reads would fail.
  *	SLUICE_MODE=direct does qmail-queue's job in this process.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,6 +150,8 @@ int main(int argc, char **argv)
 	struct wire_reply r;
 	ssize_t n;
 	size_t len;
+	time_t t_start;
+	long left;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		fputs(usage, stdout);
@@ -156,13 +162,36 @@ int main(int argc, char **argv)
 	if (accept_timeout < 0 || timeout < 0)
 		return QQ_CONFIG;	/* 451 qq unable to read configuration */
 	alarm((unsigned)timeout);
+	/* Before anything can take their numbers: a closed fd 0 or 1 would
+	 * otherwise be our own socket, sent to the daemon as the message. */
+	if (fcntl(0, F_GETFL) < 0 || fcntl(1, F_GETFL) < 0) {
+		fprintf(stderr, "sluice-queue: fd %d is not open: run me as qmail-smtpd runs "
+			"qmail-queue (message on fd 0, envelope on fd 1)\n", fcntl(0, F_GETFL) < 0 ? 0 : 1);
+		return QQ_READ;
+	}
 	if (mode && !strcmp(mode, "direct"))
 		return direct();
 
 	sock = socket_path(path, sizeof path);
+	t_start = time(NULL);
 	if ((s = connect_daemon(sock, accept_timeout)) < 0) {
 		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s\n", sock, strerror(errno),
 			fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
+	}
+	/* Over its limits the daemon does not accept: we wait in the listen
+	 * backlog holding the fds ourselves, and giving up frees them. */
+	left = accept_timeout - (long)(time(NULL) - t_start);	/* connect() may have waited */
+	n = wait_bytes(s, buf, 1, 1, left > 0 ? left : 1);
+	if (n != 1 || buf[0] != WIRE_GO) {
+		if (n == -2)
+			fprintf(stderr, "sluice-queue: %s did not admit the message within %ld s "
+				"(SLUICE_ACCEPT_TIMEOUT)%s\n", sock, accept_timeout,
+				fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+		else
+			fprintf(stderr, "sluice-queue: %s closed the connection before admitting the "
+				"message%s\n", sock, fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+		close(s);
 		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
 	}
 	len = wire_env(req, sizeof req);
@@ -175,12 +204,6 @@ int main(int argc, char **argv)
 	 * gives qmail-smtpd EPIPE instead of a full pipe it waits on. */
 	close(0);
 	close(1);
-	n = wait_bytes(s, buf, 1, 1, accept_timeout);
-	if (n != 1 || buf[0] != WIRE_ACK) {
-		fprintf(stderr, "sluice-queue: %s did not take the message within %ld s\n", sock,
-			accept_timeout);
-		return QQ_TEMP;
-	}
 	n = wait_bytes(s, buf, sizeof buf, 0, timeout);
 	if (n <= 0 || wire_reply_decode(buf, (size_t)n, &r) != 1) {
 		fprintf(stderr, "sluice-queue: %s closed the connection before its verdict\n", sock);

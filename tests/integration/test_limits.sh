@@ -18,6 +18,11 @@
 #    AddressSanitizer, whose shadow memory and quarantine dominate).
 # 4. SLUICE_READ_TIMEOUT=1 with a sender pausing 3 s: exit 52 ("qq timeout")
 #    after about 1 s, nothing left in the queue.
+# 5. SLUICE_MAX_INFLIGHT=1 held by a sender pausing 6 s; a 1 MB message
+#    (far more than a pipe holds) from a client with SLUICE_ACCEPT_TIMEOUT=1:
+#    qmail-smtpd's side (qqsim) is done within about 1 s with 71 - its
+#    write() is not left blocked on a pipe whose read end waits, unread,
+#    in a connection the daemon has not accepted.
 . "$(dirname "$0")/lib.sh"
 lib_init
 
@@ -145,5 +150,21 @@ ms=$(((end - start) / 1000))
 assert_queue_empty "idle sender"
 grep -q '^msg .* verdict timeout .*exit 52 ' "$DLOG" || fail "no log line for the timeout"
 say "ok: idle sender -> exit 52 after $ms ms, nothing left"
+daemon_stop
+
+say "--- 5. a 1 MB message over the in-flight limit: qmail-smtpd is not held"
+daemon_start SLUICE_MAX_INFLIGHT=1
+load_qq "$WORK/hold.out" -n 1 -k 1 -w 6000 &
+HOLD=$!
+track "$HOLD"
+wait_until 5 "the slow sender to hold the only slot" eval '[ "$(stat_get inflight)" = 1 ]'
+run_qq SLUICE_ACCEPT_TIMEOUT=1 -s 1000000
+expect "1 MB message over the limit" 71
+[ "$QQ_MS" -lt 3000 ] || fail "qmail-smtpd's side took $QQ_MS ms: held until the slot freed"
+say "ok: 71 and qmail-smtpd free after $QQ_MS ms (the slot is held for 6 s)"
+wait "$HOLD" || fail "the slow sender failed"
+grep -q 'exits=0:1,$' "$WORK/hold.out" || fail "the slow sender: $(grep '^msgs=' "$WORK/hold.out")"
+wait_idle
+[ "$(count todo)" = 1 ] || fail "$(count todo) messages queued, want the slow sender's one"
 daemon_stop
 say "ok"

@@ -301,7 +301,7 @@ static void test_env_limits(void **unused)
 static void test_env_get_bounds(void **unused)
 {
 	static const char p[] = WIRE_MAGIC "A=1\0PROTO=SMTPXXXX";
-	char *copy = malloc(4 + 4 + 10);	/* exactly "SLQ1A=1\0PROTO=SMTP" */
+	char *copy = malloc(4 + 4 + 10);	/* exactly "SLQ2A=1\0PROTO=SMTP" */
 
 	memcpy(copy, p, 4 + 4 + 10);
 	assert_string_equal(wire_env_get(copy, 8, "A"), "1");
@@ -347,7 +347,7 @@ static void malformed(const char *what, const char *payload, size_t len, size_t 
 static void test_request_malformed(void **unused)
 {
 	static const char good[] = WIRE_MAGIC "PROTO=SMTP";
-	static const char bad[] = "SLQ2PROTO=SMTP";
+	static const char bad[] = "SLQ1PROTO=SMTP";	/* the protocol before the go-ahead byte */
 
 	malformed("no fds", good, sizeof good, 0);
 	malformed("bad magic, 2 fds", bad, sizeof bad, 2);
