@@ -26,6 +26,7 @@
 #include "scan/scan.h"
 
 #define ROUTER_MAX_SCANNERS 8
+#define ROUTER_INFLIGHT_DEFAULT 512	/* or less, when the open files limit is lower */
 
 /* What to do with a verdict. */
 enum router_action {
@@ -46,6 +47,8 @@ struct router_config {
 	gid_t socket_gid;	/* (gid_t)-1: leave as is */
 	const char *user;	/* SLUICE_USER: user to become when started as root */
 	unsigned max_inflight;	/* messages accepted and not yet answered */
+	int max_inflight_set;	/* SLUICE_MAX_INFLIGHT given; else derived from the fd limit */
+	unsigned max_inflight_auto;	/* that derived value (router_run), kept over reloads */
 	uint64_t max_bytes;	/* bytes of such messages written so far */
 	unsigned scan_depth;	/* jobs waiting for a scan worker */
 	unsigned workers;	/* scan threads */

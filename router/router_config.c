@@ -325,7 +325,9 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 			return -1;                                    \
 		c->field = v;                                         \
 	} while (0)
-	NUM("SLUICE_MAX_INFLIGHT", max_inflight, 512, 1, 1000000);
+	NUM("SLUICE_MAX_INFLIGHT", max_inflight, ROUTER_INFLIGHT_DEFAULT, 1, 1000000);
+	c->max_inflight_set = get("SLUICE_MAX_INFLIGHT") != NULL;
+	c->max_inflight_auto = ROUTER_INFLIGHT_DEFAULT;
 	NUM("SLUICE_MAX_BYTES", max_bytes, 1ull << 30, 1, UINT64_MAX);
 	NUM("SLUICE_SCAN_QUEUE", scan_depth, 256, 1, 1000000);
 	NUM("SLUICE_WORKERS", workers, cores > 0 ? (uint64_t)cores : 2, 1, 256);
@@ -484,6 +486,9 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 		rc = -1;
 		goto out;
 	}
+	if (!n.max_inflight_set)	/* the value router_run() derived at start */
+		n.max_inflight = c->max_inflight_auto;
+	n.max_inflight_auto = c->max_inflight_auto;
 	/* what a running daemon can take: read by the loop thread only */
 #define LIVE_UNIT(var, field, unit)                                                           \
 	do {                                                                                  \

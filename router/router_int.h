@@ -38,6 +38,7 @@ struct rqueue {			/* one queue and its health */
 	int send_running;	/* a qmail-send holds lock/sendmutex */
 	int over_backlog;	/* backlog > SLUICE_MAX_BACKLOG (logged on change) */
 	int64_t failing_until;	/* ms: skip after a write error */
+	unsigned fail_streak;	/* write errors since the last commit: the skip doubles */
 	unsigned long committed, failed;
 };
 
@@ -140,6 +141,7 @@ struct router {
 /* router_loop.c */
 void msg_drive(struct rmsg *);
 void msg_answer(struct rmsg *, int plain, const char *verdict, const char *text, const char *why);
+void router_queue_error(struct rmsg *, const struct queue_err *);
 void router_admit(struct router *);
 /* router_reap_later - free an answered message from the next loop iteration */
 void router_reap_later(struct rmsg *);

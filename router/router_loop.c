@@ -156,14 +156,24 @@ void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text
 	router_admit(r);
 }
 
-/* msg_fail - answer with the exit code of a queue status */
-static void msg_fail(struct rmsg *m, const struct queue_err *e)
+/* router_queue_error - answer a message whose queue operation failed.
+ * Running out of descriptors or memory is the daemon's own pressure: 71,
+ * and the queue stays in service (marking it failing would take every
+ * queue out at once).  Any other write error marks the queue failing for
+ * a moment and answers qmail-queue's code for the step. */
+void router_queue_error(struct rmsg *m, const struct queue_err *e)
 {
+	if (e->errnum == EMFILE || e->errnum == ENFILE || e->errnum == ENOMEM) {
+		msg_answer(m, QQ_TEMP, "error", NULL, e->text);
+		return;
+	}
 	if (m->rq && (e->status == QUEUE_EWRITE || e->status == QUEUE_EPID ||
 		      e->status == QUEUE_EMESS || e->status == QUEUE_EINTD || e->status == QUEUE_ETODO))
 		router_queue_failed(m->r, m->rq);
 	msg_answer(m, client_exit_code(e->status), "error", NULL, e->text);
 }
+
+#define msg_fail router_queue_error
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {

@@ -8,7 +8,9 @@
  *	thread (they are committed together: fewer directories to fsync).
  *	A queue is unusable while a "down" file exists in it, while its
  *	filesystem has less than MIN_FREE bytes, while its backlog exceeds
- *	SLUICE_MAX_BACKLOG, for 10 s after a write error, and, with
+ *	SLUICE_MAX_BACKLOG, for a moment after a write error (1 s, doubling
+ *	with each further error up to 10 s, back to 1 s after a commit: a
+ *	queue whose disk filled and emptied again is tried soon), and, with
  *	SLUICE_REQUIRE_SEND=1, while no qmail-send holds its lock/sendmutex.
  *	A health thread measures those figures once a second (listing todo/
  *	and intd/ is slow with a large backlog: never on the loop thread);
@@ -32,7 +34,8 @@
 
 #include "router_int.h"
 
-#define FAILING_MS 10000
+#define FAILING_MS 1000		/* first skip after a write error */
+#define FAILING_MAX_MS 10000
 
 static int usable(const struct router *r, const struct rqueue *q, int64_t now)
 {
@@ -107,8 +110,14 @@ int router_all_short_of_space(const struct router *r)
 
 void router_queue_failed(struct router *r, struct rqueue *q)
 {
+	int64_t ms = FAILING_MS;
+	unsigned i;
+
+	for (i = 0; i < q->fail_streak && ms < FAILING_MAX_MS; i++)
+		ms *= 2;
 	q->failed++;
-	q->failing_until = router_now_ms() + FAILING_MS;
+	q->fail_streak++;
+	q->failing_until = router_now_ms() + (ms < FAILING_MAX_MS ? ms : FAILING_MAX_MS);
 }
 
 /* locks_load - the FLOCK entries of /proc/locks as "maj:min:ino" strings, in buf */

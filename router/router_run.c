@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -58,6 +59,57 @@ static int listen_on(const char *path, const struct router_config *c, int backlo
 		return -1;
 	}
 	return s;
+}
+
+/*
+ * fd_budget - raise the open files limit to what the limits need, and
+ * derive the default in-flight limit from it.  A message in flight holds
+ * up to FDS_PER_MSG descriptors (the connection, the two pipes, the mess
+ * and intd files, the scanner's dup, an exec scanner's pipes); each queue
+ * holds its directories; the rest is a margin for the scanners' own files,
+ * the stats socket and libraries.  Running out is the daemon's own
+ * pressure, never a queue's fault (router_loop.c).
+ */
+#define FDS_PER_MSG 8
+static void fd_budget(struct router_config *c, unsigned nq)
+{
+	unsigned reserve = 32 + nq * (c->split + 6) + c->workers * 4 + c->fsync_threads;
+	rlim_t want = reserve + (rlim_t)FDS_PER_MSG *
+		(c->max_inflight_set ? c->max_inflight : ROUTER_INFLIGHT_DEFAULT);
+	struct rlimit rl, was;
+	unsigned fit;
+	char raised[64] = "";
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	was = rl;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		struct rlimit up = { want, want };	/* root may raise the hard limit */
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur < want || rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		if (rl.rlim_cur < was.rlim_cur)
+			rl.rlim_cur = was.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl = was;
+	}
+	fit = rl.rlim_cur > reserve + FDS_PER_MSG ? (unsigned)((rl.rlim_cur - reserve) / FDS_PER_MSG) : 1;
+	if (!c->max_inflight_set)
+		c->max_inflight = c->max_inflight_auto = fit < ROUTER_INFLIGHT_DEFAULT ? fit
+										 : ROUTER_INFLIGHT_DEFAULT;
+	if (rl.rlim_cur != was.rlim_cur)
+		snprintf(raised, sizeof raised, " (raised from %llu)", (unsigned long long)was.rlim_cur);
+	fprintf(stderr, "sluiced: open files limit %llu%s; in-flight limit %u%s\n",
+		(unsigned long long)rl.rlim_cur, raised, c->max_inflight,
+		c->max_inflight_set ? " (SLUICE_MAX_INFLIGHT)"
+		: fit < ROUTER_INFLIGHT_DEFAULT ? " (derived from it)" : "");
+	if (c->max_inflight_set && c->max_inflight > fit)
+		fprintf(stderr, "sluiced: warning: SLUICE_MAX_INFLIGHT=%u needs about %llu open files, "
+			"the limit is %llu: messages beyond %u may be deferred (71)\n", c->max_inflight,
+			(unsigned long long)want, (unsigned long long)rl.rlim_cur, fit);
 }
 
 static int drop_privileges(const struct router_config *c)
@@ -141,6 +193,7 @@ int router_run(struct router_config *c)
 	 * children before its waitpid() sees their status */
 	signal(SIGCHLD, SIG_DFL);
 	queue_uids_load(&r.uids, c->passwd);
+	fd_budget(c, c->set.n);
 	if ((r.lsock = listen_on(c->socket_path, c, 1024)) < 0) {
 		r.lsock = -1;
 		return 111;	/* nothing of ours to clean up */

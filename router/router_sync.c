@@ -243,10 +243,9 @@ void router_sync_done(struct router *r)
 		}
 		if (m->qm.flags & QUEUE_MSG_TODO && m->qm.err.status == QUEUE_OK) {
 			m->rq->committed++;
+			m->rq->fail_streak = 0;
 			msg_answer(m, QQ_OK, m->verdict, NULL, NULL);
-		} else {
-			router_queue_failed(r, m->rq);
-			msg_answer(m, client_exit_code(m->qm.err.status), "error", NULL, m->qm.err.text);
-		}
+		} else
+			router_queue_error(m, &m->qm.err);
 	}
 }

@@ -23,6 +23,13 @@
 #    qmail-smtpd's side (qqsim) is done within about 1 s with 71 - its
 #    write() is not left blocked on a pipe whose read end waits, unread,
 #    in a connection the daemon has not accepted.
+# 6. Open files: sluiced under a hard limit of 400 descriptors that it may
+#    not raise (CAP_SYS_RESOURCE dropped).  Without SLUICE_MAX_INFLIGHT it
+#    derives a smaller in-flight limit from it and logs both: 300 messages
+#    from 64 sessions all exit 0.  With SLUICE_MAX_INFLIGHT=300 it warns,
+#    runs out of descriptors under 128 slow senders, answers those messages
+#    71 (never a queue error code), takes no queue out of service, and a
+#    message right after the load is committed at once.
 . "$(dirname "$0")/lib.sh"
 lib_init
 
@@ -167,4 +174,46 @@ grep -q 'exits=0:1,$' "$WORK/hold.out" || fail "the slow sender: $(grep '^msgs='
 wait_idle
 [ "$(count todo)" = 1 ] || fail "$(count todo) messages queued, want the slow sender's one"
 daemon_stop
+
+say "--- 6. a low open files limit"
+# nofile_start VAR=VALUE... - sluiced with nofile 400:400 it cannot raise
+nofile_start() {
+	NSTART=$((NSTART + 1))
+	DLOG=$WORK/sluiced.$NSTART.log
+	env QUEUE_BASE="$WORK" QUEUE_COUNT="$NQ" SLUICE_SCANNERS=null $AS_USER "$@" \
+		prlimit --nofile=400:400 setpriv --bounding-set=-sys_resource --inh-caps=-all \
+		"$SLUICED" 2>>"$DLOG" </dev/null &
+	DPID=$!
+	track "$DPID"
+	wait_until 5 "sluiced to listen" eval 'grep -q "^sluiced: listening on " "$DLOG" && [ -S "$SOCK" ]'
+}
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v prlimit >/dev/null; then
+	nofile_start
+	grep -q '^sluiced: open files limit 400; in-flight limit [0-9]* (derived from it)$' "$DLOG" ||
+		fail "no log line with the derived in-flight limit: $(grep 'open files' "$DLOG")"
+	say "$(grep 'open files' "$DLOG")"
+	load_qq "$WORK/nofile1.out" -n 300 -k 64
+	say "qqsim: $LOAD_SUMMARY"
+	[ "$LOAD_EXITS" = "0:300," ] || fail "derived limit: exit codes $LOAD_EXITS, want 0:300,"
+	wait_idle
+	daemon_stop
+	clear_queues
+
+	nofile_start SLUICE_MAX_INFLIGHT=300
+	grep -q 'warning: SLUICE_MAX_INFLIGHT=300 needs about' "$DLOG" || fail "no warning for SLUICE_MAX_INFLIGHT=300"
+	load_qq "$WORK/nofile2.out" -n 256 -k 128 -w 500
+	say "qqsim: $LOAD_SUMMARY"
+	case $LOAD_EXITS in
+	*5[0-9]:* | *6[0-9]:* | *8[0-9]:* | *9[0-9]:*) fail "queue error codes under fd pressure: $LOAD_EXITS" ;;
+	esac
+	wait_idle
+	run_qq
+	expect "a message right after the fd pressure" 0
+	[ "$QQ_MS" -lt 900 ] || fail "the message after the load took $QQ_MS ms"
+	grep -q "Too many open files" "$DLOG" || fail "the load never ran out of descriptors: the test did not test"
+	say "ok: under fd pressure only 0 and 71 ($LOAD_EXITS); no queue taken out of service"
+	daemon_stop
+else
+	say "skipped: needs root, prlimit and setpriv"
+fi
 say "ok"

@@ -11,6 +11,8 @@
  *	unusable   a chosen queue that goes down, fails or is over its backlog
  *	           is left within the same round; none usable -> NULL
  *	one        QUEUEDIR / QUEUE_COUNT=1: that queue or NULL
+ *	backoff    a write error skips the queue for 1 s, doubling with each
+ *	           further error up to 10 s; a commit resets it to 1 s
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,39 @@ static void test_round(void **state)
 		changed += router_pick(&f->r, 0, 1) != first;
 	}
 	assert_true(changed > 0);
+}
+
+/* skipped_ms - for how long the last failure takes the queue out (ms) */
+static int64_t skipped_ms(struct fx *f, struct rqueue *q)
+{
+	int64_t now = router_now_ms();
+
+	router_queue_failed(&f->r, q);
+	return q->failing_until - now;
+}
+
+static void test_backoff(void **state)
+{
+	struct fx *f = *state;
+	struct rqueue *q = &f->q[2];
+	static const int64_t want[] = { 1000, 2000, 4000, 8000, 10000, 10000 };
+	unsigned i;
+
+	f->r.nq = 1;
+	f->r.queues = q;
+	for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+		int64_t ms = skipped_ms(f, q);
+
+		assert_true(ms >= want[i] - 50 && ms <= want[i]);
+		assert_null(router_pick(&f->r, 0, 1));	/* skipped meanwhile */
+	}
+	assert_int_equal(q->failed, 6);
+	/* a commit resets the streak (router_sync.c): the next skip is 1 s */
+	q->fail_streak = 0;
+	assert_true(skipped_ms(f, q) <= 1000);
+	q->failing_until = router_now_ms() - 1;
+	f->r.rounds++;
+	assert_ptr_equal(router_pick(&f->r, 0, 1), q);
 }
 
 static void test_batch_limit(void **state)
@@ -146,6 +181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable, setup, teardown),
