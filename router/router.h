@@ -43,7 +43,7 @@ struct router_config {
 	unsigned split;
 	char socket_path[4096];
 	char stats_path[4096];
-	mode_t socket_mode;
+	mode_t socket_mode, stats_mode;
 	gid_t socket_gid;	/* (gid_t)-1: leave as is */
 	const char *user;	/* SLUICE_USER: user to become when started as root */
 	unsigned max_inflight;	/* messages accepted and not yet answered */

@@ -37,8 +37,9 @@ static const struct {
 	{ "CONFSPLIT", "23", "split of the queues' mess/ directories" },
 	{ "SLUICE_SOCKET", "$QUEUE_BASE/sluiced.sock", "socket sluice-queue connects to" },
 	{ "SLUICE_STATS_SOCKET", "$SLUICE_SOCKET.stats", "socket answering live figures" },
-	{ "SLUICE_SOCKET_MODE", "0666", "mode of both sockets (octal)" },
-	{ "SLUICE_SOCKET_GROUP", "", "group of both sockets" },
+	{ "SLUICE_SOCKET_MODE", "0660", "mode of the message socket (octal)" },
+	{ "SLUICE_STATS_MODE", "0660", "mode of the stats socket (octal)" },
+	{ "SLUICE_SOCKET_GROUP", "nofiles when root", "group of both sockets" },
 	{ "SLUICE_USER", "", "user to become when started as root (the queue owner)" },
 	{ "SLUICE_ENVDIR", "", "envdir(8) directory read at start and again on SIGHUP" },
 	{ "SLUICE_MAX_INFLIGHT", "512", "messages received and not yet answered" },
@@ -221,6 +222,25 @@ int router_envdir_start(char *err, size_t errlen)
 	return 0;
 }
 
+/* octal - a mode in octal, def when unset */
+static int octal(const char *name, mode_t def, mode_t *out, char *err, size_t errlen)
+{
+	const char *s = get(name);
+	char *end;
+	unsigned long m;
+
+	*out = def;
+	if (!s)
+		return 0;
+	m = strtoul(s, &end, 8);
+	if (*end || m > 0777) {
+		snprintf(err, errlen, "%s=%s: want an octal mode", name, s);
+		return -1;
+	}
+	*out = (mode_t)m;
+	return 0;
+}
+
 static int action(const char *name, enum router_action def, int allow_reject,
 		  enum router_action *out, char *err, size_t errlen)
 {
@@ -297,17 +317,9 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		snprintf(c->stats_path, sizeof c->stats_path, "%s", s);
 	else
 		snprintf(c->stats_path, sizeof c->stats_path, "%.4089s.stats", c->socket_path);
-	c->socket_mode = 0666;
-	if ((s = get("SLUICE_SOCKET_MODE"))) {
-		char *end;
-		unsigned long m = strtoul(s, &end, 8);
-
-		if (*end || m > 0777) {
-			snprintf(err, errlen, "SLUICE_SOCKET_MODE=%s: want an octal mode", s);
-			return -1;
-		}
-		c->socket_mode = (mode_t)m;
-	}
+	if (octal("SLUICE_SOCKET_MODE", 0660, &c->socket_mode, err, errlen) < 0 ||
+	    octal("SLUICE_STATS_MODE", 0660, &c->stats_mode, err, errlen) < 0)
+		return -1;
 	c->socket_gid = (gid_t)-1;
 	if ((s = get("SLUICE_SOCKET_GROUP"))) {
 		struct group *g = getgrnam(s);
@@ -317,6 +329,12 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 			return -1;
 		}
 		c->socket_gid = g->gr_gid;
+	} else if (geteuid() == 0) {
+		/* qmail-smtpd runs the queue program as qmaild, group nofiles */
+		struct group *g = getgrnam("nofiles");
+
+		if (g)
+			c->socket_gid = g->gr_gid;
 	}
 	c->user = get("SLUICE_USER");
 #define NUM(var, field, def, lo, hi)                                  \

@@ -601,7 +601,8 @@ void msg_drive(struct rmsg *m)
 
 /*
  * The stats socket: a client sends a command (or nothing) and shuts down its
- * writing side; "" answers the figures, "reload" starts a scanner reload.
+ * writing side; "" answers the figures, "reload" starts a scanner reload
+ * (for root and the daemon's user only: SO_PEERCRED).
  * One connection at a time is plenty for an admin's tool; a client that
  * sends nothing within a second gets the figures anyway.
  */
@@ -623,8 +624,20 @@ static void stats_finish(struct stats_conn *sc)
 		sc->len--;
 	sc->cmd[sc->len] = 0;
 	if (!strcmp(sc->cmd, "reload")) {
-		router_scan_reload(r);
-		(void)!write(sc->io.fd, "reloading\n", 10);
+		/* a command that changes state (a reload doubles the engine's
+		 * memory while it runs): root and the daemon's own user only */
+		struct ucred cred;
+		socklen_t clen = sizeof cred;
+
+		if (getsockopt(sc->io.fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+		    (cred.uid != 0 && cred.uid != geteuid())) {
+			fprintf(stderr, "sluiced: stats socket: reload refused for uid %ld (pid %ld)\n",
+				clen == sizeof cred ? (long)cred.uid : -1L, clen == sizeof cred ? (long)cred.pid : -1L);
+			(void)!write(sc->io.fd, "permission denied\n", 18);
+		} else {
+			router_scan_reload(r);
+			(void)!write(sc->io.fd, "reloading\n", 10);
+		}
 	} else if (sc->len)
 		(void)!write(sc->io.fd, "unknown command\n", 16);
 	else

@@ -12,6 +12,7 @@
  *	with one line on stderr naming the file and the cause.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -28,10 +29,24 @@
 
 void router_loop_init(struct router *r);
 
-static int listen_on(const char *path, const struct router_config *c, int backlog)
+/*
+ * listen_on - bind a unix socket at path with its mode, owner and group,
+ * never following a link: a user who can write to path's directory (the
+ * queue owner can: the default socket lives in QUEUE_BASE) could otherwise
+ * swap our socket for a symlink between bind() and a chmod()/chown() by
+ * name and have root change the link's target.  The mode comes from the
+ * umask at bind() (no chmod at all); owner and group are set with
+ * AT_SYMLINK_NOFOLLOW, which changes a planted link itself, never its
+ * target.  Returns the listening socket, -1 on error, -2 when a running
+ * daemon answers on path.
+ */
+static int listen_on(const char *path, mode_t mode, uid_t uid, gid_t gid, int backlog)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int s;
+	char dir[4096];
+	const char *base = strrchr(path, '/');
+	int s, dfd = -1, e;
+	mode_t old;
 
 	if (strlen(path) >= sizeof sa.sun_path) {
 		fprintf(stderr, "sluiced: fatal: socket path too long: %s\n", path);
@@ -48,17 +63,34 @@ static int listen_on(const char *path, const struct router_config *c, int backlo
 		return -2;
 	}
 	close(s);
-	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	unlink(path);
-	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, backlog) < 0 ||
-	    chmod(path, c->socket_mode) < 0 ||
-	    (c->socket_gid != (gid_t)-1 && chown(path, (uid_t)-1, c->socket_gid) < 0)) {
-		fprintf(stderr, "sluiced: fatal: cannot listen on %s: %s\n", path, strerror(errno));
-		close(s);
-		return -1;
+	snprintf(dir, sizeof dir, "%.*s", base ? (int)(base - path) : 1, base ? path : ".");
+	if (!*dir)
+		strcpy(dir, "/");
+	base = base ? base + 1 : path;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		s = -1;
+		goto fail;
 	}
+	unlinkat(dfd, base, 0);	/* a dead daemon's socket; never follows a link */
+	old = umask((mode_t)(~mode & 0777));	/* the mode from birth */
+	e = bind(s, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (e < 0 || listen(s, backlog) < 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	     fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0))
+		goto fail;
+	close(dfd);
 	return s;
+fail:
+	e = errno;
+	fprintf(stderr, "sluiced: fatal: cannot listen on %s: %s\n", path, strerror(e));
+	if (s >= 0)
+		close(s);
+	if (dfd >= 0)
+		close(dfd);
+	errno = e;
+	return -1;
 }
 
 /*
@@ -184,6 +216,8 @@ int router_run(struct router_config *c)
 	char err[600];
 	unsigned i;
 	int rc = 111;
+	struct passwd *pw;
+	uid_t owner = (uid_t)-1;
 
 	memset(&r, 0, sizeof r);
 	r.cfg = c;
@@ -194,11 +228,13 @@ int router_run(struct router_config *c)
 	signal(SIGCHLD, SIG_DFL);
 	queue_uids_load(&r.uids, c->passwd);
 	fd_budget(c, c->set.n);
-	if ((r.lsock = listen_on(c->socket_path, c, 1024)) < 0) {
+	if (geteuid() == 0 && c->user && (pw = getpwnam(c->user)))
+		owner = pw->pw_uid;	/* the daemon's user owns its sockets */
+	if ((r.lsock = listen_on(c->socket_path, c->socket_mode, owner, c->socket_gid, 1024)) < 0) {
 		r.lsock = -1;
 		return 111;	/* nothing of ours to clean up */
 	}
-	if ((r.ssock = listen_on(c->stats_path, c, 16)) < 0) {
+	if ((r.ssock = listen_on(c->stats_path, c->stats_mode, owner, c->socket_gid, 16)) < 0) {
 		r.ssock = -1;
 		goto out;
 	}

@@ -126,8 +126,11 @@ static void test_defaults(void **unused)
 	assert_string_equal(c.socket_path, want);
 	snprintf(want, sizeof want, "%s/sluiced.sock.stats", tmp);
 	assert_string_equal(c.stats_path, want);
-	assert_int_equal(c.socket_mode, 0666);
-	assert_int_equal(c.socket_gid, (gid_t)-1);
+	assert_int_equal(c.socket_mode, 0660);
+	assert_int_equal(c.stats_mode, 0660);
+	/* started as root on a qmail host: qmail-smtpd's group nofiles */
+	assert_int_equal(c.socket_gid, geteuid() == 0 && getgrnam("nofiles") ? getgrnam("nofiles")->gr_gid
+									     : (gid_t)-1);
 	assert_null(c.user);
 	assert_int_equal(c.split, 23);
 	assert_int_equal(c.max_inflight, 512);
