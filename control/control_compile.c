@@ -2,9 +2,10 @@
  * control_compile.c - simcontrol text to simcontrol.cdb, as simscanmk
  *	does, and the checks sluice-cdb runs.
  *
- *	control_compile() loads the text exactly as control_policy_open()
- *	would (every line checked, every value parsed, every pattern
- *	compiled), and only when all of it is right writes the CDB through
+ *	control_compile() checks the text with the daemon's own code (every
+ *	line, every value, every pattern compiled; unlike the daemon's load,
+ *	each line's value on its own, so each line gets its diagnostics), and
+ *	only when all of it is right writes the CDB through
  *	control_cdb_write(): one record per line, key lowercased, value
  *	normalised (control_value_normalize), duplicates left out.  So a file
  *	the compiler accepts is a file the daemon accepts.
@@ -29,9 +30,9 @@ int control_compile(const char *src, const char *dst, int check_only,
 	struct control_build b = { .p = p, .opt = opt, .err = err, .errlen = errlen };
 	struct control_fileid id;
 	struct control_rec *recs = NULL;
-	size_t len, n = 0;
-	char *text = NULL;
-	int r;
+	size_t len, n = 0, i;
+	char *text = NULL, where[4300];
+	int r, def = 0;
 
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
@@ -44,14 +45,27 @@ int control_compile(const char *src, const char *dst, int check_only,
 		control_policy_unref(p);
 		return r < 0 ? -1 : 1;
 	}
-	r = control_policy_text(&b, src, text, len, &recs, &n);
+	/* the daemon's checks, line by line: records, then every value */
+	if (control_text_records(&b, src, text, len, &recs, &n) < 0) {
+		r = -1;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(where, sizeof where, "%s:%u", src, recs[i].line);
+		control_pval_parse(&b, recs[i].val, recs[i].vlen, where);
+		def |= recs[i].klen == 0;
+	}
+	if (!def && !b.errors)
+		control_diag(&b, 0, "%s has no default line (':...'): a message with no entry for "
+			     "any of its addresses is not scanned at all", src);
 	control_diag_end(&b);
-	if (r < 0 || b.errors)
+	if (b.errors)
 		r = 1;
 	else if (check_only)
 		r = 0;
 	else
 		r = control_cdb_write(dst, recs, n, err, errlen);
+out:
 	free(recs);
 	free(text);
 	control_policy_unref(p);

@@ -240,6 +240,17 @@ struct control_policy *control_policy_open(const struct control_options *opt, ch
 		return NULL;
 	}
 	b.opt = &p->opt;
+	{
+		struct stat st;
+
+		if (stat(p->dir, &st) < 0 && errno == ENOENT)
+			control_diag(&b, 0, "%s: no such directory: no policy, the daemon's own "
+				     "settings apply", p->dir);
+		else if (stat(p->dir, &st) == 0 && !S_ISDIR(st.st_mode))
+			control_diag(&b, 1, "%s: not a directory", p->dir);
+		if (b.errors)
+			goto fail;
+	}
 	path_of(path, sizeof path, p, CONTROL_F_SSATTACH);
 	if (load_ssattach(&b, path) < 0)
 		goto fail;
