@@ -218,13 +218,15 @@ struct control_result {
 	const struct control_list *const *attach;
 	size_t nregex;			/* patterns every line of the message is matched with */
 	const struct control_regex *const *regex;
-	unsigned napplied;		/* entries that matched, in lookup order */
+	unsigned hits;			/* entries that matched (an entry met twice: twice) */
+	unsigned napplied;		/* distinct entries in applied[] */
 	char applied[512];		/* "(default),example.com,joe@example.com" */
 	/* private */
 	struct control_policy *policy;	/* the reference the pointers above live in */
 	const struct control_list *list_in[CONTROL_INLINE_LISTS], **list_heap;
 	const struct control_regex *regex_in[CONTROL_INLINE_REGEX], **regex_heap;
 	size_t list_cap, regex_cap;
+	unsigned noted[64], nnoted;	/* CDB positions of the keys in applied[] */
 };
 
 void control_result_init(struct control_result *);
@@ -263,7 +265,8 @@ char *control_scanners_text(unsigned scanners, char *buf, size_t cap);
  */
 int control_regex_scan(const struct control_result *, int fd, off_t off, off_t size,
 		       int (*stop)(void *), void *arg, const struct control_regex **hit);
-/* control_regex_match - one line against the result's patterns */
+/* control_regex_match - one line against the result's patterns; line[len]
+ * must be readable, best a NUL (checking tools' regexec reads up to one) */
 const struct control_regex *control_regex_match(const struct control_result *, const char *line,
 						size_t len);
 

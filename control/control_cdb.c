@@ -18,7 +18,10 @@
  *	values by their bytes, so that a lookup goes key -> CDB record ->
  *	value bytes -> parsed entry with no parsing at message time.
  *	Unreachable records (a key with capitals or blanks, which no
- *	lowercased address can match, or a duplicate) are warnings.
+ *	lowercased address can match, or a duplicate) are warnings.  The
+ *	domains of user keys (user@domain) go in a set of 64-bit hashes, so
+ *	that a lookup tries no user keys at a domain that has none (a
+ *	collision only costs a needless probe, never a missed entry).
  *
  * DIAGNOSTICS
  *	control_cdb_write(): -1 with the file and errno's text in err.
@@ -143,6 +146,62 @@ static struct control_vent *vtab_find(const struct control_vtab *t, const char *
 	return &t->e[i];
 }
 
+uint64_t control_hash64(const char *s, size_t len)
+{
+	uint64_t h = 14695981039346656037ull;	/* FNV-1a, 64 bits */
+
+	while (len--) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ull;
+	}
+	return h ? h : 1;	/* 0 marks a free slot */
+}
+
+/* udom_add - the domain of a user key into the set of domains that have
+ * user entries; -1 when out of memory */
+static int udom_add(struct control_policy *p, const char *d, size_t len)
+{
+	uint64_t h = control_hash64(d, len);
+	size_t i;
+
+	if ((p->nudom + 1) * 2 > p->udom_cap) {
+		size_t cap = p->udom_cap ? p->udom_cap * 2 : 1024, k;
+		uint64_t *t = calloc(cap, sizeof *t);
+
+		if (!t)
+			return -1;
+		for (k = 0; k < p->udom_cap; k++)
+			if (p->udom[k]) {
+				for (i = p->udom[k] & (cap - 1); t[i]; i = (i + 1) & (cap - 1))
+					;
+				t[i] = p->udom[k];
+			}
+		free(p->udom);
+		p->udom = t;
+		p->udom_cap = cap;
+	}
+	for (i = h & (p->udom_cap - 1); p->udom[i]; i = (i + 1) & (p->udom_cap - 1))
+		if (p->udom[i] == h)
+			return 0;
+	p->udom[i] = h;
+	p->nudom++;
+	return 0;
+}
+
+int control_udom_has(const struct control_policy *p, const char *d, size_t len)
+{
+	uint64_t h;
+	size_t i;
+
+	if (!p->udom_cap)
+		return 0;
+	h = control_hash64(d, len);
+	for (i = h & (p->udom_cap - 1); p->udom[i]; i = (i + 1) & (p->udom_cap - 1))
+		if (p->udom[i] == h)
+			return 1;
+	return 0;
+}
+
 int control_cdb_load(struct control_build *b, const char *path, const struct control_rec *recs,
 		     size_t nrecs)
 {
@@ -193,6 +252,12 @@ int control_cdb_load(struct control_build *b, const char *path, const struct con
 			}
 		}
 		j++;
+		{	/* a user key: its domain gets user lookups */
+			const char *at = memrchr(k, '@', kl);
+
+			if (at && udom_add(p, at + 1, kl - (size_t)(at + 1 - k)) < 0)
+				goto nomem;
+		}
 		h = control_hash(v, vl);
 		ve = vtab_find(&p->values, v, vl, h);
 		if (!ve->text) {

@@ -97,6 +97,8 @@ struct control_policy {
 	size_t nregexes, regexes_cap;
 	struct control_fileid ids[CONTROL_NFILES];
 	unsigned scan_union;
+	uint64_t *udom;			/* hashes of the domains with user keys */
+	size_t udom_cap, nudom;
 };
 
 /* A load in progress: where diagnostics go and how many errors so far. */
@@ -160,5 +162,8 @@ int control_cdb_load(struct control_build *, const char *path, const struct cont
 		     size_t nrecs);
 const struct control_pval *control_cdb_pval(const struct control_policy *, const char *v,
 					    unsigned vlen);
+uint64_t control_hash64(const char *s, size_t len);
+/* control_udom_has - 1 if some key is user@domain (or a hash collision) */
+int control_udom_has(const struct control_policy *, const char *domain, size_t len);
 
 #endif

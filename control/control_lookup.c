@@ -66,11 +66,25 @@ struct merge {
 	struct agree spamuser, quarantine, queue;
 };
 
+/* The domains already looked up for this message: mail to many recipients
+ * mostly goes to a few domains, and each CDB probe is a cache miss or two. */
+#define MEMO 8
+#define MEMO_KEY 256
+struct memo {
+	size_t len;
+	const struct control_pval *pv;	/* NULL: no entry */
+	unsigned keypos;
+	int users;			/* the domain has user keys */
+	char key[MEMO_KEY];
+};
+
 struct lk {
 	struct control_policy *p;
 	struct cdb c;
 	struct control_result *out;
 	int oom;
+	unsigned nmemo, next;
+	struct memo memo[MEMO];
 };
 
 void control_result_init(struct control_result *r)
@@ -102,6 +116,7 @@ static void reset(struct control_result *r)
 	r->regex_heap = rh;
 	r->list_cap = lc;
 	r->regex_cap = rc;
+	r->nnoted = 0;
 }
 
 /*
@@ -156,25 +171,37 @@ static void add_list(struct lk *lk, const struct control_list *l)
 		lk->oom = 1;
 }
 
-static void note_applied(struct control_result *o, const char *key, size_t klen)
+/* note_applied - key (at keypos in the CDB, 0 for the default line) into
+ * applied[] unless there already: a key's first record is the one found,
+ * so equal keys have equal positions */
+static void note_applied(struct control_result *o, unsigned keypos, const char *key, size_t klen)
 {
-	size_t have = strlen(o->applied), i = 0;
+	size_t have, i;
 
+	o->hits++;
+	if (o->flags & CONTROL_R_TRUNCATED)
+		return;
+	for (i = 0; i < o->nnoted; i++)
+		if (o->noted[i] == keypos)
+			return;
 	if (!klen) {
 		key = "(default)";
 		klen = 9;
 	}
-	while (i < have) {	/* already there? */
-		size_t j = i;
+	have = strlen(o->applied);
+	if (o->nnoted < sizeof o->noted / sizeof o->noted[0]) {
+		o->noted[o->nnoted++] = keypos;
+	} else {		/* many short keys: compare the text */
+		for (i = 0; i < have;) {
+			size_t j = i;
 
-		while (j < have && o->applied[j] != ',')
-			j++;
-		if (j - i == klen && !memcmp(o->applied + i, key, klen))
-			return;
-		i = j + 1;
+			while (j < have && o->applied[j] != ',')
+				j++;
+			if (j - i == klen && !memcmp(o->applied + i, key, klen))
+				return;
+			i = j + 1;
+		}
 	}
-	if (o->flags & CONTROL_R_TRUNCATED)
-		return;
 	if (have + !!have + klen + 4 >= sizeof o->applied) {
 		memcpy(o->applied + have, have ? ",..." : "...", have ? 5 : 4);
 		o->flags |= CONTROL_R_TRUNCATED;
@@ -219,17 +246,62 @@ static void apply(struct rs *r, const struct control_pval *pv)
 	}
 }
 
+static void found(struct lk *lk, struct rs *r, const struct control_pval *pv, unsigned keypos,
+		  const char *key, size_t klen)
+{
+	note_applied(lk->out, keypos, key, klen);
+	add_regexes(lk, pv);
+	apply(r, pv);
+}
+
+/* probe - the entry of a key, or NULL */
+static const struct control_pval *probe(struct lk *lk, const char *key, size_t klen,
+					unsigned *keypos)
+{
+	if (cdb_find(&lk->c, key, (unsigned)klen) <= 0)
+		return NULL;
+	*keypos = cdb_keypos(&lk->c);
+	/* NULL cannot happen: every value was parsed at open */
+	return control_cdb_pval(lk->p, cdb_getdata(&lk->c), cdb_datalen(&lk->c));
+}
+
 static void hit(struct lk *lk, struct rs *r, const char *key, size_t klen)
 {
 	const struct control_pval *pv;
+	unsigned keypos;
 
-	if (cdb_find(&lk->c, key, (unsigned)klen) <= 0)
-		return;
-	if (!(pv = control_cdb_pval(lk->p, cdb_getdata(&lk->c), cdb_datalen(&lk->c))))
-		return;		/* cannot happen: every value was parsed at open */
-	note_applied(lk->out, key, klen);
-	add_regexes(lk, pv);
-	apply(r, pv);
+	if ((pv = probe(lk, key, klen, &keypos)))
+		found(lk, r, pv, keypos, key, klen);
+}
+
+/* hit_domain - hit() through the message's memo of domains; 1 when
+ * the domain has user keys (so the user lookups are worth making) */
+static int hit_domain(struct lk *lk, struct rs *r, const char *key, size_t klen)
+{
+	struct memo *m;
+	unsigned i, keypos = 0;
+	const struct control_pval *pv;
+	int users;
+
+	for (i = 0; i < lk->nmemo; i++)
+		if (lk->memo[i].len == klen && !memcmp(lk->memo[i].key, key, klen)) {
+			if (lk->memo[i].pv)
+				found(lk, r, lk->memo[i].pv, lk->memo[i].keypos, key, klen);
+			return lk->memo[i].users;
+		}
+	pv = probe(lk, key, klen, &keypos);
+	users = control_udom_has(lk->p, key, klen);
+	if (klen < MEMO_KEY) {
+		m = &lk->memo[lk->nmemo < MEMO ? lk->nmemo++ : lk->next++ % MEMO];
+		m->len = klen;
+		memcpy(m->key, key, klen);
+		m->pv = pv;
+		m->keypos = keypos;
+		m->users = users;
+	}
+	if (pv)
+		found(lk, r, pv, keypos, key, klen);
+	return users;
 }
 
 /* address - the entries of one address, in simscan's order */
@@ -249,7 +321,8 @@ static void address(struct lk *lk, struct rs *r, const char *addr)
 	}
 	if (at == len || at == 0 || at + 1 == len)
 		return;		/* no '@', no local part or no domain */
-	hit(lk, r, buf + at + 1, len - at - 1);
+	if (!hit_domain(lk, r, buf + at + 1, len - at - 1))
+		return;		/* no user@ keys at this domain */
 	for (i = 1; i < at && tries < CONTROL_PREFIX_MAX - 1; i++)
 		if (buf[i] == '-') {	/* "test" of test-list-owner, then "test-list" */
 			memcpy(key, buf, i);
@@ -416,7 +489,7 @@ int control_policy_lookup(struct control_policy *p, const struct control_msg *ms
 		memset(&base, 0, sizeof base);
 		base.queue = -1;
 		if (p->def) {
-			note_applied(out, "", 0);
+			note_applied(out, 0, "", 0);
 			add_regexes(&lk, p->def);
 			apply(&base, p->def);
 		}

@@ -79,6 +79,7 @@ static void policy_free(struct control_policy *p)
 		regfree(&p->regexes[i]->re);
 	free(p->regexes);
 	free(p->values.e);
+	free(p->udom);
 	control_arena_free(&p->arena);
 	free(p->dir);
 	free(p);

@@ -36,6 +36,8 @@ const char *control_regex_source(const struct control_regex *r)
 	return r->source;
 }
 
+/* match - s[0..len) against every pattern; s[len] must be readable (a
+ * checking regexec, as in AddressSanitizer, reads up to a NUL) */
 static const struct control_regex *match(const struct control_result *res, const char *s,
 					 size_t len, int notbol)
 {
@@ -61,7 +63,7 @@ const struct control_regex *control_regex_match(const struct control_result *res
 int control_regex_scan(const struct control_result *res, int fd, off_t off, off_t size,
 		       int (*stop)(void *), void *arg, const struct control_regex **hit)
 {
-	char block[BLOCK], line[WINDOW];
+	char block[BLOCK], line[WINDOW + 1];	/* + a NUL for regexec's sake */
 	size_t llen = 0;
 	int cont = 0;
 	off_t end = off + size;
@@ -93,6 +95,7 @@ int control_regex_scan(const struct control_result *res, int fd, off_t off, off_
 				i += take;
 				n -= take;
 				if (llen == WINDOW) {
+					line[WINDOW] = 0;
 					if ((*hit = match(res, line, llen, cont)))
 						return 1;
 					memmove(line, line + WINDOW - OVERLAP, OVERLAP);
@@ -103,6 +106,7 @@ int control_regex_scan(const struct control_result *res, int fd, off_t off, off_
 			if (nl) {
 				size_t l = llen && line[llen - 1] == '\r' ? llen - 1 : llen;
 
+				line[l] = 0;
 				if ((*hit = match(res, line, l, cont)))
 					return 1;
 				llen = 0;
@@ -115,7 +119,12 @@ int control_regex_scan(const struct control_result *res, int fd, off_t off, off_
 			return -1;
 		}
 	}
-	if (llen && (*hit = match(res, line, line[llen - 1] == '\r' ? llen - 1 : llen, cont)))
-		return 1;
+	if (llen) {
+		size_t l = line[llen - 1] == '\r' ? llen - 1 : llen;
+
+		line[l] = 0;
+		if ((*hit = match(res, line, l, cont)))
+			return 1;
+	}
 	return 0;
 }
