@@ -278,6 +278,16 @@ int main(int argc, char **argv)
 	}
 	control_result_fini(&r);
 	control_policy_unref(p);
+	for (i = 0; i < NS; i++) {
+		size_t k;
+
+		for (k = 0; k < POOL * (msgs[i].n + 1); k++)
+			free((char *)msgs[i].rcpts[k]);
+		for (k = 0; k < POOL; k++)
+			if (msgs[i].relay[k])
+				free((char *)msgs[i].sender[k]);
+		free(msgs[i].rcpts);
+	}
 	rmdir_all(dir);
 	return 0;
 }
