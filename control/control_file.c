@@ -202,7 +202,7 @@ int control_text_records(struct control_build *b, const char *path, char *text, 
 			l++;
 			ll--;
 		}
-		while (ll && blank((unsigned char)l[ll - 1]))
+		while (ll && (blank((unsigned char)l[ll - 1]) || l[ll - 1] == '\r'))
 			ll--;
 		if (!ll || *l == '#')
 			continue;
