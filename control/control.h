@@ -15,10 +15,13 @@
  *	domain and local-part prefixes split on '-', last writer wins), done
  *	per recipient, and the recipients' results merged into one decision
  *	that never weakens what any recipient asked for (simcontrol(5),
- *	MULTIPLE RECIPIENTS).  It allocates nothing once the result's inline
- *	room suffices (a few recipients), costs well under a microsecond per
- *	recipient, and takes a reference on the snapshot that the result
- *	keeps until control_result_fini() or the next lookup into it.
+ *	MULTIPLE RECIPIENTS).  It allocates nothing while the result's inline
+ *	room suffices (CONTROL_INLINE_LISTS attach lists and
+ *	CONTROL_INLINE_REGEX patterns; a reused result keeps what it grew),
+ *	costs about half a microsecond per recipient against a cold
+ *	100,000-entry CDB (BENCHMARKS.md), and takes a reference on the
+ *	snapshot that the result keeps until control_result_fini() or the
+ *	next lookup into it.
  *
  *	control_compile() turns a simcontrol text into simcontrol.cdb the way
  *	simscanmk does, atomically; control_cdb_dump() prints a CDB back as
@@ -235,9 +238,9 @@ void control_result_fini(struct control_result *);
 
 /*
  * control_policy_lookup - one message's policy into out (init'ed once,
- * reusable).  0, or -1 when out of memory for a very long recipient list
- * (out then holds the daemon's defaults with every scanner in
- * defaults->scanners | the policy's union: never less scanning).
+ * reusable: a lookup into it first drops what the last one held).  0, or
+ * -1 when growing out's lists of attach lists or patterns failed (out of
+ * memory): out is then incomplete and the caller defers the message.
  */
 int control_policy_lookup(struct control_policy *, const struct control_msg *,
 			  const struct control_defaults *, struct control_result *out);
