@@ -44,6 +44,21 @@ static char *slurp(const char *path, size_t *n)
 	return b;
 }
 
+/* cleanup - the work dir, at exit (libFuzzer leaves through exit()) */
+static void cleanup(void)
+{
+	static const char *const files[] = { "t/simcontrol", "c/simcontrol.cdb", "dump", "dump.cdb",
+					     "t", "c", "" };
+	char p[128];
+	size_t i;
+
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+		if (remove(p) < 0 && !*files[i])
+			rmdir(dir);
+	}
+}
+
 /* show - the parts of a result a policy decides */
 static void show(const struct control_result *r, char *buf, size_t cap)
 {
@@ -86,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(cdb_dir, sizeof cdb_dir, "%s/c", dir);
 		mkdir(text_dir, 0700);
 		mkdir(cdb_dir, 0700);
+		atexit(cleanup);
 	}
 	snprintf(path, sizeof path, "%s/simcontrol", text_dir);
 	put(path, data, tlen);
