@@ -23,7 +23,10 @@
  *
  *	Deadlines: cfg->timeout_ms for the whole connection (qmail-qmqpd's
  *	alarm(3600)), and cfg->io_ms for each wait for the client, for the
- *	queue program to take bytes, and for the reply to be sent.
+ *	queue program to take bytes, and for the reply to be sent.  The
+ *	queue program's outcome is awaited until io_ms (10 s at most) before
+ *	the connection's end, so that even "Zqq timeout" still reaches the
+ *	client.
  *
  * DIAGNOSTICS
  *	The return value says how the connection ended; rep->why names the
@@ -125,6 +128,9 @@ static int write_client(const struct qmqp_server_cfg *cfg, int64_t deadline, con
 enum qmqp_served qmqp_server_run(const struct qmqp_server_cfg *cfg, struct qmqp_server_report *rep)
 {
 	int64_t deadline = qmqp_now_ms() + cfg->timeout_ms;
+	/* the queue program must be done early enough for its answer to be
+	 * sent within the connection's time */
+	int64_t qq_deadline = deadline - (cfg->io_ms < 10000 ? cfg->io_ms : 10000);
 	char buf[READ_CHUNK];
 	char out[QMQP_REPLY_MAX], custom[300], kok[64];
 	struct qmqp_request req;
@@ -161,7 +167,7 @@ enum qmqp_served qmqp_server_run(const struct qmqp_server_cfg *cfg, struct qmqp_
 			if (cfg->refuse) {
 				note(rep, "%s", cfg->refuse_why ? cfg->refuse_why : "refused");
 				result = cfg->refuse;
-			} else if (qmqp_qq_open(&qq, &cfg->qq, deadline) < 0) {
+			} else if (qmqp_qq_open(&qq, &cfg->qq, qq_deadline) < 0) {
 				note(rep, "%s", qq.why);
 				result = qmqp_reply_exit(cfg->qq.mode == QMQP_QQ_DAEMON ? QQ_TEMP : 120);
 			} else {
