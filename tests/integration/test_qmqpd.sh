@@ -34,6 +34,9 @@
 #                a good one -> K from the third
 #   exec mode    SLUICE_QMQPD_MODE=exec with QMAILQUEUE=sluice-queue: K with
 #                sluice-queue's pid; EICAR -> the virus text through fd 6
+#   run script   services/sluice-qmqpd/run, copied and started as a
+#                service would be (listening address, port and user from
+#                the environment): builds tcp.cdb, serves a message, logs
 #   no daemon    sluiced stopped: "Zmail server temporarily rejected
 #                message (#4.3.0)"
 . "$(dirname "$0")/lib.sh"
@@ -292,6 +295,33 @@ send exec-eicar --message "$EICAR" --sender alice@example.org --rcpt bob@example
 expect_reply exec-eicar "$VIRUS"
 wait_queue_empty exec-eicar
 qmqpd_stop
+
+# --------------------------------------------------------------- run script
+say "services/sluice-qmqpd/run: the template serves a message"
+cp -R "$SLUICE_SRC/services/sluice-qmqpd" "$WORK/svc"
+echo "$SOCK" >"$WORK/svc/env/SLUICE_SOCKET"
+sh -n "$WORK/svc/run" || fail "run script: syntax"
+sh -n "$WORK/svc/log/run" || fail "log/run script: syntax"
+SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$WORK/svc" && exec env PATH="$SLUICE_BIN/router:$PATH" QMQPD_IP=127.0.0.1 QMQPD_PORT="$SPORT" \
+	QMQPD_USER="$(id -un)" QMQPD_GROUP="$(id -gn)" QMQPD_LOCALNAME=svc.example ./run \
+	>"$WORK/svc.log" 2>&1 </dev/null) &
+SVCPID=$!
+track "$SVCPID"
+wait_until 5 "the run script's tcpserver to listen" grep -q 'tcpserver: status: 0/40' "$WORK/svc.log"
+[ -s "$WORK/svc/tcp.cdb" ] || fail "run script: tcp.cdb was not built"
+PORT_SAVE=$PORT
+PORT=$SPORT
+send svc --message "$CLEAN" --sender alice@example.org --rcpt bob@example.net
+[ "$SRC" = 0 ] || fail "run script: exit $SRC, reply '$REPLY'"
+wait_until 5 "the message in todo/" test "$(count todo)" = 1
+MESS=$(mess_of "$(todo_files)")
+sed -n 3p "$MESS" | grep -q '^  by svc.example with QMQP; ' || fail "run script: Received line: $(sed -n 3p "$MESS")"
+wait_until 5 "sluice-qmqpd's line in the service log" grep -q '^sluice-qmqpd: 127.0.0.1 qp ' "$WORK/svc.log"
+kill "$SVCPID"
+wait "$SVCPID" 2>/dev/null || true
+PORT=$PORT_SAVE
+clear_queues
 
 # --------------------------------------------------------------- conventions
 say "without a custom-error convention: qmail-qmqpd's plain D"
