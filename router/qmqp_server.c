@@ -208,7 +208,7 @@ enum qmqp_served qmqp_server_run(const struct qmqp_server_cfg *cfg, struct qmqp_
 			goto answer;
 		case QMQP_EV_BAD:
 		case QMQP_EV_BIG:
-			note(rep, "%s request: %s; no reply", e == QMQP_EV_BAD ? "malformed" : "refused",
+			note(rep, "%s request: %s", e == QMQP_EV_BAD ? "malformed" : "refused",
 			     ev.why);
 			how = e == QMQP_EV_BAD ? QMQP_MALFORMED : QMQP_LIMIT;
 			goto drop;
