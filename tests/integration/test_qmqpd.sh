@@ -6,6 +6,9 @@
 # sluice's own QMQP client (tests/util/qmqpsend); sluice's client also
 # talks to the Python server.
 #
+#   settings     --help and the man page's ENVIRONMENT list the same
+#                variables; each bad value is answered "Zqq unable to read
+#                configuration (#4.3.0)" with the variable named in the log
 #   clean        K "Kok <time> qp <pid>"; one message committed; its mess is
 #                sluiced's Received line (naming the same pid), then
 #                qmail-qmqpd's "Received: from unknown (127.0.0.1)\n  by
@@ -107,6 +110,27 @@ expect_reply() {
 log_has() {
 	wait_until 5 "'$1' in $TLOG" grep -q -- "$1" "$TLOG"
 }
+
+# --------------------------------------------------------------- settings
+say "--help and the man page list the same settings; a bad one is answered Z"
+"$QMQPD" --help >"$WORK/help" || fail "--help exited $?"
+sed -n '/^\.SH ENVIRONMENT/,/^\.SH EXIT/p' "$SLUICE_SRC/man/sluice-qmqpd.8" |
+	grep -E '^\.(B|BR|RB|TP)' | grep -oE '\b[A-Z][A-Z_]{2,}\b' | sort -u >"$WORK/man.vars"
+grep -oE '\b(SLUICE_[A-Z_]+|QUEUE_[A-Z_]+|QMAILQUEUE|ERROR_FD|TCP[A-Z]+)\b' "$WORK/help" |
+	sort -u >"$WORK/help.vars"
+[ -s "$WORK/man.vars" ] || fail "no settings found in the man page"
+diff "$WORK/man.vars" "$WORK/help.vars" >&2 || fail "--help and sluice-qmqpd(8) list different settings"
+$PEER encode --message "$CLEAN" --sender a@example.org --rcpt b@example.net >"$WORK/good.req"
+for bad in SLUICE_QMQPD_MODE=bogus SLUICE_QMQPD_TIMEOUT=1h SLUICE_QMQPD_IO_TIMEOUT=0 \
+	SLUICE_ACCEPT_TIMEOUT=-1 SLUICE_CUSTOM_ERROR=fd9 ERROR_FD=x QMAILQUEUE=bin/qmail-queue; do
+	rc=0
+	env SLUICE_SOCKET="$WORK/none.sock" SLUICE_QMQPD_MODE=exec "$bad" "$QMQPD" <"$WORK/good.req" \
+		>"$WORK/bad.out" 2>"$WORK/bad.err" || rc=$?
+	[ "$rc" = 0 ] || fail "$bad: exit $rc"
+	[ "$(cat "$WORK/bad.out")" = "41:Zqq unable to read configuration (#4.3.0)," ] ||
+		fail "$bad: answered '$(cat "$WORK/bad.out")'"
+	grep -q "; ${bad%%=*}=" "$WORK/bad.err" || fail "$bad: the log does not name it: $(cat "$WORK/bad.err")"
+done
 
 daemon_start "${SCAN[@]}" SLUICE_CUSTOM_ERROR=notqmail
 qmqpd_start
