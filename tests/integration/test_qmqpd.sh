@@ -14,6 +14,8 @@
 #                qmail-qmqpd's "Received: from unknown (127.0.0.1)\n  by
 #                relay.example with QMQP; <date>", then the message byte
 #                for byte; intd holds the envelope
+#   nullmailer   when nullmailer's qmqp module is installed (it is not
+#                by default): a clean mail queued, EICAR refused as permanent
 #   virus        EICAR: "DYour email was rejected because it contains the
 #                ... virus (#5.7.1)" under SLUICE_CUSTOM_ERROR=notqmail;
 #                "Dmail server permanently rejected message (#5.3.0)"
@@ -164,6 +166,29 @@ cmp -s "$WORK/env.got" "$WORK/env.want" || fail "clean: intd envelope differs"
 check_queues >/dev/null || fail "clean: the queues are not consistent"
 log_has "sluice-qmqpd: 127.0.0.1 qp $QP: answered Kok "
 clear_queues
+
+# --------------------------------------------------------------- nullmailer
+# A third client, when one is there: nullmailer's QMQP module (Debian's
+# nullmailer package, or SLUICE_TEST_NULLMAILER_QMQP naming the program).
+NMQ=${SLUICE_TEST_NULLMAILER_QMQP:-/usr/lib/nullmailer/qmqp}
+if [ -x "$NMQ" ]; then
+	say "nullmailer's qmqp -> sluice-qmqpd: clean mail queued, EICAR refused"
+	{ printf 'alice@example.org\nbob@example.net\n\n'; cat "$CLEAN"; } >"$WORK/nm.clean"
+	{ printf 'alice@example.org\nbob@example.net\n\n'; cat "$EICAR"; } >"$WORK/nm.eicar"
+	rc=0
+	out=$(timeout -k 5 60 "$NMQ" --host=127.0.0.1 --port="$PORT" </dev/null 3<"$WORK/nm.clean" 2>&1) || rc=$?
+	[ "$rc" = 0 ] || fail "nullmailer clean: exit $rc: $out"
+	wait_until 5 "nullmailer's message in todo/" test "$(count todo)" = 1
+	tail -n +4 "$(mess_of "$(todo_files)")" | cmp -s - "$CLEAN" || fail "nullmailer clean: the message differs"
+	clear_queues
+	rc=0
+	out=$(timeout -k 5 60 "$NMQ" --host=127.0.0.1 --port="$PORT" </dev/null 3<"$WORK/nm.eicar" 2>&1) || rc=$?
+	[ "$rc" = 35 ] || fail "nullmailer EICAR: exit $rc (want 35, permanent): $out"
+	[[ $out == *"${VIRUS#D}"* ]] || fail "nullmailer EICAR: '$out'"
+	wait_queue_empty "nullmailer EICAR"
+else
+	say "nullmailer's qmqp is not installed: that third client is not tried"
+fi
 
 # --------------------------------------------------------------- virus
 say "EICAR: D with the virus text (notqmail convention), nothing queued"
