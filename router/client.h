@@ -8,6 +8,7 @@
  *	client_exit_reply() is what qmail-smtpd answers for an exit code.
  *	wire_*() frame the request (fds 0 and 1 by SCM_RIGHTS plus a few
  *	environment variables), the ack and the reply.
+ *	client_conn_*() connect to sluiced and wait for its answers.
  *	client_direct() queues a message from fds 0 and 1 like qmail-queue.
  *	client_reject_text() sanitises a custom reject text.
  *
@@ -101,6 +102,14 @@ ssize_t wire_recv_request(int sock, int fds[2], char *buf, size_t cap);
 size_t wire_reply_encode(const struct wire_reply *, char *buf);
 /* wire_reply_decode - 1 when buf[0..len) holds a whole reply, 0 if short, -1 bad */
 int wire_reply_decode(const char *buf, size_t len, struct wire_reply *);
+/* client_conn_path - $SLUICE_SOCKET, else $QUEUE_BASE/sluiced.sock (in buf) */
+const char *client_conn_path(char *buf, size_t cap);
+/* client_conn_open - connect to the daemon's socket within timeout seconds;
+ * the socket, or -1 with errno */
+int client_conn_open(const char *path, long timeout);
+/* client_conn_wait - read until want bytes (want 0: until buf holds a whole
+ * reply) or EOF, within timeout seconds; bytes read, or -2 on timeout */
+ssize_t client_conn_wait(int s, char *buf, size_t cap, size_t want, long timeout);
 /* wire_env - the qmail-smtpd environment variables passed to the daemon */
 size_t wire_env(char *buf, size_t cap);
 /* wire_env_get - look KEY up in a received payload (after the magic) */

@@ -15,18 +15,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
-#include "queue/queue_set.h"
 
 static const char usage[] =
 	"usage: sluice-queue   (run by qmail-smtpd as QMAILQUEUE; message on fd 0, envelope on fd 1)\n"
@@ -74,72 +70,6 @@ static int direct(void)
 	return client_direct_run(&d);
 }
 
-static const char *socket_path(char *buf, size_t cap)
-{
-	const char *s = getenv("SLUICE_SOCKET"), *base = getenv("QUEUE_BASE");
-
-	if (s && *s)
-		return s;
-	snprintf(buf, cap, "%s/sluiced.sock", base && *base ? base : QUEUE_BASE_DEFAULT);
-	return buf;
-}
-
-/* connect_daemon - connect within timeout seconds (a full listen backlog
- * blocks connect(); SO_SNDTIMEO bounds that wait); -1 on failure */
-static int connect_daemon(const char *path, long timeout)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = timeout };
-	int s;
-
-	if (strlen(path) >= sizeof sa.sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = errno;
-
-		close(s);
-		errno = e;
-		return -1;
-	}
-	return s;
-}
-
-/* wait_bytes - read until want bytes or EOF, within timeout seconds */
-static ssize_t wait_bytes(int s, char *buf, size_t cap, size_t want, long timeout)
-{
-	time_t until = time(NULL) + timeout;
-	size_t got = 0;
-	struct wire_reply r;
-
-	while (got < cap) {
-		struct pollfd p = { .fd = s, .events = POLLIN };
-		long left = (long)(until - time(NULL));
-		ssize_t n;
-
-		if (left <= 0)
-			return -2;
-		if (poll(&p, 1, (int)(left > 1000 ? 1000000 : left * 1000)) <= 0)
-			continue;
-		n = read(s, buf + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return (ssize_t)got;
-		got += (size_t)n;
-		if (want && got >= want)
-			return (ssize_t)got;
-		if (!want && wire_reply_decode(buf, got, &r) != 0)
-			return (ssize_t)got;
-	}
-	return (ssize_t)got;
-}
-
 int main(int argc, char **argv)
 {
 	char path[4200], req[WIRE_REQ_MAX], buf[512];
@@ -172,9 +102,9 @@ int main(int argc, char **argv)
 	if (mode && !strcmp(mode, "direct"))
 		return direct();
 
-	sock = socket_path(path, sizeof path);
+	sock = client_conn_path(path, sizeof path);
 	t_start = time(NULL);
-	if ((s = connect_daemon(sock, accept_timeout)) < 0) {
+	if ((s = client_conn_open(sock, accept_timeout)) < 0) {
 		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s\n", sock, strerror(errno),
 			fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
 		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
@@ -182,7 +112,7 @@ int main(int argc, char **argv)
 	/* Over its limits the daemon does not accept: we wait in the listen
 	 * backlog holding the fds ourselves, and giving up frees them. */
 	left = accept_timeout - (long)(time(NULL) - t_start);	/* connect() may have waited */
-	n = wait_bytes(s, buf, 1, 1, left > 0 ? left : 1);
+	n = client_conn_wait(s, buf, 1, 1, left > 0 ? left : 1);
 	if (n != 1 || buf[0] != WIRE_GO) {
 		if (n == -2)
 			fprintf(stderr, "sluice-queue: %s did not admit the message within %ld s "
@@ -204,7 +134,7 @@ int main(int argc, char **argv)
 	 * gives qmail-smtpd EPIPE instead of a full pipe it waits on. */
 	close(0);
 	close(1);
-	n = wait_bytes(s, buf, sizeof buf, 0, timeout);
+	n = client_conn_wait(s, buf, sizeof buf, 0, timeout);
 	if (n <= 0 || wire_reply_decode(buf, (size_t)n, &r) != 1) {
 		fprintf(stderr, "sluice-queue: %s closed the connection before its verdict\n", sock);
 		return QQ_TEMP;
