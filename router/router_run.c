@@ -30,8 +30,18 @@ void router_loop_init(struct router *r);
 static int listen_on(const char *path, const struct router_config *c, int backlog)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uid_t owner = (uid_t)-1;
 	int s;
 
+	/* Started as root, the sockets belong to SLUICE_USER, the user the
+	 * daemon becomes: with mode 0660 that user (qmailq, who may run
+	 * sluice-qstat) and the socket's group (qmail-smtpd's) can connect. */
+	if (geteuid() == 0 && c->user) {
+		struct passwd *pw = getpwnam(c->user);
+
+		if (pw)
+			owner = pw->pw_uid;
+	}
 	if (strlen(path) >= sizeof sa.sun_path) {
 		fprintf(stderr, "sluiced: fatal: socket path too long: %s\n", path);
 		return -1;
@@ -52,7 +62,8 @@ static int listen_on(const char *path, const struct router_config *c, int backlo
 	unlink(path);
 	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, backlog) < 0 ||
 	    chmod(path, c->socket_mode) < 0 ||
-	    (c->socket_gid != (gid_t)-1 && chown(path, (uid_t)-1, c->socket_gid) < 0)) {
+	    ((owner != (uid_t)-1 || c->socket_gid != (gid_t)-1) &&
+	     chown(path, owner, c->socket_gid) < 0)) {
 		fprintf(stderr, "sluiced: fatal: cannot listen on %s: %s\n", path, strerror(errno));
 		close(s);
 		return -1;
