@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,58 @@ static const char *socket_path(char *buf, size_t cap)
 	if (s && *s)
 		return s;
 	snprintf(buf, cap, "%s/sluiced.sock", base && *base ? base : QUEUE_BASE_DEFAULT);
+	return buf;
+}
+
+/* group_name - gid's name from /etc/group (no NSS: this program is static),
+ * else its number */
+static const char *group_name(gid_t gid, char *buf, size_t cap)
+{
+	FILE *f = fopen("/etc/group", "re");
+	char line[1024];
+
+	snprintf(buf, cap, "%lu", (unsigned long)gid);
+	while (f && fgets(line, sizeof line, f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (c2 && strtoul(c2 + 1, NULL, 10) == gid && c2[1] >= '0' && c2[1] <= '9') {
+			*c1 = 0;
+			snprintf(buf, cap, "%s", line);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/*
+ * denied_why - after EACCES, why, and what to do: the socket is meant for
+ *	qmail-smtpd's group; a local user's qmail-inject with QMAILQUEUE set
+ *	globally lands here.
+ */
+static const char *denied_why(const char *path, char *buf, size_t cap)
+{
+	gid_t groups[256];
+	char name[64];
+	struct stat st;
+	int n, i;
+
+	if (stat(path, &st) < 0) {
+		snprintf(buf, cap, " (a directory on the way is closed to uid %lu; see sluice-queue(8))",
+			 (unsigned long)geteuid());
+		return buf;
+	}
+	n = getgroups(sizeof groups / sizeof groups[0], groups);
+	for (i = 0; i < n && groups[i] != st.st_gid; i++)
+		;
+	if (st.st_gid == getegid() || (n > 0 && i < n))
+		snprintf(buf, cap, " (socket mode %04o; see sluice-queue(8))",
+			 (unsigned)(st.st_mode & 07777));
+	else
+		snprintf(buf, cap, " (uid %lu is not in group %s; local injection should use "
+			 "qmail-queue, see sluice-queue(8))", (unsigned long)geteuid(),
+			 group_name(st.st_gid, name, sizeof name));
 	return buf;
 }
 
@@ -161,8 +214,13 @@ int main(int argc, char **argv)
 
 	sock = socket_path(path, sizeof path);
 	if ((s = connect_daemon(sock, accept_timeout)) < 0) {
-		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s\n", sock, strerror(errno),
-			fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+		int e = errno;
+		char why[200] = "";
+
+		if (e == EACCES)
+			denied_why(sock, why, sizeof why);
+		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s%s\n", sock, strerror(e),
+			why, fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
 		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
 	}
 	len = wire_env(req, sizeof req);
