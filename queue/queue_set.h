@@ -11,7 +11,10 @@
 
 #include "queue.h"
 
-#define QUEUE_BASE_DEFAULT "/var/qmail/queue"
+/* A directory of their own, not qmail's queue/: tools that walk the stock
+ * queue (qmail-qread, qmail-qstat, queue-fix, qmHandle) would meet the
+ * queue<N> trees there as strays, and see none of their messages. */
+#define QUEUE_BASE_DEFAULT "/var/qmail/queues"
 #define QUEUE_START_DEFAULT 1
 #define QUEUE_COUNT_DEFAULT 5	/* IndiMail's */
 #define QUEUE_COUNT_MAX 1000
