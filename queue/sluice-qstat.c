@@ -141,11 +141,14 @@ static void print_text(const struct queue_set *set, const struct result *r,
 	       total->mess, total->todo);
 }
 
-/* stats_path - where sluiced answers its live figures */
+/* stats_path - where sluiced answers its live figures; base is -b's (or
+ * the environment's) queue base, NULL for one queuedir */
+static const char *stats_base;
+
 static void stats_path(char *buf, size_t cap)
 {
 	const char *s = getenv("SLUICE_STATS_SOCKET"), *sock = getenv("SLUICE_SOCKET");
-	const char *base = getenv("QUEUE_BASE");
+	const char *base = stats_base ? stats_base : getenv("QUEUE_BASE");
 
 	if (s && *s)
 		snprintf(buf, cap, "%s", s);
@@ -300,6 +303,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-qstat: %s\n", err.text);
 		return err.status == QUEUE_ECONFIG ? 2 : 1;
 	}
+	stats_base = set.base;
 	if (list) {
 		rc = print_list(&set);
 		queue_set_free(&set);

@@ -209,6 +209,25 @@ for f in "$C1"/*; do
 	"$sluiced" --help | grep -q "^  ${f##*/} " || fail "sluiced does not know ${f##*/}"
 done
 
+# --- the installer as "cmake --install" configures it (its paths filled
+# in) makes the same trees, defaulting to the install's sbin
+cinst=$SLUICE_BIN/services/sluice-install-services
+if [ -x "$cinst" ]; then
+	run "configured installer" 0 "$cinst" -d "$tmp/l1c/service" -C "$C1" -t "$tpl" -H "$tmp/qmail" -c 2 -n
+	run "configured installer" 0 "$cinst" -d "$tmp/l1c/service" -C "$tmp/l1c/sluice" -t "$tpl" \
+		-H "$tmp/qmail" -c 2 -B "$BIN"
+	diff <(cd "$S1" && find . -printf '%y %m %p\n' | sort) \
+		<(cd "$tmp/l1c/service" && find . -printf '%y %m %p\n' | sort) >&2 ||
+		fail "the configured installer made another tree"
+	grep -q '@[A-Z_]*@' "$tmp/l1c/service/sluiced/run" && fail "configured installer: a placeholder is left"
+	grep -qx "conf=$tmp/l1c/sluice" "$tmp/l1c/service/sluiced/run" || fail "configured installer: conf"
+	run "configured installer, default bindir" 0 "$cinst" -d "$tmp/l1d/service" -C "$tmp/l1d/sluice" \
+		-t "$tpl" -H "$tmp/qmail" -c 1
+	sbin=$(sed -n 's/^cf_sbindir=.\(.*\).$/\1/p' "$cinst")
+	grep -q "^PATH=$sbin:" "$tmp/l1d/service/sluiced/run" ||
+		fail "configured installer: sluiced/run's PATH: $(grep ^PATH "$tmp/l1d/service/sluiced/run")"
+fi
+
 # --- layout 2: an older qmail in /opt-like home, no custom errors, the
 # site's default delivery from control/defaultdelivery
 fake_home "$tmp/opt/qmail" stock none
