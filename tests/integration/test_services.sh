@@ -228,6 +228,15 @@ if [ -x "$cinst" ]; then
 		fail "configured installer: sluiced/run's PATH: $(grep ^PATH "$tmp/l1d/service/sluiced/run")"
 fi
 
+# --- a staged install run before its starter DB is in place: the error
+# says which variable to set
+mkdir -p "$tmp/nodbq"
+"$mk" -q -C '' -b "$tmp/nodbq" -c 1 || fail "mkqueue nodbq"
+run "no DB" 111 env QUEUE_BASE="$tmp/nodbq" QUEUE_COUNT=1 SLUICE_USER=root SLUICE_SCANNERS=clamav \
+	SLUICE_CLAMDB="$tmp/nodb" timeout 20 "$sluiced"
+grep -q "clamav database $tmp/nodb: No such file or directory (set SLUICE_CLAMDB to a signature directory)" \
+	"$tmp/err" || fail "no DB: $(cat "$tmp/err")"
+
 # --- layout 2: an older qmail in /opt-like home, no custom errors, the
 # site's default delivery from control/defaultdelivery
 fake_home "$tmp/opt/qmail" stock none
