@@ -2,10 +2,12 @@
  * sluice-mkqueue - create or repair the qmail queue trees sluice writes to.
  *
  * SYNOPSIS
- *	sluice-mkqueue [-nq] [-s split] [-b base] [-c count] [-S start] [-d queuedir]
+ *	sluice-mkqueue [-nq] [-s split] [-C confdir] [-b base] [-c count] [-S start]
+ *		       [-d queuedir]
  *
  * DESCRIPTION
- *	Lays out $QUEUE_BASE/queue<N> for N = QUEUE_START ...
+ *	Reads the installed settings as sluice-qstat does (queue_envdir_*),
+ *	then lays out $QUEUE_BASE/queue<N> for N = QUEUE_START ...
  *	QUEUE_START+QUEUE_COUNT-1, or the one $QUEUEDIR, with the stock
  *	layout, owners and modes (queue_layout_make()), creating the base
  *	directory when missing.  Prints each change and a summary per queue;
@@ -28,9 +30,15 @@
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
 #endif
+#ifndef SLUICE_CONFDIR_DEFAULT
+#define SLUICE_CONFDIR_DEFAULT "/etc/sluice"
+#endif
 
 static const char usage_text[] =
-	"usage: sluice-mkqueue [-nq] [-s split] [-b base] [-c count] [-S start] [-d queuedir]\n"
+	"usage: sluice-mkqueue [-nq] [-s split] [-C confdir] [-b base] [-c count] [-S start]\n"
+	"                      [-d queuedir]\n"
+	"  -C confdir   the installed settings (default $SLUICE_ENVDIR, else "
+	SLUICE_CONFDIR_DEFAULT " if it exists; '' for none)\n"
 	"  -s split     split subdirectories (default $CONFSPLIT or 23)\n"
 	"  -n           dry run: print what would change, change nothing\n"
 	"  -b base      queues are base/queue<N> (default $QUEUE_BASE or "
@@ -81,11 +89,13 @@ int main(int argc, char **argv)
 	struct queue_set set;
 	struct queue_owners own;
 	struct queue_err err;
+	const char *confopt = NULL, *conf;
 	unsigned split = 0, i;
 	int dry_run = 0, quiet = 0, rc = 0, c;
 
-	while ((c = getopt_long(argc, argv, "ns:b:c:S:d:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ns:b:c:S:d:qC:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'C': confopt = optarg; break;
 		case 'n': dry_run = 1; break;
 		case 'q': quiet = 1; break;
 		case 'b': opts.base = optarg; break;
@@ -113,8 +123,13 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	if ((conf = queue_envdir_find(confopt, SLUICE_CONFDIR_DEFAULT)) &&
+	    queue_envdir_apply(conf, &err) != QUEUE_OK) {
+		fprintf(stderr, "sluice-mkqueue: %s\n", err.text);
+		return 2;
+	}
 	if (!split)
-		split = queue_split_default();
+		split = queue_split_default();	/* after the settings: CONFSPLIT may be one */
 	if (queue_set_env(&set, &opts, &err) != QUEUE_OK) {
 		fprintf(stderr, "sluice-mkqueue: %s\n", err.text);
 		return err.status == QUEUE_ECONFIG ? 2 : 1;

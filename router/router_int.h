@@ -89,7 +89,8 @@ struct router_stats {
 	unsigned long accepted, rejected, deferred, dropped, failed;
 	unsigned long by_verdict[ROUTER_NVERDICT];	/* answers by m->verdict, see router_stats.c */
 	unsigned long batches, batch_msgs, batch_max;
-	unsigned long hist[HIST_BUCKETS];
+	unsigned long hist[HIST_BUCKETS];	/* [i]: answered in < 2^i ms; the last: the rest */
+	uint64_t latency_ms_sum;
 	uint64_t bytes;
 };
 

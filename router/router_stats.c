@@ -7,7 +7,8 @@
  *	      verdict clean action commit exit 0 ms 12 [why ...]
  *	exit shows "31/82" when a custom-error code replaces the plain one
  *	whenever the convention's fd is open.
- *	router_stats_answer() counts answers by outcome, by verdict and latency;
+ *	router_stats_answer() counts answers by outcome, by verdict and latency
+ *	(a histogram of 2^i ms buckets and the sum);
  *	router_stats_serve() writes the figures on the stats socket as
  *	"key value" lines (sluice-qstat reads them).
  */
@@ -100,6 +101,7 @@ void router_stats_answer(struct router *r, struct rmsg *m, int64_t ms)
 	while (b + 1 < HIST_BUCKETS && ms >= (1LL << b))
 		b++;
 	s->hist[b]++;
+	s->latency_ms_sum += ms > 0 ? (uint64_t)ms : 0;
 }
 
 /* percentile - upper bound in ms of the bucket holding the p-th answer */
@@ -139,6 +141,12 @@ void router_stats_serve(struct router *r, int fd)
 		s->deferred, s->dropped, s->failed, (unsigned long long)s->bytes, waiting, busy,
 		s->batches, s->batch_msgs, s->batch_max, percentile(s, 0.5), percentile(s, 0.99));
 	pthread_mutex_unlock(&r->sync_mu);
+	/* the whole histogram, for monitoring (sluice-qstat --prometheus) */
+	n += (size_t)snprintf(buf + n, sizeof buf - n, "latency_hist_ms");
+	for (i = 0; i < HIST_BUCKETS; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, " %lu", s->hist[i]);
+	n += (size_t)snprintf(buf + n, sizeof buf - n, "\nlatency_sum_ms %llu\n",
+			      (unsigned long long)s->latency_ms_sum);
 	for (i = 0; i < ROUTER_NVERDICT && verdicts[i]; i++)
 		n += (size_t)snprintf(buf + n, sizeof buf - n, "verdict_%s %lu\n", verdicts[i],
 				      s->by_verdict[i]);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -70,6 +71,58 @@ static int direct(void)
 	return client_direct_run(&d);
 }
 
+/* group_name - gid's name from /etc/group (no NSS: this program is static),
+ * else its number */
+static const char *group_name(gid_t gid, char *buf, size_t cap)
+{
+	FILE *f = fopen("/etc/group", "re");
+	char line[1024];
+
+	snprintf(buf, cap, "%lu", (unsigned long)gid);
+	while (f && fgets(line, sizeof line, f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (c2 && strtoul(c2 + 1, NULL, 10) == gid && c2[1] >= '0' && c2[1] <= '9') {
+			*c1 = 0;
+			snprintf(buf, cap, "%s", line);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/*
+ * denied_why - after EACCES, why, and what to do: the socket is meant for
+ *	qmail-smtpd's group; a local user's qmail-inject with QMAILQUEUE set
+ *	globally lands here.
+ */
+static const char *denied_why(const char *path, char *buf, size_t cap)
+{
+	gid_t groups[256];
+	char name[64];
+	struct stat st;
+	int n, i;
+
+	if (stat(path, &st) < 0) {
+		snprintf(buf, cap, " (a directory on the way is closed to uid %lu; see sluice-queue(8))",
+			 (unsigned long)geteuid());
+		return buf;
+	}
+	n = getgroups(sizeof groups / sizeof groups[0], groups);
+	for (i = 0; i < n && groups[i] != st.st_gid; i++)
+		;
+	if (st.st_gid == getegid() || (n > 0 && i < n))
+		snprintf(buf, cap, " (socket mode %04o; see sluice-queue(8))",
+			 (unsigned)(st.st_mode & 07777));
+	else
+		snprintf(buf, cap, " (uid %lu is not in group %s; local injection should use "
+			 "qmail-queue, see sluice-queue(8))", (unsigned long)geteuid(),
+			 group_name(st.st_gid, name, sizeof name));
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	char path[4200], req[WIRE_REQ_MAX], buf[512];
@@ -105,8 +158,13 @@ int main(int argc, char **argv)
 	sock = client_conn_path(path, sizeof path);
 	t_start = time(NULL);
 	if ((s = client_conn_open(sock, accept_timeout)) < 0) {
-		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s\n", sock, strerror(errno),
-			fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+		int e = errno;
+		char why[200] = "";
+
+		if (e == EACCES)
+			denied_why(sock, why, sizeof why);
+		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s%s\n", sock, strerror(e),
+			why, fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
 		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
 	}
 	/* Over its limits the daemon does not accept: we wait in the listen

@@ -2,9 +2,33 @@
  * sluiced - the sluice daemon.  main() only reads the settings and runs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "router.h"
+
+/*
+ * warn_custom - a variable of another custom-error convention is a wrong
+ * guess about the installation's qmail-smtpd, and sluiced would otherwise
+ * ignore it in silence: say so once at start.  ERROR_FD belongs to
+ * IndiMail's convention (exit 88) only; notqmail's text always goes to fd
+ * 6 and simscan's to fd 4.
+ */
+static void warn_custom(const struct router_config *c)
+{
+	static const char *const name[] = {
+		[CUSTOM_NONE] = "none", [CUSTOM_NOTQMAIL] = "notqmail",
+		[CUSTOM_SIMSCAN] = "simscan", [CUSTOM_INDIMAIL] = "indimail",
+	};
+	const char *fd = getenv("ERROR_FD");
+
+	if (!fd || !*fd || c->custom == CUSTOM_INDIMAIL)
+		return;
+	fprintf(stderr, "sluiced: warning: ERROR_FD=%s is ignored with SLUICE_CUSTOM_ERROR=%s "
+		"(it is IndiMail's: exit 88, SLUICE_CUSTOM_ERROR=indimail); %s\n", fd,
+		name[c->custom], c->custom == CUSTOM_NONE ? "senders get no custom text" :
+		c->custom == CUSTOM_NOTQMAIL ? "the text goes to fd 6" : "the text goes to fd 4");
+}
 
 int main(int argc, char **argv)
 {
@@ -30,6 +54,7 @@ int main(int argc, char **argv)
 		router_config_free(&c);
 		return 111;
 	}
+	warn_custom(&c);
 	rc = router_run(&c);
 	router_config_free(&c);
 	return rc;

@@ -280,7 +280,8 @@ static struct clam_engine *clam_build(struct clam_state *st, char *err, size_t e
 	cl_error_t rc = CL_EMEM;
 
 	if (stat(st->dbdir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		clam_err(err, errlen, "clamav database %s: %s", st->dbdir,
+		clam_err(err, errlen, "clamav database %s: %s (set SLUICE_CLAMDB to a signature "
+			 "directory)", st->dbdir,
 			 access(st->dbdir, F_OK) < 0 ? strerror(errno) : "not a directory");
 		return NULL;
 	}
@@ -295,7 +296,8 @@ static struct clam_engine *clam_build(struct clam_state *st, char *err, size_t e
 		goto fail;
 	if (e->sigs == 0) {
 		clam_capture = NULL;
-		clam_err(err, errlen, "clamav database %s: no signatures", st->dbdir);
+		clam_err(err, errlen, "clamav database %s: no signatures (set SLUICE_CLAMDB to a "
+			 "signature directory)", st->dbdir);
 		goto fail_quiet;
 	}
 	what = "cl_engine_compile";

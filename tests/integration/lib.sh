@@ -108,6 +108,9 @@ lib_init() {
 			unset "$v" ;;
 		esac
 	done
+	# Nor an installed relay's settings (sluice-qstat and sluice-mkqueue read
+	# them when SLUICE_ENVDIR is unset; empty means none).
+	export SLUICE_ENVDIR=
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-$T.XXXXXX") || fail "mktemp"
 	trap lib_cleanup EXIT
 	trap 'exit 130' INT TERM

@@ -24,11 +24,11 @@ static void test_defaults(void **state)
 	struct queue_err err;
 
 	assert_int_equal(queue_set_make(&s, NULL, NULL, NULL, NULL, &err), QUEUE_OK);
-	assert_string_equal(s.base, "/var/qmail/queue");
+	assert_string_equal(s.base, "/var/qmail/queues");
 	assert_int_equal(s.n, 5);
 	assert_string_equal(s.v[0].name, "queue1");
-	assert_string_equal(s.v[0].path, "/var/qmail/queue/queue1");
-	assert_string_equal(s.v[4].path, "/var/qmail/queue/queue5");
+	assert_string_equal(s.v[0].path, "/var/qmail/queues/queue1");
+	assert_string_equal(s.v[4].path, "/var/qmail/queues/queue5");
 	queue_set_free(&s);
 	assert_int_equal(s.n, 0);
 
