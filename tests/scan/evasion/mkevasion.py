@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""mkevasion.py - writes the evasion corpus: messages that hide a banned name
+or hit a scanner limit, one class of evasion each, several variants per class.
+
+Usage: mkevasion.py OUTDIR
+
+Writes OUTDIR/<name>.eml and OUTDIR/MANIFEST, one line per message:
+
+    <name> <verdict> <who> <what>
+
+verdict: banned | limit | clean - what the scan must end in with both
+         scanners (clamav,attach) configured;
+who:     walker - the attach backend alone must give it;
+         clamav - the clamav backend alone must give it (what it unpacks);
+         both   - each of them alone must give it;
+         any    - only the merged verdict is checked;
+what:    the class, in words.
+
+Run by the tests at test time (tests/scan/test_scan_evasion.c,
+tests/integration/test_evasion.sh); nothing it writes is committed.  Uses
+python3's standard library and 7z (p7zip-full) for the 7z class; without 7z
+those messages are left out and the manifest says so on a "# skipped" line.
+Every message is deterministic: fixed dates, fixed archive timestamps.
+"""
+import base64
+import binascii
+import bz2
+import gzip
+import io
+import lzma
+import os
+import quopri
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+import zlib
+
+STAMP = (2025, 3, 3, 11, 15, 0)
+EXE = b'MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00' + bytes(range(64)) * 4
+TXT = b'Minutes of the meeting: budget approved, next meeting on Friday.\n' * 4
+
+out_dir = None
+manifest = []
+
+
+def head(subject, ctype=None, extra='', inner=False):
+    h = '' if inner else 'Received: (qmail 1 invoked from network); 3 Mar 2025 10:15:02 -0000\n'
+    h += ('From: "Accounts" <accounts@example.net>\nTo: bob@example.com\nSubject: %s\n'
+          'Date: Mon, 3 Mar 2025 11:15:00 +0100\nMessage-ID: <%08x@example.net>\n'
+          % (subject, zlib.crc32(subject.encode())))
+    if ctype:
+        h += 'MIME-Version: 1.0\nContent-Type: %s\n' % ctype
+    return h + extra
+
+
+def b64(data):
+    s = base64.b64encode(data).decode()
+    return '\n'.join(s[i:i + 76] for i in range(0, len(s), 76)) + '\n'
+
+
+def qp(data):
+    return quopri.encodestring(data).decode('latin-1')
+
+
+def uu(name, data, mode='644', sep=' '):
+    """A uuencoded file with its begin line; mode and separator as given."""
+    lines = ['begin %s%s%s' % (mode, sep, name)]
+    for i in range(0, len(data), 45):
+        lines.append(binascii.b2a_uu(data[i:i + 45]).decode().rstrip('\n'))
+    return '\n'.join(lines) + '\n`\nend\n'
+
+
+def mixed(subject, parts, boundary='b-outer', extra=''):
+    out = head(subject, 'multipart/mixed; boundary="%s"' % boundary, extra)
+    out += '\nThis is a multi-part message in MIME format.\n\n'
+    out += '--%s\nContent-Type: text/plain; charset=utf-8\n\nDocuments attached.\n\n' % boundary
+    for p in parts:
+        out += '--%s\n%s\n' % (boundary, p)
+    return out + '--%s--\n' % boundary
+
+
+def part(data, ctype='application/octet-stream', name=None, cte='base64', extra=''):
+    p = 'Content-Type: %s' % ctype
+    if name is not None:
+        p += '; name="%s"' % name
+    p += '\n'
+    if cte:
+        p += 'Content-Transfer-Encoding: %s\n' % cte
+    if name is not None:
+        p += 'Content-Disposition: attachment; filename="%s"\n' % name
+    p += extra + '\n'
+    if cte == 'base64':
+        return p + b64(data)
+    if cte == 'quoted-printable':
+        return p + qp(data)
+    if cte in ('x-uuencode', 'x-uue', 'uuencode'):
+        return p + uu(name or 'file', data)
+    return p + data.decode('latin-1')
+
+
+def mkzip(members, method=zipfile.ZIP_DEFLATED, comment=b''):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w', method) as z:
+        for name, data in members:
+            zi = zipfile.ZipInfo(name, STAMP)
+            zi.compress_type = method
+            z.writestr(zi, data)
+        z.comment = comment
+    return buf.getvalue()
+
+
+def mktar(members, mode='w', fmt=tarfile.USTAR_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode, format=fmt) as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mtime = 1741000000
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def mkgzip(name, data):
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename=name, mode='wb', fileobj=buf, mtime=1741000000) as g:
+        g.write(data)
+    return buf.getvalue()
+
+
+def mk7z(members, extra_args=()):
+    """A 7z archive made by the 7z program, or None without it."""
+    seven = shutil.which('7z') or shutil.which('7za') or shutil.which('7zr')
+    if not seven:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, 'src')
+        for name, data in members:
+            p = os.path.join(src, name)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, 'wb') as f:
+                f.write(data)
+            os.utime(p, (1741000000, 1741000000))
+        arc = os.path.join(d, 'a.7z')
+        subprocess.run([seven, 'a', '-bd', '-y', *extra_args, arc] + [n.split('/')[0] for n, _ in members],
+                       cwd=src, check=True, stdout=subprocess.DEVNULL)
+        with open(arc, 'rb') as f:
+            return f.read()
+
+
+def tnef(attachments):
+    """A minimal TNEF stream (MS-OXTNEF): per attachment attAttachRendData,
+    attAttachTitle (its file name) and attAttachData."""
+    def attr(level, aid, data):
+        return struct.pack('<BII', level, aid, len(data)) + data + struct.pack('<H', sum(data) & 0xffff)
+    s = struct.pack('<IH', 0x223E9F78, 0x0001)
+    s += attr(1, 0x00089006, struct.pack('<I', 0x00010000))  # attTnefVersion
+    s += attr(1, 0x00078008, b'IPM.Microsoft Mail.Note\0')  # attMessageClass
+    for name, data in attachments:
+        s += attr(2, 0x00069002, struct.pack('<HIIHH', 1, 0xffffffff, 0, 0, 0))  # attAttachRendData
+        s += attr(2, 0x00018010, name.encode() + b'\0')  # attAttachTitle
+        s += attr(2, 0x0006800F, data)  # attAttachData
+    return s
+
+
+def emit(name, verdict, who, what, text):
+    if text is None:
+        manifest.append('# skipped %s: no 7z program' % name)
+        return
+    with open(os.path.join(out_dir, name + '.eml'), 'wb') as f:
+        f.write(text.encode('latin-1') if isinstance(text, str) else text)
+    manifest.append('%s %s %s %s' % (name, verdict, who, what))
+
+
+def nested_multipart(n, leaf):
+    """leaf inside n multiparts nested in the message's own multipart."""
+    body = ''
+    for i in range(1, n):
+        body += '--lvl%d\nContent-Type: multipart/mixed; boundary="lvl%d"\n\n' % (i - 1, i)
+    body += '--lvl%d\n%s\n' % (n - 1, leaf)
+    for i in range(n - 1, -1, -1):
+        body += '--lvl%d--\n' % i
+    return head('nested %d' % n, 'multipart/mixed; boundary="lvl0"') + '\n' + body
+
+
+def forwarded(n, leaf):
+    """a message with leaf, forwarded as message/rfc822 n times."""
+    msg = head('inner', 'multipart/mixed; boundary="f0"', inner=True) + '\n--f0\n' + leaf + '\n--f0--\n'
+    for i in range(1, n + 1):
+        msg = (head('Fwd %d' % i, 'multipart/mixed; boundary="f%d"' % i, inner=i < n) +
+               '\n--f%d\nContent-Type: text/plain\n\nforwarded\n\n--f%d\nContent-Type: message/rfc822\n\n%s\n--f%d--\n'
+               % (i, i, msg, i))
+    return msg
+
+
+def main():
+    global out_dir
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    exe = part(EXE, name='setup.exe')
+    zip_exe = mkzip([('readme.txt', TXT), ('invoice.exe', EXE)])
+
+    # ---- 1. limits of the MIME structure: never clean ----
+    for n in (16, 17, 18, 25, 60):
+        emit('depth_multipart_%d' % n, 'banned' if n <= 30 else 'limit', 'any',
+             'exe under %d nested multiparts' % n, nested_multipart(n, exe))
+    for n in (4, 8, 12, 20):
+        emit('depth_rfc822_%d' % n, 'banned' if n <= 8 else 'limit', 'any',
+             'exe forwarded as message/rfc822 %d times' % n, forwarded(n, exe))
+    for n, verdict in ((10001, 'limit'), (12000, 'limit')):
+        tiny = ''.join('--p\nContent-Type: text/plain\n\n.\n' for _ in range(n))
+        emit('parts_%d' % n, verdict, 'walker', 'exe after %d tiny parts' % n,
+             head('parts', 'multipart/mixed; boundary="p"') + '\n' + tiny + '--p\n' + exe + '\n--p--\n')
+    for size, where in ((9000, 'end'), (20000, 'end'), (60000, 'end'), (9000, 'start')):
+        pad = '; x-pad="%s"' % ('A' * size)
+        hdr = ('application/octet-stream%s; name="payload.exe"' % pad if where == 'end'
+               else 'application/octet-stream; name="payload.exe"%s' % pad)
+        emit('long_ctype_%d_%s' % (size, where), 'banned', 'walker',
+             'name at the %s of a %d-byte Content-Type' % (where, size),
+             mixed('long', ['Content-Type: %s\nContent-Transfer-Encoding: base64\n\n%s' % (hdr, b64(EXE))]))
+    folded = ';\n '.join('x%d="%s"' % (i, 'B' * 70) for i in range(200))
+    emit('long_ctype_folded', 'banned', 'walker', 'name after 200 folded parameters',
+         mixed('folded', ['Content-Type: application/octet-stream; %s;\n name="payload.exe"\n'
+                          'Content-Transfer-Encoding: base64\n\n%s' % (folded, b64(EXE))]))
+    mid = 'application/octet-stream; a="%s"; name="middle.exe"; b="%s"' % ('C' * 40000, 'D' * 40000)
+    emit('long_ctype_middle', 'limit', 'walker', 'name in the middle of an 80 KB Content-Type',
+         mixed('middle', ['Content-Type: %s\nContent-Transfer-Encoding: base64\n\n%s' % (mid, b64(TXT))]))
+    for blen in (71, 201, 500, 998):
+        bnd = ('q' * blen)
+        emit('boundary_%d' % blen, 'banned', 'walker', 'exe under a %d-byte boundary' % blen,
+             mixed('boundary', [exe], boundary=bnd))
+
+    # ---- 2. names inside what libclamav unpacks ----
+    emit('zip_in_zip_deflated', 'banned', 'clamav', 'zip inside a deflated zip',
+         mixed('zz', [part(mkzip([('inner.zip', zip_exe)]), 'application/zip', 'docs.zip')]))
+    emit('zip_in_zip_3', 'banned', 'clamav', 'zip in a zip in a zip',
+         mixed('zzz', [part(mkzip([('b.zip', mkzip([('c.zip', zip_exe)]))]), 'application/zip', 'a.zip')]))
+    emit('zip_qp', 'banned', 'both', 'zip sent quoted-printable',
+         mixed('zqp', [part(zip_exe, 'application/zip', 'docs.zip', cte='quoted-printable')]))
+    emit('zip_xuuencode', 'banned', 'both', 'zip sent x-uuencode',
+         mixed('zuu', [part(zip_exe, 'application/zip', 'docs.zip', cte='x-uuencode')]))
+    emit('zip_uu_in_text', 'banned', 'clamav', 'zip uuencoded inside a plain text body',
+         head('uu zip') + '\nThe archive:\n\n' + uu('docs.zip', zip_exe) + '\nBye\n')
+    emit('uu_in_b64_text', 'banned', 'both', 'uuencoded exe inside a base64 text part',
+         mixed('uub64', [part(('See below.\n\n' + uu('tool.exe', EXE)).encode(), 'text/plain', None)]))
+    emit('uu_in_qp_text', 'banned', 'both', 'uuencoded exe inside a quoted-printable text part',
+         mixed('uuqp', [part(('See below.\n\n' + uu('tool.exe', EXE)).encode(), 'text/plain', None,
+                             cte='quoted-printable')]))
+    emit('yenc_in_b64_text', 'banned', 'walker', 'yEnc begin line inside a base64 text part',
+         mixed('yb64', [part(b'Update:\n\n=ybegin line=128 size=10 name=update.exe\nabcdefghij\n=yend size=10\n',
+                             'text/plain', None)]))
+    inner = head('inner', 'multipart/mixed; boundary="in"', inner=True) + '\n--in\n' + exe + '\n--in--\n'
+    emit('rfc822_b64', 'banned', 'both', 'base64 message/rfc822 holding an exe',
+         mixed('r64', [part(inner.encode(), 'message/rfc822', None)]))
+    emit('rfc822_qp', 'banned', 'both', 'quoted-printable message/rfc822 holding an exe',
+         mixed('rqp', [part(inner.encode(), 'message/rfc822', None, cte='quoted-printable')]))
+    emit('tar_plain', 'banned', 'clamav', 'exe in a tar',
+         mixed('tar', [part(mktar([('docs/readme.txt', TXT), ('docs/run.exe', EXE)]), 'application/x-tar', 'docs.tar')]))
+    emit('tar_gz', 'banned', 'clamav', 'exe in a tar.gz',
+         mixed('tgz', [part(gzip.compress(mktar([('run.exe', EXE)]), mtime=0), 'application/gzip', 'docs.tgz')]))
+    emit('tar_bz2', 'banned', 'clamav', 'exe in a tar.bz2',
+         mixed('tbz', [part(bz2.compress(mktar([('run.exe', EXE)])), 'application/x-bzip2', 'docs.tar.bz2')]))
+    emit('tar_pax_longname', 'banned', 'clamav', 'exe with a long pax name in a tar',
+         mixed('pax', [part(mktar([('d/' + 'n' * 150 + '.exe', EXE)], fmt=tarfile.PAX_FORMAT),
+                            'application/x-tar', 'docs.tar')]))
+    emit('gzip_name', 'banned', 'clamav', 'gzip whose stored name is an exe',
+         mixed('gz', [part(mkgzip('invoice.exe', EXE), 'application/gzip', 'invoice.gz')]))
+    emit('gzip_name_path', 'banned', 'clamav', 'gzip whose stored name is a path to a scr',
+         mixed('gzp', [part(mkgzip('C:\\tmp\\saver.scr', EXE), 'application/gzip', 'data.gz')]))
+    emit('tnef_title', 'banned', 'clamav', 'TNEF winmail.dat with an exe',
+         mixed('tnef', [part(tnef([('invoice.exe', EXE)]), 'application/ms-tnef', 'winmail.dat')]))
+    emit('tnef_second', 'banned', 'clamav', 'TNEF winmail.dat, exe as its second attachment',
+         mixed('tnef2', [part(tnef([('notes.txt', TXT), ('tool.scr', EXE)]), 'application/vnd.ms-tnef', 'winmail.dat')]))
+    emit('sevenz_plain', 'banned', 'clamav', 'exe in a 7z', (lambda a: a and mixed('7z', [
+        part(a, 'application/x-7z-compressed', 'docs.7z')]))(mk7z([('readme.txt', TXT), ('setup.exe', EXE)])))
+    emit('sevenz_dir', 'banned', 'clamav', 'exe in a folder of a 7z', (lambda a: a and mixed('7zd', [
+        part(a, 'application/octet-stream', 'docs.bin')]))(mk7z([('d/e/tool.js', b'WScript.Echo(1);\n')])))
+    emit('sevenz_in_zip', 'banned', 'clamav', '7z inside a zip', (lambda a: a and mixed('7zz', [
+        part(mkzip([('inner.7z', a)]), 'application/zip', 'docs.zip')]))(mk7z([('x.exe', EXE)])))
+
+    # ---- 3. decoding ----
+    for word, nm in (('ZXZpbC5leGU', 'b64_unpadded_1'), ('ZXZpbDEuZXhl', 'b64_padded'),
+                     ('ZXZpbDEyLmV4ZQ', 'b64_unpadded_2')):
+        emit('rfc2047_' + nm, 'banned', 'walker', 'RFC 2047 base64 word ' + word,
+             mixed('2047', [part(EXE, name='=?UTF-8?B?%s?=' % word)]))
+    emit('rfc2047_split_unpadded', 'banned', 'walker', 'two unpadded base64 words',
+         mixed('2047s', [part(EXE, name='=?UTF-8?B?ZXY?= =?UTF-8?B?aWwuZXhl?=')]))
+    for n in (65, 100, 300):
+        secs = ['filename*%d="%s"' % (i, 'a' if i < n - 1 else '.exe') for i in range(n)]
+        emit('rfc2231_sections_%d' % n, 'banned', 'walker', 'name in %d RFC 2231 sections' % n,
+             mixed('2231', ['Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n'
+                            'Content-Disposition: attachment;\n ' + ';\n '.join(reversed(secs)) + '\n\n' + b64(EXE)]))
+    for enc, nm in (('evil+AC4-exe', 'q_dot'), ('+AGUAdgBpAGwALgBlAHgAZQ-', 'q_all')):
+        emit('utf7_2047_' + nm, 'banned', 'walker', 'RFC 2047 UTF-7 name ' + enc,
+             mixed('utf7', [part(EXE, name='=?UTF-7?Q?%s?=' % enc.replace('=', '=3D'))]))
+    emit('utf7_2047_b', 'banned', 'walker', 'RFC 2047 UTF-7 base64 word',
+         mixed('utf7b', [part(EXE, name='=?utf-7?B?%s?=' % base64.b64encode(b'run+AC4-exe').decode())]))
+    emit('utf7_2231', 'banned', 'walker', 'RFC 2231 UTF-7 name',
+         mixed('utf72231', ['Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n'
+                            "Content-Disposition: attachment; filename*=utf-7''tool%2BAC4-scr\n\n" + b64(EXE)]))
+    for order in ('b64_last', 'b64_first'):
+        ctes = ['7bit', 'base64'] if order == 'b64_last' else ['base64', '7bit']
+        emit('two_cte_' + order, 'banned', 'walker', 'two Content-Transfer-Encoding fields, base64 ' + order[4:],
+             mixed('cte', ['Content-Type: application/zip; name="docs.zip"\n' +
+                           ''.join('Content-Transfer-Encoding: %s\n' % c for c in ctes) + '\n' + b64(zip_exe)]))
+    for mode, sep, nm in (('100644', ' ', 'mode6'), ('644', '  ', 'twospace'), ('0644', '\t', 'tab'),
+                          ('755', ' ', 'mode755')):
+        emit('begin_' + nm, 'banned', 'walker', 'uuencode begin line "begin %s%s"' % (mode, sep.replace('\t', '\\t')),
+             head('uu') + '\nHere:\n\n' + uu('payment.exe', EXE, mode, sep) + '\nBye\n')
+    cr = mixed('bare CR', [exe], boundary='bcr').replace('\n', '\r')
+    emit('bare_cr', 'banned', 'walker', 'bare-CR line ends throughout', cr)
+    emit('bare_cr_part', 'banned', 'walker', 'bare-CR line ends in the part headers',
+         mixed('bare CR part', ['Content-Type: application/octet-stream; name="cr.exe"\r'
+                                'Content-Transfer-Encoding: base64\r\r' + b64(EXE)], boundary='bcr2'))
+
+    # ---- 4. clean look-alikes: none of this may be stopped ----
+    emit('clean_zip', 'clean', 'both', 'zip of text files',
+         mixed('cz', [part(mkzip([('a.txt', TXT), ('b/c.txt', TXT)]), 'application/zip', 'notes.zip')]))
+    emit('clean_tar_gz', 'clean', 'both', 'tar.gz of text files',
+         mixed('ctgz', [part(gzip.compress(mktar([('a.txt', TXT)]), mtime=0), 'application/gzip', 'a.tgz')]))
+    emit('clean_gzip', 'clean', 'both', 'gzip of a text file',
+         mixed('cgz', [part(mkgzip('notes.txt', TXT), 'application/gzip', 'notes.txt.gz')]))
+    emit('clean_tnef', 'clean', 'both', 'TNEF with a text attachment',
+         mixed('ctnef', [part(tnef([('notes.txt', TXT)]), 'application/ms-tnef', 'winmail.dat')]))
+    emit('clean_7z', 'clean', 'both', '7z of a text file', (lambda a: a and mixed('c7z', [
+        part(a, 'application/x-7z-compressed', 'notes.7z')]))(mk7z([('notes.txt', TXT)])))
+    emit('clean_nested_16', 'clean', 'both', '16 nested multiparts, a text leaf',
+         nested_multipart(16, part(TXT, 'text/plain', 'notes.txt')))
+    emit('clean_forwarded_4', 'clean', 'both', 'forwarded 4 times, a pdf-named text leaf',
+         forwarded(4, part(TXT, 'text/plain', 'notes.txt')))
+    emit('clean_long_boundary', 'clean', 'both', '200-byte boundary, text leaf',
+         mixed('clb', [part(TXT, 'text/plain', 'notes.txt')], boundary='z' * 200))
+
+    with open(os.path.join(out_dir, 'MANIFEST'), 'w') as f:
+        f.write('\n'.join(manifest) + '\n')
+
+
+if __name__ == '__main__':
+    main()
