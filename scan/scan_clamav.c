@@ -21,6 +21,35 @@
  *	old engine serving.  scan_clamav_changed() (scan_int.h) is for the
  *	daemon's timer.
  *
+ *	Banned names in what libclamav unpacks.  With cfg->clamav_banned (the
+ *	daemon sets it whenever "attach" is among the scanners) the banned
+ *	list (cfg->banned, the same list and match as the attach backend) is
+ *	applied inside libclamav's own unpacking, in the same scan:
+ *	- clam_meta(): every member name an archive parser lists (zip, 7z,
+ *	  rar, tar, cpio, cab, ... and MIME parts), before it is extracted, so
+ *	  an encrypted or corrupt member's name counts too;
+ *	- clam_inspect(): the name of every file libclamav scans, at any
+ *	  depth (its own temp names excepted), and the names stored inside
+ *	  the file where libclamav reports none or a cut one: a gzip's FNAME,
+ *	  a TNEF stream's attachment names and a tar's long (pax, GNU) names
+ *	  (scan_embed.c), read from the file's bytes.
+ *	A banned name stops the scan (CL_VIRUS from the callback) and gives
+ *	SCAN_BANNED with the name.  The MIME walker (scan_mime.c) stays for
+ *	what libclamav does not name: header names under every decoding,
+ *	begin lines in encoded text, gzip and TNEF in MIME parts.
+ *
+ *	Limits.  A libclamav limit (Heuristics.Limits.Exceeded.*: recursion,
+ *	files, scan size, file size, scan time) gives SCAN_LIMIT with the
+ *	limit in words, as a walker limit does; the daemon's SLUICE_ON_LIMIT
+ *	decides.  With cfg->clamav_encrypted, an encrypted archive or document
+ *	(libclamav's Heuristics.Encrypted.*) is SCAN_LIMIT too: nobody could
+ *	look inside it.  The engine runs with libclamav's clean-file cache
+ *	off (CL_ENGINE_DISABLE_CACHE): the cache answers for a file it has
+ *	seen clean without opening it again, so a subtree once scanned clean
+ *	on its own no longer counts towards the nesting of a message that
+ *	holds it, and the same message could be SCAN_LIMIT on one try and
+ *	clean on the next.  A verdict must depend on the message alone.
+ *
  *	Deadline and cancel: libclamav calls clam_precache() before each
  *	file it scans (the message, each MIME part, each archive member); it
  *	stops the scan there once the deadline passed or cancel was set.  What
@@ -32,8 +61,10 @@
  * DIAGNOSTICS
  *	init() and reload() return -1 with a text naming the directory, the
  *	libclamav error and libclamav's own messages (file and line).  scan()
- *	gives SCAN_ERROR with cl_strerror(), "deadline passed", "cancelled",
- *	or the limit hit ("Heuristics.Limits.Exceeded.MaxFiles" ...).
+ *	gives SCAN_ERROR with cl_strerror(), "deadline passed" or
+ *	"cancelled"; SCAN_LIMIT with the limit in words ("MIME or archive
+ *	nesting too deep (Heuristics.Limits.Exceeded.MaxRecursion)"); stats()
+ *	counts scans, infected, banned, limits and errors.
  *	libclamav's warnings, and its errors that no text above carries, go
  *	to stderr as libclamav itself would print them.
  */
@@ -52,6 +83,7 @@
 #include <unistd.h>
 
 #include "scan_int.h"
+#include "scan_mime.h"
 
 #ifndef SLUICE_CLAMDB_DEFAULT
 #define SLUICE_CLAMDB_DEFAULT "/usr/share/sluice/db"
@@ -66,6 +98,7 @@
 
 /* a limit was hit: libclamav reports it as a detection under this prefix */
 #define CLAM_LIMIT_PREFIX	"Heuristics.Limits.Exceeded."
+#define CLAM_ENCRYPTED_PREFIX	"Heuristics.Encrypted."
 
 struct clam_engine {
 	struct cl_engine *cl;
@@ -79,6 +112,8 @@ struct clam_state {
 	char *tmpdir;
 	uint64_t max_scansize, max_filesize;
 	unsigned max_recursion, max_files, max_scantime_ms;
+	struct attach_ban *ban;	/* NULL: banned names are the attach backend's alone */
+	int encrypted;		/* an encrypted archive is SCAN_LIMIT */
 
 	pthread_mutex_t lock;	/* guards cur and every engine's refs */
 	struct clam_engine *cur;
@@ -88,7 +123,7 @@ struct clam_state {
 	struct timespec dir_mtime;
 
 	/* never behind a lock: stats must not wait for a reload */
-	atomic_ulong reloads, reload_failures, scans, infected, errors;
+	atomic_ulong reloads, reload_failures, scans, infected, banned, limits, errors;
 };
 
 /* What one scan hands libclamav's callbacks. */
@@ -96,6 +131,9 @@ struct clam_scanctx {
 	int64_t deadline_ms;
 	volatile int *cancel;
 	const char *stopped;	/* why clam_precache() stopped the scan */
+	const struct attach_ban *ban;
+	int banned;		/* a callback found a banned name */
+	char name[sizeof ((struct scan_verdict *)0)->name];
 };
 
 /* Where libclamav's error messages go while this thread loads or scans. */
@@ -153,6 +191,81 @@ static cl_error_t clam_precache(int fd, const char *type, void *context)
 	struct clam_scanctx *ctx = context;
 
 	return ctx && clam_late(ctx) ? CL_VIRUS : CL_CLEAN;
+}
+
+/* clam_ban_name - mime_name_fn: a banned name ends the scan */
+static int clam_ban_name(void *arg, const char *name, size_t len, enum mime_origin o)
+{
+	struct clam_scanctx *ctx = arg;
+
+	if (ctx->banned || !scan_attach_banned(ctx->ban, name, len))
+		return ctx->banned;
+	ctx->banned = 1;
+	scan_mime_printable(ctx->name, sizeof ctx->name, name, len);
+	return 1;
+}
+
+/* clam_tmpname - a name libclamav made up for a temp file: "clamav-<32 hex>.tmp" */
+static int clam_tmpname(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "clamav-", 7) != 0)
+		return 0;
+	for (i = 7; i < 39; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return strcmp(s + 39, ".tmp") == 0;
+}
+
+/*
+ * clam_meta - called by libclamav's archive and mail parsers for each
+ * member they list, before extracting it; CL_VIRUS stops the scan.
+ */
+static cl_error_t clam_meta(const char *container_type, unsigned long fsize_container,
+			    const char *filename, unsigned long fsize_real, int is_encrypted,
+			    unsigned int filepos_container, void *context)
+{
+	struct clam_scanctx *ctx = context;
+
+	if (ctx == NULL || ctx->ban == NULL || filename == NULL)
+		return CL_CLEAN;
+	return clam_ban_name(ctx, filename, strlen(filename), MIME_NAME_EMBED) ? CL_VIRUS : CL_CLEAN;
+}
+
+/*
+ * clam_inspect - called by libclamav for each file it is about to scan,
+ * the message and everything unpacked from it, with the name its parent
+ * gave it; CL_VIRUS stops the scan.
+ */
+static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors, size_t parent_file_size,
+			       const char *file_name, size_t file_size, const char *file_buffer,
+			       uint32_t recursion_level, uint32_t layer_attributes, void *context)
+{
+	struct clam_scanctx *ctx = context;
+
+	if (ctx == NULL || ctx->ban == NULL)
+		return CL_CLEAN;
+	if (file_name && !clam_tmpname(file_name) && clam_ban_name(ctx, file_name, strlen(file_name), MIME_NAME_EMBED))
+		return CL_VIRUS;
+	if (file_buffer == NULL || type == NULL)
+		return CL_CLEAN;
+	if (strcmp(type, "CL_TYPE_GZ") == 0)
+		scan_embed_gzip((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+	else if (strcmp(type, "CL_TYPE_TNEF") == 0) {
+		struct embed_tnef t;
+
+		scan_embed_tnef_init(&t);
+		scan_embed_tnef(&t, (const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+		scan_embed_tnef_free(&t);
+	} else if (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 || strcmp(type, "CL_TYPE_OLD_TAR") == 0) {
+		struct embed_tar t;	/* libclamav lists only the 100-byte name field */
+
+		scan_embed_tar_init(&t);
+		scan_embed_tar(&t, (const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+		scan_embed_tar_free(&t);
+	}
+	return ctx->banned ? CL_VIRUS : CL_CLEAN;
 }
 
 /* clam_has_db - whether dir holds a signature file libclamav would load */
@@ -246,6 +359,10 @@ static cl_error_t clam_limits(struct clam_state *st, struct cl_engine *cl, const
 			*what = num[i].name;
 			return rc;
 		}
+	/* the verdict must not depend on what was scanned before: see the header */
+	*what = "CL_ENGINE_DISABLE_CACHE";
+	if ((rc = cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, 1)) != CL_SUCCESS)
+		return rc;
 	*what = "CL_ENGINE_TMPDIR";
 	return cl_engine_set_str(cl, CL_ENGINE_TMPDIR, st->tmpdir);
 }
@@ -290,6 +407,8 @@ static struct clam_engine *clam_build(struct clam_state *st, char *err, size_t e
 	if ((rc = clam_limits(st, e->cl, &what)) != CL_SUCCESS)
 		goto fail;
 	cl_engine_set_clcb_pre_cache(e->cl, clam_precache);
+	cl_engine_set_clcb_meta(e->cl, clam_meta);
+	cl_engine_set_clcb_file_inspection(e->cl, clam_inspect);
 	what = "cl_load";
 	if ((rc = cl_load(st->dbdir, e->cl, &e->sigs, CL_DB_STDOPT)) != CL_SUCCESS)
 		goto fail;
@@ -357,15 +476,17 @@ static void clam_release(struct clam_state *st, struct clam_engine *e)
  * virus (measured: a 10 ms MAX_SCANTIME lets EICAR in the last of 2,000
  * parts through).  With it, the scan goes on past the limit where it can,
  * a real detection still wins, and clamav_scan() turns the limit's name
- * into SCAN_ERROR.
+ * into SCAN_LIMIT.  With encrypted, CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE and
+ * _DOC as well.
  */
 static cl_error_t clam_scandesc(const struct cl_engine *cl, int fd, struct clam_scanctx *ctx,
-				const char **virname)
+				int encrypted, const char **virname)
 {
 	struct cl_scan_options opts = {
 		.general = CL_SCAN_GENERAL_HEURISTICS,
 		.parse = ~0u,
-		.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX,
+		.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
+			     (encrypted ? CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC : 0),
 	};
 	unsigned long scanned = 0;
 	char path[40];
@@ -380,10 +501,31 @@ static cl_error_t clam_scandesc(const struct cl_engine *cl, int fd, struct clam_
 	return rc;
 }
 
+/* clam_limit_words - what a Heuristics.Limits.Exceeded.<what> means */
+static const char *clam_limit_words(const char *virname)
+{
+	static const struct {
+		const char *what, *words;
+	} w[] = {
+		{ "MaxRecursion", "MIME or archive nesting too deep" },
+		{ "MaxFiles", "too many files inside" },
+		{ "MaxScanSize", "too much to unpack" },
+		{ "MaxFileSize", "a file inside too large" },
+		{ "MaxScanTime", "took too long to scan" },
+	};
+	const char *what = virname + sizeof CLAM_LIMIT_PREFIX - 1;
+	size_t i;
+
+	for (i = 0; i < sizeof w / sizeof w[0]; i++)
+		if (strncmp(what, w[i].what, strlen(w[i].what)) == 0)
+			return w[i].words;
+	return "a scan limit reached";
+}
+
 static void clamav_scan(void *state, const struct scan_input *in, struct scan_verdict *v)
 {
 	struct clam_state *st = state;
-	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel };
+	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel, .ban = st->ban };
 	struct clam_msgbuf msgs = { .len = 0 };
 	struct clam_engine *e;
 	const char *virname = NULL;
@@ -397,14 +539,19 @@ static void clamav_scan(void *state, const struct scan_input *in, struct scan_ve
 	}
 	e = clam_acquire(st);
 	clam_capture = &msgs;
-	rc = clam_scandesc(e->cl, in->fd, &ctx, &virname);
+	rc = clam_scandesc(e->cl, in->fd, &ctx, st->encrypted, &virname);
 	clam_capture = NULL;
 	/* virname points into the engine: copy it before the release */
 	if (ctx.stopped)
 		scan_verdict_set(v, SCAN_ERROR, "clamav", "%s", ctx.stopped);
+	else if (ctx.banned)
+		scan_verdict_set(v, SCAN_BANNED, "clamav", "%s", ctx.name);
 	else if (rc == CL_VIRUS && virname &&
 		 strncmp(virname, CLAM_LIMIT_PREFIX, sizeof CLAM_LIMIT_PREFIX - 1) == 0)
-		scan_verdict_set(v, SCAN_ERROR, "clamav", "%s", virname);
+		scan_verdict_set(v, SCAN_LIMIT, "clamav", "%s (%s)", clam_limit_words(virname), virname);
+	else if (rc == CL_VIRUS && virname && st->encrypted &&
+		 strncmp(virname, CLAM_ENCRYPTED_PREFIX, sizeof CLAM_ENCRYPTED_PREFIX - 1) == 0)
+		scan_verdict_set(v, SCAN_LIMIT, "clamav", "encrypted, cannot be opened (%s)", virname);
 	else if (rc == CL_VIRUS)
 		scan_verdict_set(v, SCAN_INFECTED, "clamav", "%s", virname ? virname : "unknown");
 	else if (rc == CL_CLEAN)
@@ -419,6 +566,10 @@ static void clamav_scan(void *state, const struct scan_input *in, struct scan_ve
 		fprintf(stderr, "LibClamAV Error: %s\n", msgs.text);
 	if (v->kind == SCAN_INFECTED)
 		atomic_fetch_add_explicit(&st->infected, 1, memory_order_relaxed);
+	else if (v->kind == SCAN_BANNED)
+		atomic_fetch_add_explicit(&st->banned, 1, memory_order_relaxed);
+	else if (v->kind == SCAN_LIMIT)
+		atomic_fetch_add_explicit(&st->limits, 1, memory_order_relaxed);
 	else if (v->kind == SCAN_ERROR)
 		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
 }
@@ -451,6 +602,12 @@ static int clamav_init(void **state, const struct scan_config *cfg, char *err, s
 	st->max_recursion = cfg->max_recursion ? cfg->max_recursion : CLAM_MAX_RECURSION;
 	st->max_files = cfg->max_files ? cfg->max_files : CLAM_MAX_FILES;
 	st->max_scantime_ms = cfg->max_scantime_ms ? cfg->max_scantime_ms : CLAM_MAX_SCANTIME_MS;
+	st->encrypted = cfg->clamav_encrypted;
+	if (cfg->clamav_banned &&
+	    (st->ban = scan_attach_ban_parse(cfg->banned && *cfg->banned ? cfg->banned : SCAN_BANNED_DEFAULT)) == NULL) {
+		clam_err(err, errlen, "clamav: out of memory");
+		goto fail;
+	}
 	clam_snapshot(st->dbdir, &st->dbstat, &st->dir_mtime);
 	if ((st->cur = clam_build(st, err, errlen)) == NULL) {
 		cl_statfree(&st->dbstat);
@@ -463,6 +620,7 @@ static int clamav_init(void **state, const struct scan_config *cfg, char *err, s
 
 fail:
 	if (st) {
+		scan_attach_ban_free(st->ban);
 		free(st->dbdir);
 		free(st->tmpdir);
 	}
@@ -538,9 +696,10 @@ static size_t clamav_stats(void *state, char *buf, size_t len)
 	n = snprintf(buf, len,
 		     "clamav_engine %s\nclamav_db %s\nclamav_signatures %u\nclamav_loaded %ld\n"
 		     "clamav_reloads %lu\nclamav_reload_failures %lu\nclamav_scans %lu\n"
-		     "clamav_infected %lu\nclamav_errors %lu\n",
+		     "clamav_infected %lu\nclamav_banned %lu\nclamav_limits %lu\nclamav_errors %lu\n",
 		     cl_retver(), st->dbdir, sigs, loaded, reloads, failures,
-		     atomic_load(&st->scans), atomic_load(&st->infected), atomic_load(&st->errors));
+		     atomic_load(&st->scans), atomic_load(&st->infected), atomic_load(&st->banned),
+		     atomic_load(&st->limits), atomic_load(&st->errors));
 	if (n < 0)
 		return 0;
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
@@ -557,6 +716,7 @@ static void clamav_fini(void *state)
 	cl_statfree(&st->dbstat);
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->reload_lock);
+	scan_attach_ban_free(st->ban);
 	free(st->dbdir);
 	free(st->tmpdir);
 	free(st);

@@ -1,14 +1,20 @@
 /*
- * scan_embed.c - file names stored inside gzip and TNEF (winmail.dat).
+ * scan_embed.c - file names stored inside gzip, TNEF (winmail.dat) and tar.
  *
- *	Two containers carry the names of what they hold in their own
+ *	Some containers carry the names of what they hold in their own
  *	structure, where neither MIME headers nor libclamav's member list show
- *	them: a gzip member's original name (FNAME, RFC 1952) and the
- *	attachment titles and MAPI file names of a TNEF stream (MS-OXTNEF).
+ *	them whole: a gzip member's original name (FNAME, RFC 1952), the
+ *	attachment titles and MAPI file names of a TNEF stream (MS-OXTNEF),
+ *	and a tar member's long name (POSIX pax "path" records and GNU 'L'
+ *	entries: libclamav lists only the 100-byte ustar name field).
  *	Both the MIME walker (decoded attachment bodies) and the clamav
  *	backend (every file libclamav unpacks, at any depth) read them here.
  *
  *	scan_embed_gzip() reads the header of a gzip stream.
+ *	scan_embed_tar() is a streaming tar reader: every header's name (with
+ *	its ustar prefix), every GNU long name and pax path, each member's
+ *	data skipped as it streams by; it stops at the end blocks or at the
+ *	first header whose checksum is wrong.
  *	scan_embed_tnef() is a streaming TNEF reader: it takes the stream in
  *	pieces of any size and keeps only the attributes that name files
  *	(attAttachTitle, and attAttachment's PR_ATTACH_LONG_FILENAME,
@@ -289,4 +295,158 @@ int scan_embed_tnef_end(struct embed_tnef *t)
 	if (t->started && !t->done && t->hlen == 9 && t->want && t->pos < (uint64_t)t->len + 2)
 		t->limit = 1;
 	return t->started && !t->limit ? 0 : t->started ? -1 : 0;
+}
+
+/* ---- tar ---- */
+
+#define TAR_BLOCK	512
+
+/* tar_num - an octal or base-256 header number */
+static uint64_t tar_num(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if (p[0] & 0x80) {	/* base-256: the rest of the field, big-endian */
+		for (i = 1; i < n; i++)
+			v = v << 8 | p[i];
+		return v;
+	}
+	while (i < n && (p[i] == ' ' || p[i] == 0))
+		i++;
+	for (; i < n && p[i] >= '0' && p[i] <= '7'; i++)
+		v = v << 3 | (uint64_t)(p[i] - '0');
+	return v;
+}
+
+static int tar_header_ok(const unsigned char *h)
+{
+	unsigned long sum = 0;
+	size_t i;
+
+	for (i = 0; i < TAR_BLOCK; i++)
+		sum += i >= 148 && i < 156 ? ' ' : h[i];
+	return sum == tar_num(h + 148, 8);
+}
+
+/* tar_pax - report every "path=" record of a pax extended header */
+static int tar_pax(const unsigned char *d, size_t n, mime_name_fn fn, void *ctx)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t len = 0, j = i, k;
+
+		while (j < n && d[j] >= '0' && d[j] <= '9' && len < n)
+			len = len * 10 + (size_t)(d[j++] - '0');
+		if (j >= n || d[j] != ' ' || len <= j - i || len > n - i)
+			return 0;	/* cut or not a record: what was read counts */
+		j++;
+		k = i + len;	/* the record ends with '\n' at k - 1 */
+		if (k - j > 5 && !memcmp(d + j, "path=", 5) && fn(ctx, (const char *)d + j + 5, k - 1 - j - 5, MIME_NAME_EMBED))
+			return 1;
+		i = k;
+	}
+	return 0;
+}
+
+void scan_embed_tar_init(struct embed_tar *t)
+{
+	memset(t, 0, sizeof *t);
+}
+
+void scan_embed_tar_free(struct embed_tar *t)
+{
+	free(t->keep);
+	t->keep = NULL;
+}
+
+/* tar_entry - a complete header block in t->hdr */
+static int tar_entry(struct embed_tar *t, mime_name_fn fn, void *ctx)
+{
+	const unsigned char *h = t->hdr;
+	char name[256 + 2];
+	size_t n = 0, plen, nlen;
+	uint64_t size;
+
+	size_t i;
+
+	for (i = 0; i < TAR_BLOCK && !h[i]; i++)
+		;
+	if (i == TAR_BLOCK || !tar_header_ok(h)) {	/* the end block, or not tar */
+		t->done = 1;
+		return 0;
+	}
+	t->members++;
+	size = tar_num(h + 124, 12);
+	t->skip = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+	t->kind = h[156];
+	t->data = size;
+	t->kept = 0;
+	if (t->kind == 'L' || t->kind == 'x') {	/* the name of the next member */
+		if (!t->keep && !(t->keep = malloc(EMBED_TNEF_KEEP)))
+			t->limit = 1, t->kind = 0;
+		return 0;
+	}
+	/* a member: its ustar prefix and name */
+	if (!memcmp(h + 257, "ustar", 5) && h[345]) {
+		plen = strnlen((const char *)h + 345, 155);
+		memcpy(name, h + 345, plen);
+		name[plen] = '/';
+		n = plen + 1;
+	}
+	nlen = strnlen((const char *)h, 100);
+	memcpy(name + n, h, nlen);
+	n += nlen;
+	return n && fn(ctx, name, n, MIME_NAME_EMBED);
+}
+
+int scan_embed_tar(struct embed_tar *t, const unsigned char *p, size_t n, mime_name_fn fn, void *ctx)
+{
+	while (n && !t->done) {
+		if (t->skip) {	/* a member's data, in whole blocks */
+			size_t k = t->skip < n ? (size_t)t->skip : n;
+
+			if ((t->kind == 'L' || t->kind == 'x') && t->kept < t->data) {
+				size_t want = t->data - t->kept < k ? (size_t)(t->data - t->kept) : k;
+				size_t room = EMBED_TNEF_KEEP - t->kept < want ? EMBED_TNEF_KEEP - t->kept : want;
+
+				memcpy(t->keep + t->kept, p, room);
+				t->kept += room;
+				if (room < want)
+					t->limit = 1;
+			}
+			t->skip -= k;
+			p += k;
+			n -= k;
+			if (!t->skip && (t->kind == 'L' || t->kind == 'x')) {
+				int r = t->kind == 'L' ? fn(ctx, (const char *)t->keep, strnlen((const char *)t->keep, t->kept), MIME_NAME_EMBED)
+						      : tar_pax(t->keep, t->kept, fn, ctx);
+
+				t->kind = 0;
+				if (r)
+					return 1;
+			}
+			continue;
+		}
+		{
+			size_t k = TAR_BLOCK - t->hlen < n ? TAR_BLOCK - t->hlen : n;
+
+			memcpy(t->hdr + t->hlen, p, k);
+			t->hlen += k;
+			p += k;
+			n -= k;
+		}
+		if (t->hlen < TAR_BLOCK)
+			break;
+		t->hlen = 0;
+		if (tar_entry(t, fn, ctx))
+			return 1;
+	}
+	return 0;
+}
+
+int scan_embed_tar_is(const unsigned char *p, size_t n)
+{
+	return n >= 263 && !memcmp(p + 257, "ustar", 5);
 }

@@ -19,8 +19,8 @@
  *	    is decoded in turn and read like an attachment;
  *	  - an attachment (any other type, or x-uuencode): decoded and read by
  *	    its first bytes: a zip's tail is kept and its members listed
- *	    (scan_zip.c), a gzip's stored name and a TNEF stream's attachment
- *	    names read (scan_embed.c);
+ *	    (scan_zip.c), a gzip's stored name, a TNEF stream's attachment
+ *	    names and a tar's member names read (scan_embed.c);
  *	  - an encoded message/rfc822: decoded into memory (at most
  *	    lim->max_inner bytes) and walked as a message of its own.
  *	A delimiter line of any open multipart ends the part, and every frame
@@ -40,10 +40,10 @@
  *	deadline and the cancel flag are checked for every chunk read.
  *
  * BUGS
- *	Archives other than zip, gzip and TNEF are not opened here: libclamav
- *	lists their members for the clamav backend (scan_clamav.c).  A zip
- *	inside a zip is listed by name only, unless it is stored uncompressed
- *	(then its local headers show).
+ *	Nothing compressed is inflated here: a tar.gz, a 7z, a rar, a zip
+ *	inside a zip (unless stored uncompressed: then its local headers show)
+ *	are listed by libclamav for the clamav backend (scan_clamav.c), which
+ *	applies the same banned list to them.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -59,7 +59,7 @@
 enum field { F_NONE, F_CTYPE, F_CDISP, F_CTE };
 enum cte { CTE_NONE, CTE_B64, CTE_QP, CTE_UU };
 enum body { B_IGNORE, B_TEXT, B_FILE, B_INNER };
-enum sink_kind { K_SNIFF, K_ZIP, K_GZIP, K_TNEF, K_NONE };
+enum sink_kind { K_SNIFF, K_ZIP, K_GZIP, K_TNEF, K_TAR, K_NONE };
 
 #define SNIFF_HEAD	4096	/* bytes of a file kept to read a gzip header */
 
@@ -104,6 +104,7 @@ struct sink {			/* the file being read: a part's body or a uuencoded file */
 	unsigned char head[SNIFF_HEAD];
 	size_t nhead;
 	struct embed_tnef tnef;
+	struct embed_tar tar;
 	char what[64];
 };
 
@@ -347,6 +348,8 @@ static void sink_start(struct walk *w, int named_zip, const char *what)
 	struct sink *k = &w->sink;
 
 	scan_embed_tnef_free(&k->tnef);
+	scan_embed_tar_free(&k->tar);
+	scan_embed_tar_init(&k->tar);
 	k->on = 1;
 	k->kind = named_zip ? K_ZIP : K_SNIFF;
 	k->named_zip = named_zip;
@@ -389,8 +392,13 @@ static void sink_add(struct walk *w, const unsigned char *d, size_t n)
 					w->stop = 1;
 				d += c;
 				n -= c;
-			} else
-				k->kind = K_NONE;
+			} else if (k->nhead >= 263) {	/* tar: "ustar" at 257 */
+				k->kind = scan_embed_tar_is(k->head, k->nhead) ? K_TAR : K_NONE;
+				if (k->kind == K_TAR && scan_embed_tar(&k->tar, k->head, k->nhead, on_file_name, w))
+					w->stop = 1;
+				d += c;
+				n -= c;
+			}
 		}
 		if (k->kind == K_GZIP && k->nhead == SNIFF_HEAD) {
 			scan_embed_gzip(k->head, k->nhead, on_file_name, w);
@@ -406,6 +414,9 @@ static void sink_add(struct walk *w, const unsigned char *d, size_t n)
 			sink_nomem(w);
 	} else if (k->kind == K_TNEF) {
 		if (scan_embed_tnef(&k->tnef, d, n, on_file_name, w))
+			w->stop = 1;
+	} else if (k->kind == K_TAR) {
+		if (scan_embed_tar(&k->tar, d, n, on_file_name, w))
 			w->stop = 1;
 	}
 }
@@ -436,10 +447,15 @@ static void sink_end(struct walk *w)
 		if (scan_embed_tnef_end(&k->tnef) < 0)
 			limit(w, MIME_LIMIT_EMBED, "TNEF attachment %s not read whole", k->what);
 		break;
+	case K_TAR:
+		if (k->tar.limit)
+			limit(w, MIME_LIMIT_EMBED, "tar attachment %s: a long name not read whole", k->what);
+		break;
 	default:
 		break;
 	}
 	scan_embed_tnef_free(&k->tnef);
+	scan_embed_tar_free(&k->tar);
 }
 
 /* ---- text bodies: begin lines, and the files they open ---- */
@@ -452,7 +468,9 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 	int kind;
 
 	if (p->uu) {
-		size_t e = n;
+		/* not w->dec: text_bytes() may be reading its input from there */
+		unsigned char out[MIME_LINE_MAX];
+		size_t e = n, i;
 
 		if (!bol)
 			return;	/* encoded lines are short: a long one is no file data */
@@ -464,11 +482,17 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 			p->uu = 0;
 			return;
 		}
-		if (p->uu == 1)
-			k = scan_mime_uu(s, e, w->dec);
-		else
-			k = scan_mime_b64(&p->uudec, s, e, w->dec);
-		sink_add(w, w->dec, k);
+		if (p->uu == 1) {	/* a uuencoded line holds at most 63 bytes */
+			k = scan_mime_uu(s, e < sizeof out ? e : sizeof out, out);
+			sink_add(w, out, k);
+			return;
+		}
+		for (i = 0; i < e; i += sizeof out - 4) {
+			size_t c = e - i < sizeof out - 4 ? e - i : sizeof out - 4;
+
+			k = scan_mime_b64(&p->uudec, s + i, c, out);
+			sink_add(w, out, k);
+		}
 		return;
 	}
 	if (!bol || !n || (s[0] != 'b' && s[0] != '=') || !(kind = scan_mime_begin(s, n, &name, &nlen)))
@@ -997,6 +1021,7 @@ static enum mime_status walk(int fd, const unsigned char *mem, uint64_t size,
 	w.join = malloc(w.lim.max_header);
 	w.dec = malloc((w.lim.chunk > MIME_LINE_MAX ? w.lim.chunk : MIME_LINE_MAX) + 8);
 	scan_embed_tnef_init(&w.sink.tnef);
+	scan_embed_tar_init(&w.sink.tar);
 	if (!w.rd.buf || !w.field || !w.scratch || !w.join || !w.dec) {
 		w.status = MIME_ENOMEM;
 		goto out;
@@ -1018,6 +1043,7 @@ out:
 	free(w.frames);
 	free(w.inner);
 	scan_embed_tnef_free(&w.sink.tnef);
+	scan_embed_tar_free(&w.sink.tar);
 	scan_mime_tail_free(&w.tail);
 	return w.status;
 }

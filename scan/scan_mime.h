@@ -206,6 +206,22 @@ int scan_embed_tnef(struct embed_tnef *, const unsigned char *p, size_t n, mime_
 int scan_embed_tnef_end(struct embed_tnef *);
 void scan_embed_tnef_free(struct embed_tnef *);
 
+struct embed_tar {		/* streaming tar reader state */
+	unsigned char hdr[512];
+	size_t hlen;
+	uint64_t skip, data;	/* bytes of member data left; the member's size */
+	int kind, done, limit;
+	unsigned char *keep;	/* a GNU long name or a pax header */
+	size_t kept;
+	unsigned long members;
+};
+void scan_embed_tar_init(struct embed_tar *);
+/* scan_embed_tar - feed n more bytes; non-zero when fn asked to stop */
+int scan_embed_tar(struct embed_tar *, const unsigned char *p, size_t n, mime_name_fn fn, void *ctx);
+void scan_embed_tar_free(struct embed_tar *);
+/* scan_embed_tar_is - do the first n bytes look like a ustar archive? */
+int scan_embed_tar_is(const unsigned char *p, size_t n);
+
 /* scan_attach.c - banned names */
 
 struct attach_ban;

@@ -6,15 +6,22 @@ Usage: mkevasion.py OUTDIR
 
 Writes OUTDIR/<name>.eml and OUTDIR/MANIFEST, one line per message:
 
-    <name> <verdict> <who> <what>
+    <name> <merged> <walker> <clamav> <what>
 
-verdict: banned | limit | clean - what the scan must end in with both
-         scanners (clamav,attach) configured;
-who:     walker - the attach backend alone must give it;
-         clamav - the clamav backend alone must give it (what it unpacks);
-         both   - each of them alone must give it;
-         any    - only the merged verdict is checked;
+merged:  banned | limit | clean - what the scan must end in with both
+         scanners (clamav,attach) configured, banned names applied by both;
+walker:  the attach backend's verdict alone, or - (not asserted: the walker
+         does not open that container; libclamav does);
+clamav:  the clamav backend's verdict alone (banned list applied to what
+         libclamav unpacks), or - (not asserted: libclamav does not name it;
+         the walker does);
 what:    the class, in words.
+
+and OUTDIR/ENCRYPTED, for the password-protected archives (7z needed):
+
+    <name> <merged> <merged-with-encrypted-limit> <what>
+
+the verdict with the default SLUICE_ENCRYPTED=pass, and with =limit.
 
 Run by the tests at test time (tests/scan/test_scan_evasion.c,
 tests/integration/test_evasion.sh); nothing it writes is committed.  Uses
@@ -131,7 +138,7 @@ def mkgzip(name, data):
     return buf.getvalue()
 
 
-def mk7z(members, extra_args=()):
+def mk7z(members, extra_args=(), name='a.7z'):
     """A 7z archive made by the 7z program, or None without it."""
     seven = shutil.which('7z') or shutil.which('7za') or shutil.which('7zr')
     if not seven:
@@ -144,7 +151,7 @@ def mk7z(members, extra_args=()):
             with open(p, 'wb') as f:
                 f.write(data)
             os.utime(p, (1741000000, 1741000000))
-        arc = os.path.join(d, 'a.7z')
+        arc = os.path.join(d, name)
         subprocess.run([seven, 'a', '-bd', '-y', *extra_args, arc] + [n.split('/')[0] for n, _ in members],
                        cwd=src, check=True, stdout=subprocess.DEVNULL)
         with open(arc, 'rb') as f:
@@ -166,13 +173,25 @@ def tnef(attachments):
     return s
 
 
-def emit(name, verdict, who, what, text):
+encrypted = []
+
+
+def emit_enc(name, merged, merged_limit, what, data, fname):
+    if data is None:
+        encrypted.append('# skipped %s: no 7z program' % name)
+        return
+    with open(os.path.join(out_dir, name + '.eml'), 'wb') as f:
+        f.write(mixed('enc', [part(data, 'application/octet-stream', fname)]).encode('latin-1'))
+    encrypted.append('%s %s %s %s' % (name, merged, merged_limit, what))
+
+
+def emit(name, merged, walker, clamav, what, text):
     if text is None:
         manifest.append('# skipped %s: no 7z program' % name)
         return
     with open(os.path.join(out_dir, name + '.eml'), 'wb') as f:
         f.write(text.encode('latin-1') if isinstance(text, str) else text)
-    manifest.append('%s %s %s %s' % (name, verdict, who, what))
+    manifest.append('%s %s %s %s %s' % (name, merged, walker, clamav, what))
 
 
 def nested_multipart(n, leaf):
@@ -202,140 +221,193 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     exe = part(EXE, name='setup.exe')
     zip_exe = mkzip([('readme.txt', TXT), ('invoice.exe', EXE)])
+    B, L, C, N = 'banned', 'limit', 'clean', '-'
 
     # ---- 1. limits of the MIME structure: never clean ----
-    for n in (16, 17, 18, 25, 60):
-        emit('depth_multipart_%d' % n, 'banned' if n <= 30 else 'limit', 'any',
-             'exe under %d nested multiparts' % n, nested_multipart(n, exe))
-    for n in (4, 8, 12, 20):
-        emit('depth_rfc822_%d' % n, 'banned' if n <= 8 else 'limit', 'any',
-             'exe forwarded as message/rfc822 %d times' % n, forwarded(n, exe))
-    for n, verdict in ((10001, 'limit'), (12000, 'limit')):
+    # libclamav (MaxRecursion 17) reads 18 nested multiparts, 15 forwards
+    for n in (16, 17, 18):
+        emit('depth_multipart_%d' % n, B, B, B, 'exe under %d nested multiparts' % n, nested_multipart(n, exe))
+    for n in (19, 25, 60):
+        emit('depth_multipart_%d' % n, L, L, L, 'exe under %d nested multiparts' % n, nested_multipart(n, exe))
+    for n in (4, 8, 15):
+        emit('depth_rfc822_%d' % n, B, B, B, 'exe forwarded as message/rfc822 %d times' % n, forwarded(n, exe))
+    # libclamav lists the name before it gives up on the depth: banned either way
+    emit('depth_rfc822_16', B, B, N, 'exe forwarded 16 times', forwarded(16, exe))
+    for n in (18, 30):
+        emit('depth_rfc822_%d' % n, L, L, L, 'exe forwarded %d times' % n, forwarded(n, exe))
+    for n in (10001, 12000):
         tiny = ''.join('--p\nContent-Type: text/plain\n\n.\n' for _ in range(n))
-        emit('parts_%d' % n, verdict, 'walker', 'exe after %d tiny parts' % n,
+        emit('parts_%d' % n, B, B, B, 'exe after %d tiny parts' % n,
              head('parts', 'multipart/mixed; boundary="p"') + '\n' + tiny + '--p\n' + exe + '\n--p--\n')
     for size, where in ((9000, 'end'), (20000, 'end'), (60000, 'end'), (9000, 'start')):
         pad = '; x-pad="%s"' % ('A' * size)
         hdr = ('application/octet-stream%s; name="payload.exe"' % pad if where == 'end'
                else 'application/octet-stream; name="payload.exe"%s' % pad)
-        emit('long_ctype_%d_%s' % (size, where), 'banned', 'walker',
+        emit('long_ctype_%d_%s' % (size, where), B, B, N,
              'name at the %s of a %d-byte Content-Type' % (where, size),
              mixed('long', ['Content-Type: %s\nContent-Transfer-Encoding: base64\n\n%s' % (hdr, b64(EXE))]))
+    emit('long_filename_30000', B, B, N, 'a 30 KB file name ending in .exe',
+         mixed('longname', [part(EXE, name='n' * 30000 + '.exe')]))
     folded = ';\n '.join('x%d="%s"' % (i, 'B' * 70) for i in range(200))
-    emit('long_ctype_folded', 'banned', 'walker', 'name after 200 folded parameters',
+    emit('long_ctype_folded', B, B, N, 'name after 200 folded parameters',
          mixed('folded', ['Content-Type: application/octet-stream; %s;\n name="payload.exe"\n'
                           'Content-Transfer-Encoding: base64\n\n%s' % (folded, b64(EXE))]))
     mid = 'application/octet-stream; a="%s"; name="middle.exe"; b="%s"' % ('C' * 40000, 'D' * 40000)
-    emit('long_ctype_middle', 'limit', 'walker', 'name in the middle of an 80 KB Content-Type',
+    emit('long_ctype_middle', L, L, N, 'name in the middle of an 80 KB Content-Type',
          mixed('middle', ['Content-Type: %s\nContent-Transfer-Encoding: base64\n\n%s' % (mid, b64(TXT))]))
     for blen in (71, 201, 500, 998):
-        bnd = ('q' * blen)
-        emit('boundary_%d' % blen, 'banned', 'walker', 'exe under a %d-byte boundary' % blen,
-             mixed('boundary', [exe], boundary=bnd))
+        emit('boundary_%d' % blen, B, B, N, 'exe under a %d-byte boundary' % blen,
+             mixed('boundary', [exe], boundary='q' * blen))
+    emit('boundary_1200', B, L, N, 'exe under a 1200-byte boundary', mixed('boundary', [exe], boundary='q' * 1200))
 
     # ---- 2. names inside what libclamav unpacks ----
-    emit('zip_in_zip_deflated', 'banned', 'clamav', 'zip inside a deflated zip',
+    emit('zip_in_zip_deflated', B, N, B, 'zip inside a deflated zip',
          mixed('zz', [part(mkzip([('inner.zip', zip_exe)]), 'application/zip', 'docs.zip')]))
-    emit('zip_in_zip_3', 'banned', 'clamav', 'zip in a zip in a zip',
+    emit('zip_in_zip_3', B, N, B, 'zip in a zip in a zip',
          mixed('zzz', [part(mkzip([('b.zip', mkzip([('c.zip', zip_exe)]))]), 'application/zip', 'a.zip')]))
-    emit('zip_qp', 'banned', 'both', 'zip sent quoted-printable',
+    emit('zip_qp', B, B, B, 'zip sent quoted-printable',
          mixed('zqp', [part(zip_exe, 'application/zip', 'docs.zip', cte='quoted-printable')]))
-    emit('zip_xuuencode', 'banned', 'both', 'zip sent x-uuencode',
+    emit('zip_xuuencode', B, B, N, 'zip sent x-uuencode',
          mixed('zuu', [part(zip_exe, 'application/zip', 'docs.zip', cte='x-uuencode')]))
-    emit('zip_uu_in_text', 'banned', 'clamav', 'zip uuencoded inside a plain text body',
+    emit('zip_binary', B, B, N, 'zip sent as 8bit',
+         mixed('zbin', [part(mkzip([('a.txt', TXT), ('b.scr', EXE)], zipfile.ZIP_STORED), 'application/zip',
+                             'docs.zip', cte='binary')]))
+    emit('zip_uu_in_text', B, B, B, 'zip uuencoded inside a plain text body',
          head('uu zip') + '\nThe archive:\n\n' + uu('docs.zip', zip_exe) + '\nBye\n')
-    emit('uu_in_b64_text', 'banned', 'both', 'uuencoded exe inside a base64 text part',
+    emit('zip_uu_in_b64_text', B, B, N, 'zip uuencoded inside a base64 text part',
+         mixed('uuzb64', [part(('Archive:\n\n' + uu('docs.zip', zip_exe)).encode('latin-1'), 'text/plain', None)]))
+    emit('uu_in_b64_text', B, B, N, 'uuencoded exe inside a base64 text part',
          mixed('uub64', [part(('See below.\n\n' + uu('tool.exe', EXE)).encode(), 'text/plain', None)]))
-    emit('uu_in_qp_text', 'banned', 'both', 'uuencoded exe inside a quoted-printable text part',
+    emit('uu_in_qp_text', B, B, N, 'uuencoded exe inside a quoted-printable text part',
          mixed('uuqp', [part(('See below.\n\n' + uu('tool.exe', EXE)).encode(), 'text/plain', None,
                              cte='quoted-printable')]))
-    emit('yenc_in_b64_text', 'banned', 'walker', 'yEnc begin line inside a base64 text part',
+    emit('yenc_in_b64_text', B, B, N, 'yEnc begin line inside a base64 text part',
          mixed('yb64', [part(b'Update:\n\n=ybegin line=128 size=10 name=update.exe\nabcdefghij\n=yend size=10\n',
                              'text/plain', None)]))
     inner = head('inner', 'multipart/mixed; boundary="in"', inner=True) + '\n--in\n' + exe + '\n--in--\n'
-    emit('rfc822_b64', 'banned', 'both', 'base64 message/rfc822 holding an exe',
+    emit('rfc822_b64', B, B, B, 'base64 message/rfc822 holding an exe',
          mixed('r64', [part(inner.encode(), 'message/rfc822', None)]))
-    emit('rfc822_qp', 'banned', 'both', 'quoted-printable message/rfc822 holding an exe',
+    emit('rfc822_qp', B, B, N, 'quoted-printable message/rfc822 holding an exe',
          mixed('rqp', [part(inner.encode(), 'message/rfc822', None, cte='quoted-printable')]))
-    emit('tar_plain', 'banned', 'clamav', 'exe in a tar',
+    emit('rfc822_b64_zip', B, B, B, 'base64 message/rfc822 holding a zip with an exe',
+         mixed('r64z', [part((head('inner', 'multipart/mixed; boundary="in"', inner=True) + '\n--in\n' +
+                              part(zip_exe, 'application/zip', 'docs.zip') + '\n--in--\n').encode(),
+                             'message/rfc822', None)]))
+    emit('tar_plain', B, B, B, 'exe in a tar',
          mixed('tar', [part(mktar([('docs/readme.txt', TXT), ('docs/run.exe', EXE)]), 'application/x-tar', 'docs.tar')]))
-    emit('tar_gz', 'banned', 'clamav', 'exe in a tar.gz',
+    emit('tar_gz', B, N, B, 'exe in a tar.gz',
          mixed('tgz', [part(gzip.compress(mktar([('run.exe', EXE)]), mtime=0), 'application/gzip', 'docs.tgz')]))
-    emit('tar_bz2', 'banned', 'clamav', 'exe in a tar.bz2',
+    emit('tar_bz2', B, N, B, 'exe in a tar.bz2',
          mixed('tbz', [part(bz2.compress(mktar([('run.exe', EXE)])), 'application/x-bzip2', 'docs.tar.bz2')]))
-    emit('tar_pax_longname', 'banned', 'clamav', 'exe with a long pax name in a tar',
+    emit('tar_xz', B, N, N, 'exe in a tar.xz',
+         mixed('txz', [part(lzma.compress(mktar([('run.exe', EXE)])), 'application/x-xz', 'docs.tar.xz')]))
+    emit('tar_pax_longname', B, B, B, 'exe with a long pax name in a tar',
          mixed('pax', [part(mktar([('d/' + 'n' * 150 + '.exe', EXE)], fmt=tarfile.PAX_FORMAT),
                             'application/x-tar', 'docs.tar')]))
-    emit('gzip_name', 'banned', 'clamav', 'gzip whose stored name is an exe',
+    emit('gzip_name', B, B, B, 'gzip whose stored name is an exe',
          mixed('gz', [part(mkgzip('invoice.exe', EXE), 'application/gzip', 'invoice.gz')]))
-    emit('gzip_name_path', 'banned', 'clamav', 'gzip whose stored name is a path to a scr',
+    emit('gzip_name_path', B, B, B, 'gzip whose stored name is a path to a scr',
          mixed('gzp', [part(mkgzip('C:\\tmp\\saver.scr', EXE), 'application/gzip', 'data.gz')]))
-    emit('tnef_title', 'banned', 'clamav', 'TNEF winmail.dat with an exe',
+    emit('tar_gnu_longname', B, B, B, 'exe with a GNU long name in a tar',
+         mixed('gnu', [part(mktar([('d/' + 'g' * 150 + '.scr', EXE)], fmt=tarfile.GNU_FORMAT),
+                            'application/x-tar', 'docs.tar')]))
+    emit('gzip_in_zip', B, N, B, 'gzip with a stored exe name inside a zip',
+         mixed('gzz', [part(mkzip([('data.gz', mkgzip('run.exe', EXE))]), 'application/zip', 'data.zip')]))
+    emit('tnef_title', B, B, B, 'TNEF winmail.dat with an exe',
          mixed('tnef', [part(tnef([('invoice.exe', EXE)]), 'application/ms-tnef', 'winmail.dat')]))
-    emit('tnef_second', 'banned', 'clamav', 'TNEF winmail.dat, exe as its second attachment',
+    emit('tnef_second', B, B, B, 'TNEF winmail.dat, exe as its second attachment',
          mixed('tnef2', [part(tnef([('notes.txt', TXT), ('tool.scr', EXE)]), 'application/vnd.ms-tnef', 'winmail.dat')]))
-    emit('sevenz_plain', 'banned', 'clamav', 'exe in a 7z', (lambda a: a and mixed('7z', [
+    emit('tnef_in_zip', B, N, B, 'TNEF inside a zip',
+         mixed('tnefz', [part(mkzip([('winmail.dat', tnef([('run.exe', EXE)]))]), 'application/zip', 'mail.zip')]))
+    emit('sevenz_plain', B, N, B, 'exe in a 7z', (lambda a: a and mixed('7z', [
         part(a, 'application/x-7z-compressed', 'docs.7z')]))(mk7z([('readme.txt', TXT), ('setup.exe', EXE)])))
-    emit('sevenz_dir', 'banned', 'clamav', 'exe in a folder of a 7z', (lambda a: a and mixed('7zd', [
+    emit('sevenz_dir', B, N, B, 'js in a folder of a 7z', (lambda a: a and mixed('7zd', [
         part(a, 'application/octet-stream', 'docs.bin')]))(mk7z([('d/e/tool.js', b'WScript.Echo(1);\n')])))
-    emit('sevenz_in_zip', 'banned', 'clamav', '7z inside a zip', (lambda a: a and mixed('7zz', [
+    emit('sevenz_in_zip', B, N, B, '7z inside a zip', (lambda a: a and mixed('7zz', [
         part(mkzip([('inner.7z', a)]), 'application/zip', 'docs.zip')]))(mk7z([('x.exe', EXE)])))
 
     # ---- 3. decoding ----
     for word, nm in (('ZXZpbC5leGU', 'b64_unpadded_1'), ('ZXZpbDEuZXhl', 'b64_padded'),
                      ('ZXZpbDEyLmV4ZQ', 'b64_unpadded_2')):
-        emit('rfc2047_' + nm, 'banned', 'walker', 'RFC 2047 base64 word ' + word,
+        emit('rfc2047_' + nm, B, B, N, 'RFC 2047 base64 word ' + word,
              mixed('2047', [part(EXE, name='=?UTF-8?B?%s?=' % word)]))
-    emit('rfc2047_split_unpadded', 'banned', 'walker', 'two unpadded base64 words',
+    emit('rfc2047_split_unpadded', B, B, N, 'two unpadded base64 words',
          mixed('2047s', [part(EXE, name='=?UTF-8?B?ZXY?= =?UTF-8?B?aWwuZXhl?=')]))
     for n in (65, 100, 300):
         secs = ['filename*%d="%s"' % (i, 'a' if i < n - 1 else '.exe') for i in range(n)]
-        emit('rfc2231_sections_%d' % n, 'banned', 'walker', 'name in %d RFC 2231 sections' % n,
+        emit('rfc2231_sections_%d' % n, B, B, N, 'name in %d RFC 2231 sections' % n,
              mixed('2231', ['Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n'
                             'Content-Disposition: attachment;\n ' + ';\n '.join(reversed(secs)) + '\n\n' + b64(EXE)]))
     for enc, nm in (('evil+AC4-exe', 'q_dot'), ('+AGUAdgBpAGwALgBlAHgAZQ-', 'q_all')):
-        emit('utf7_2047_' + nm, 'banned', 'walker', 'RFC 2047 UTF-7 name ' + enc,
+        emit('utf7_2047_' + nm, B, B, N, 'RFC 2047 UTF-7 name ' + enc,
              mixed('utf7', [part(EXE, name='=?UTF-7?Q?%s?=' % enc.replace('=', '=3D'))]))
-    emit('utf7_2047_b', 'banned', 'walker', 'RFC 2047 UTF-7 base64 word',
+    emit('utf7_2047_b', B, B, N, 'RFC 2047 UTF-7 base64 word',
          mixed('utf7b', [part(EXE, name='=?utf-7?B?%s?=' % base64.b64encode(b'run+AC4-exe').decode())]))
-    emit('utf7_2231', 'banned', 'walker', 'RFC 2231 UTF-7 name',
+    emit('utf7_2231', B, B, N, 'RFC 2231 UTF-7 name',
          mixed('utf72231', ['Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n'
                             "Content-Disposition: attachment; filename*=utf-7''tool%2BAC4-scr\n\n" + b64(EXE)]))
     for order in ('b64_last', 'b64_first'):
         ctes = ['7bit', 'base64'] if order == 'b64_last' else ['base64', '7bit']
-        emit('two_cte_' + order, 'banned', 'walker', 'two Content-Transfer-Encoding fields, base64 ' + order[4:],
-             mixed('cte', ['Content-Type: application/zip; name="docs.zip"\n' +
+        emit('two_cte_' + order, B, B, N, 'two Content-Transfer-Encoding fields, base64 ' + order[4:],
+             mixed('cte', ['Content-Type: application/octet-stream; name="docs.dat"\n' +
                            ''.join('Content-Transfer-Encoding: %s\n' % c for c in ctes) + '\n' + b64(zip_exe)]))
+    emit('two_cte_conflict', L, L, N, 'base64 and quoted-printable on one part',
+         mixed('cte2', ['Content-Type: application/octet-stream; name="docs.dat"\n'
+                        'Content-Transfer-Encoding: quoted-printable\nContent-Transfer-Encoding: base64\n\n' +
+                        b64(TXT)]))
     for mode, sep, nm in (('100644', ' ', 'mode6'), ('644', '  ', 'twospace'), ('0644', '\t', 'tab'),
                           ('755', ' ', 'mode755')):
-        emit('begin_' + nm, 'banned', 'walker', 'uuencode begin line "begin %s%s"' % (mode, sep.replace('\t', '\\t')),
+        emit('begin_' + nm, B, B, N, 'uuencode begin line "begin %s%s"' % (mode, sep.replace('\t', '\\t')),
              head('uu') + '\nHere:\n\n' + uu('payment.exe', EXE, mode, sep) + '\nBye\n')
     cr = mixed('bare CR', [exe], boundary='bcr').replace('\n', '\r')
-    emit('bare_cr', 'banned', 'walker', 'bare-CR line ends throughout', cr)
-    emit('bare_cr_part', 'banned', 'walker', 'bare-CR line ends in the part headers',
+    emit('bare_cr', B, B, N, 'bare-CR line ends throughout', cr)
+    emit('bare_cr_part', B, B, N, 'bare-CR line ends in the part headers',
          mixed('bare CR part', ['Content-Type: application/octet-stream; name="cr.exe"\r'
                                 'Content-Transfer-Encoding: base64\r\r' + b64(EXE)], boundary='bcr2'))
+    emit('bare_cr_uu', B, B, N, 'bare-CR line ends around a begin line',
+         head('cr uu') + '\nHere:\r' + uu('payment.exe', EXE).replace('\n', '\r') + 'Bye\n')
 
     # ---- 4. clean look-alikes: none of this may be stopped ----
-    emit('clean_zip', 'clean', 'both', 'zip of text files',
+    emit('clean_zip', C, C, C, 'zip of text files',
          mixed('cz', [part(mkzip([('a.txt', TXT), ('b/c.txt', TXT)]), 'application/zip', 'notes.zip')]))
-    emit('clean_tar_gz', 'clean', 'both', 'tar.gz of text files',
+    emit('clean_tar_gz', C, C, C, 'tar.gz of text files',
          mixed('ctgz', [part(gzip.compress(mktar([('a.txt', TXT)]), mtime=0), 'application/gzip', 'a.tgz')]))
-    emit('clean_gzip', 'clean', 'both', 'gzip of a text file',
+    emit('clean_gzip', C, C, C, 'gzip of a text file',
          mixed('cgz', [part(mkgzip('notes.txt', TXT), 'application/gzip', 'notes.txt.gz')]))
-    emit('clean_tnef', 'clean', 'both', 'TNEF with a text attachment',
+    emit('clean_tnef', C, C, C, 'TNEF with a text attachment',
          mixed('ctnef', [part(tnef([('notes.txt', TXT)]), 'application/ms-tnef', 'winmail.dat')]))
-    emit('clean_7z', 'clean', 'both', '7z of a text file', (lambda a: a and mixed('c7z', [
+    emit('clean_7z', C, C, C, '7z of a text file', (lambda a: a and mixed('c7z', [
         part(a, 'application/x-7z-compressed', 'notes.7z')]))(mk7z([('notes.txt', TXT)])))
-    emit('clean_nested_16', 'clean', 'both', '16 nested multiparts, a text leaf',
-         nested_multipart(16, part(TXT, 'text/plain', 'notes.txt')))
-    emit('clean_forwarded_4', 'clean', 'both', 'forwarded 4 times, a pdf-named text leaf',
-         forwarded(4, part(TXT, 'text/plain', 'notes.txt')))
-    emit('clean_long_boundary', 'clean', 'both', '200-byte boundary, text leaf',
-         mixed('clb', [part(TXT, 'text/plain', 'notes.txt')], boundary='z' * 200))
+    emit('clean_nested_18', C, C, C, '18 nested multiparts, a text leaf',
+         nested_multipart(18, part(TXT, 'text/plain', 'notes.txt')))
+    emit('clean_forwarded_15', C, C, C, 'forwarded 15 times, a text leaf',
+         forwarded(15, part(TXT, 'text/plain', 'notes.txt')))
+    emit('clean_long_boundary', C, C, C, '998-byte boundary, text leaf',
+         mixed('clb', [part(TXT, 'text/plain', 'notes.txt')], boundary='z' * 998))
+    emit('clean_b64_text_begin', C, C, C, 'base64 text with a harmless begin line',
+         mixed('cbt', [part(('Notes:\n\n' + uu('notes.txt', TXT)).encode(), 'text/plain', None)]))
+    emit('clean_qp_text', C, C, C, 'quoted-printable text mentioning setup.exe',
+         mixed('cqp', [part('Run setup.exe from the share =E2=80=93 see the wiki.\n'.encode(), 'text/plain',
+                            None, cte='quoted-printable')]))
+    emit('clean_utf7_name', C, C, C, 'a UTF-7 name of a text file',
+         mixed('cu7', [part(TXT, 'text/plain', '=?UTF-7?Q?notes+AC4-txt?=')]))
+
+    # ---- 5. encrypted archives: the admin's choice (SLUICE_ENCRYPTED) ----
+    pw = ('-pSECRET',)
+    emit_enc('enc_zip_txt', C, L, 'encrypted zip of a text file',
+             mk7z([('notes.txt', TXT)], ('-tzip',) + pw, 'a.zip'), 'notes.zip')
+    emit_enc('enc_zip_exe', B, B, 'encrypted zip with an exe: its name shows',
+             mk7z([('run.exe', EXE)], ('-tzip',) + pw, 'a.zip'), 'docs.zip')
+    emit_enc('enc_7z_txt', C, L, 'encrypted 7z of a text file', mk7z([('notes.txt', TXT)], pw), 'notes.7z')
+    emit_enc('enc_7z_exe', B, B, 'encrypted 7z with an exe: its name shows',
+             mk7z([('run.exe', EXE)], pw), 'docs.7z')
+    emit_enc('enc_7z_hidden', C, L, 'encrypted 7z with encrypted names (an exe inside)',
+             mk7z([('run.exe', EXE)], pw + ('-mhe=on',)), 'docs.7z')
 
     with open(os.path.join(out_dir, 'MANIFEST'), 'w') as f:
         f.write('\n'.join(manifest) + '\n')
+    with open(os.path.join(out_dir, 'ENCRYPTED'), 'w') as f:
+        f.write('\n'.join(encrypted) + '\n')
 
 
 if __name__ == '__main__':
