@@ -157,7 +157,7 @@ static int on_name(void *ctx, const char *name, size_t len, enum mime_origin o)
 	if (!scan_attach_banned(h->ban, name, len))
 		return 0;
 	h->found = 1;
-	scan_mime_printable(h->name, sizeof h->name, name, len);
+	scan_mime_printable(h->name, MIME_NAME_SHOWN + 1, name, len);
 	return 1;
 }
 

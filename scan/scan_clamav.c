@@ -201,7 +201,7 @@ static int clam_ban_name(void *arg, const char *name, size_t len, enum mime_orig
 	if (ctx->banned || !scan_attach_banned(ctx->ban, name, len))
 		return ctx->banned;
 	ctx->banned = 1;
-	scan_mime_printable(ctx->name, sizeof ctx->name, name, len);
+	scan_mime_printable(ctx->name, MIME_NAME_SHOWN + 1, name, len);
 	return 1;
 }
 

@@ -48,6 +48,12 @@
 #define MIME_CHUNK_MIN		256
 #define MIME_BOUNDARY_MAX	998	/* RFC 2046 says 70; RFC 5322 lines end at 998 */
 #define MIME_LINE_MAX		1024	/* of a decoded text line, for begin lines */
+/*
+ * A banned name in a verdict: at most this many characters, its head and
+ * tail around "..." when longer, so that a reject text built around it
+ * (qmail passes 254 bytes) still ends with its status code.
+ */
+#define MIME_NAME_SHOWN		100
 
 enum mime_origin {
 	MIME_NAME_HEADER,	/* filename= or name= parameter */

@@ -260,6 +260,17 @@ def main():
              mixed('boundary', [exe], boundary='q' * blen))
     emit('boundary_1200', B, L, N, 'exe under a 1200-byte boundary', mixed('boundary', [exe], boundary='q' * 1200))
 
+    # containers the walker cannot read whole: a limit unless a name is banned
+    zt = mkzip([('readme.txt', TXT), ('notes.txt', TXT)])
+    emit('zip_truncated', L, L, N, 'a zip cut in its middle (no central directory)',
+         mixed('zcut', [part(zt[:len(zt) // 2], 'application/zip', 'docs.zip')]))
+    cd = zt.rindex(b'PK\x01\x02')
+    emit('zip_corrupt_cdir', L, L, N, 'a zip whose central directory is garbage',
+         mixed('zcd', [part(zt[:cd] + b'XX' + zt[cd + 2:], 'application/zip', 'docs.zip')]))
+    tn = tnef([('notes.txt', TXT)])
+    emit('tnef_truncated', L, L, N, 'a TNEF stream cut inside its attachment title',
+         mixed('tcut', [part(tn[:tn.index(b'notes.txt') + 3], 'application/ms-tnef', 'winmail.dat')]))
+
     # ---- 2. names inside what libclamav unpacks ----
     emit('zip_in_zip_deflated', B, N, B, 'zip inside a deflated zip',
          mixed('zz', [part(mkzip([('inner.zip', zip_exe)]), 'application/zip', 'docs.zip')]))
