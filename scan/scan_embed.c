@@ -69,8 +69,9 @@ int scan_embed_gzip(const unsigned char *p, size_t n, mime_name_fn fn, void *ctx
 		;
 	if (e >= n)
 		return -1;
-	if (e > i)
-		fn(ctx, (const char *)p + i, e - i, MIME_NAME_EMBED);
+	if (e == i)
+		return 0;	/* an empty name is none */
+	fn(ctx, (const char *)p + i, e - i, MIME_NAME_EMBED);
 	return 1;
 }
 
@@ -343,7 +344,7 @@ static int tar_pax(const unsigned char *d, size_t n, mime_name_fn fn, void *ctx)
 			return 0;	/* cut or not a record: what was read counts */
 		j++;
 		k = i + len;	/* the record ends with '\n' at k - 1 */
-		if (k - j > 5 && !memcmp(d + j, "path=", 5) && fn(ctx, (const char *)d + j + 5, k - 1 - j - 5, MIME_NAME_EMBED))
+		if (k - j > 6 && !memcmp(d + j, "path=", 5) && fn(ctx, (const char *)d + j + 5, k - 1 - j - 5, MIME_NAME_EMBED))
 			return 1;
 		i = k;
 	}
@@ -420,7 +421,8 @@ int scan_embed_tar(struct embed_tar *t, const unsigned char *p, size_t n, mime_n
 			p += k;
 			n -= k;
 			if (!t->skip && (t->kind == 'L' || t->kind == 'x')) {
-				int r = t->kind == 'L' ? fn(ctx, (const char *)t->keep, strnlen((const char *)t->keep, t->kept), MIME_NAME_EMBED)
+				size_t len = strnlen((const char *)t->keep, t->kept);
+				int r = t->kind == 'L' ? len && fn(ctx, (const char *)t->keep, len, MIME_NAME_EMBED)
 						      : tar_pax(t->keep, t->kept, fn, ctx);
 
 				t->kind = 0;

@@ -108,8 +108,10 @@ for c in "${CASES[@]}"; do
 		;;
 	esac
 done
-run_qq -m "$EV/sevenz_plain.eml" 2>/dev/null || true
-[ -f "$EV/sevenz_plain.eml" ] && expect "7z under defer" 31
+if [ -f "$EV/sevenz_plain.eml" ]; then
+	run_qq -m "$EV/sevenz_plain.eml"
+	expect "7z under defer" 31
+fi
 run_qq -m "$EV/gzip_name.eml"
 expect "gzip under defer" 31
 wait_queue_empty "defer"
