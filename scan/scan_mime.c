@@ -675,6 +675,12 @@ static void inner_walk(struct walk *w)
 		struct mime_limits lim = w->lim;
 
 		lim.max_parts = w->lim.max_parts > parts ? w->lim.max_parts - parts : 1;
+		/*
+		 * What this walk holds stays held while the inner one runs: the
+		 * inner one gets what is left, so that messages encoded inside
+		 * encoded messages never hold more than max_inner in all.
+		 */
+		lim.max_inner = w->lim.max_inner > w->ninner ? w->lim.max_inner - w->ninner : 1;
 		st = walk(-1, w->inner, w->ninner, &lim,
 			  (w->nframes ? w->frames[w->nframes - 1].msgs : w->base_msgs) + 1,
 			  w->fn, w->ctx, &r);

@@ -255,6 +255,24 @@ static void test_limits(void **unused)
 	lim.max_messages = 2;
 	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:d.exe|");
 
+	/*
+	 * an encoded message inside an encoded message: 141 bytes decoded
+	 * hold 57 more; the inner walk gets what the outer one left of max_inner
+	 */
+	n = (size_t)sprintf(text, "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+			    "Q29udGVudC1UeXBlOiBtZXNzYWdlL3JmYzgyMgpDb250ZW50LVRyYW5zZmVyLUVuY29kaW5nOiBiYXNlNjQK"
+			    "ClEyOXVkR1Z1ZEMxRWFYTndiM05wZEdsdmJqb2dZWFIwWVdOb2JXVnVkRHNnWm1sc1pXNWhiV1U5WkdWbGNDNWxlR1VLQ21KdlpIa0sK\n");
+	lim = (struct mime_limits){ .max_inner = 198 };
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:deep.exe|");
+	assert_int_equal(res.limits, 0);
+	lim.max_inner = 197;
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "");
+	assert_int_equal(res.limits, MIME_LIMIT_EMBED);
+	assert_string_equal(res.why, "encoded message/rfc822 larger than 56 bytes");
+	lim.max_inner = 140;
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "");
+	assert_string_equal(res.why, "encoded message/rfc822 larger than 140 bytes");
+
 	/* a Content-* field longer than max_header: cut, and a limit */
 	lim = (struct mime_limits){ .max_header = 64 };
 	n = (size_t)sprintf(text, "Content-Disposition: attachment; filename=\"%060d.exe\"\n"
