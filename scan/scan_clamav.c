@@ -26,22 +26,32 @@
  *	list (cfg->banned, the same list and match as the attach backend) is
  *	applied inside libclamav's own unpacking, in the same scan:
  *	- clam_meta(): every member name an archive parser lists (zip, 7z,
- *	  rar, tar, cpio, cab, ... and MIME parts), before it is extracted, so
- *	  an encrypted or corrupt member's name counts too;
+ *	  rar, tar, cpio, cab, ...), before it is extracted, so an encrypted
+ *	  or corrupt member's name counts too;
  *	- clam_inspect(): the name of every file libclamav scans, at any
  *	  depth (its own temp names excepted), and the names stored inside
  *	  the file where libclamav reports none or a cut one: a gzip's FNAME,
  *	  a TNEF stream's attachment names and a tar's long (pax, GNU) names
  *	  (scan_embed.c), read from the file's bytes.
- *	A banned name stops the scan (CL_VIRUS from the callback) and gives
- *	SCAN_BANNED with the name.  The MIME walker (scan_mime.c) stays for
+ *	A banned name gives SCAN_BANNED with the name; the scan goes on, so
+ *	that a virus further on still makes the message infected (the stricter
+ *	verdict, and the one the sender should hear about).  The MIME walker (scan_mime.c) stays for
  *	what libclamav does not name: header names under every decoding,
- *	begin lines in encoded text, gzip and TNEF in MIME parts.
+ *	begin lines in encoded text, gzip and TNEF in MIME parts.  The names
+ *	of MIME parts themselves are left to it: libclamav hands them on with
+ *	every character but letters, digits and dots replaced ("../run.cmd"
+ *	becomes ".._run.cmd"), and the reject text should name the file as
+ *	the recipient would see it.
  *
  *	Limits.  A libclamav limit (Heuristics.Limits.Exceeded.*: recursion,
  *	files, scan size, file size, scan time) gives SCAN_LIMIT with the
  *	limit in words, as a walker limit does; the daemon's SLUICE_ON_LIMIT
- *	decides.  With cfg->clamav_encrypted, an encrypted archive or document
+ *	decides.  So does an archive libclamav could not open: clam_inspect()
+ *	and clam_meta() follow the tree of files (libclamav reports them depth
+ *	first, each with its level), and an archive (zip, 7z, rar, tar, gzip,
+ *	bzip2, xz, cab, arj, cpio, ...) that yielded neither a member name nor
+ *	a file, or a tar cut before its end blocks, is "could not be opened":
+ *	a truncated or corrupt archive, or a 7z whose names are encrypted.  With cfg->clamav_encrypted, an encrypted archive or document
  *	(libclamav's Heuristics.Encrypted.*) is SCAN_LIMIT too: nobody could
  *	look inside it.  The engine runs with libclamav's clean-file cache
  *	off (CL_ENGINE_DISABLE_CACHE): the cache answers for a file it has
@@ -96,6 +106,8 @@
 #define CLAM_MAX_FILES		10000
 #define CLAM_MAX_SCANTIME_MS	120000
 
+#define CLAM_LEVELS		64	/* of the file tree followed; MaxRecursion is less */
+
 /* a limit was hit: libclamav reports it as a detection under this prefix */
 #define CLAM_LIMIT_PREFIX	"Heuristics.Limits.Exceeded."
 #define CLAM_ENCRYPTED_PREFIX	"Heuristics.Encrypted."
@@ -134,6 +146,14 @@ struct clam_scanctx {
 	const struct attach_ban *ban;
 	int banned;		/* a callback found a banned name */
 	char name[sizeof ((struct scan_verdict *)0)->name];
+	/* the files open above the current one, by level, and what they yielded */
+	struct clam_level {
+		char type[24];
+		int archive, yielded;
+		char name[64];
+	} lvl[CLAM_LEVELS];
+	int top;		/* the deepest open level; -1: none */
+	char unopened[160];	/* the first archive nothing came out of */
 };
 
 /* Where libclamav's error messages go while this thread loads or scans. */
@@ -193,7 +213,7 @@ static cl_error_t clam_precache(int fd, const char *type, void *context)
 	return ctx && clam_late(ctx) ? CL_VIRUS : CL_CLEAN;
 }
 
-/* clam_ban_name - mime_name_fn: a banned name ends the scan */
+/* clam_ban_name - mime_name_fn: note the first banned name */
 static int clam_ban_name(void *arg, const char *name, size_t len, enum mime_origin o)
 {
 	struct clam_scanctx *ctx = arg;
@@ -203,6 +223,12 @@ static int clam_ban_name(void *arg, const char *name, size_t len, enum mime_orig
 	ctx->banned = 1;
 	scan_mime_printable(ctx->name, MIME_NAME_SHOWN + 1, name, len);
 	return 1;
+}
+
+/* clam_no_name - mime_name_fn: names do not matter */
+static int clam_no_name(void *arg, const char *name, size_t len, enum mime_origin o)
+{
+	return 0;
 }
 
 /* clam_tmpname - a name libclamav made up for a temp file: "clamav-<32 hex>.tmp" */
@@ -218,6 +244,64 @@ static int clam_tmpname(const char *s)
 	return strcmp(s + 39, ".tmp") == 0;
 }
 
+/* clam_archive - a file type whose whole point is to hold files */
+static int clam_archive(const char *type)
+{
+	static const char *const t[] = {
+		"CL_TYPE_ZIP", "CL_TYPE_7Z", "CL_TYPE_RAR", "CL_TYPE_POSIX_TAR", "CL_TYPE_OLD_TAR",
+		"CL_TYPE_GZ", "CL_TYPE_BZ", "CL_TYPE_XZ", "CL_TYPE_MSCAB", "CL_TYPE_ARJ",
+		"CL_TYPE_CPIO_OLD", "CL_TYPE_CPIO_ODC", "CL_TYPE_CPIO_NEWC", "CL_TYPE_CPIO_CRC",
+		"CL_TYPE_ALZ", "CL_TYPE_EGG", "CL_TYPE_LHA_LZH", "CL_TYPE_XAR",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (strcmp(type, t[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* clam_unopened - note the first archive that could not be read */
+static void clam_unopened(struct clam_scanctx *ctx, const char *type, const char *name, const char *how)
+{
+	if (ctx->unopened[0])
+		return;
+	if (strncmp(type, "CL_TYPE_", 8) == 0)
+		type += 8;
+	snprintf(ctx->unopened, sizeof ctx->unopened, "%s archive %s %s", type,
+		 name && *name ? name : "(no name)", how);
+}
+
+/* clam_close - the files at level and deeper are done: did each archive yield? */
+static void clam_close(struct clam_scanctx *ctx, int level)
+{
+	for (; ctx->top >= level && ctx->top >= 0; ctx->top--) {
+		struct clam_level *l = &ctx->lvl[ctx->top];
+
+		if (l->archive && !l->yielded)
+			clam_unopened(ctx, l->type, l->name, "could not be opened");
+	}
+}
+
+/* clam_open - a file at level: its parent yielded it */
+static void clam_open(struct clam_scanctx *ctx, int level, const char *type, const char *name)
+{
+	struct clam_level *l;
+
+	if (level < 0 || level >= CLAM_LEVELS)
+		return;
+	clam_close(ctx, level);
+	if (level > 0 && ctx->top == level - 1)
+		ctx->lvl[level - 1].yielded = 1;
+	while (ctx->top < level - 1)	/* a level libclamav did not report: nothing to judge */
+		memset(&ctx->lvl[++ctx->top], 0, sizeof ctx->lvl[0]);
+	l = &ctx->lvl[++ctx->top];
+	snprintf(l->type, sizeof l->type, "%s", type ? type : "");
+	l->archive = type && clam_archive(type);
+	l->yielded = 0;
+	scan_mime_printable(l->name, sizeof l->name, name ? name : "", name ? strlen(name) : 0);
+}
+
 /*
  * clam_meta - called by libclamav's archive and mail parsers for each
  * member they list, before extracting it; CL_VIRUS stops the scan.
@@ -227,10 +311,19 @@ static cl_error_t clam_meta(const char *container_type, unsigned long fsize_cont
 			    unsigned int filepos_container, void *context)
 {
 	struct clam_scanctx *ctx = context;
+	int i;
 
-	if (ctx == NULL || ctx->ban == NULL || filename == NULL)
+	if (ctx == NULL)
 		return CL_CLEAN;
-	return clam_ban_name(ctx, filename, strlen(filename), MIME_NAME_EMBED) ? CL_VIRUS : CL_CLEAN;
+	for (i = ctx->top; i >= 0 && container_type; i--)	/* the container listed a member */
+		if (strcmp(ctx->lvl[i].type, container_type) == 0) {
+			ctx->lvl[i].yielded = 1;
+			break;
+		}
+	if (ctx->ban == NULL || filename == NULL || (container_type && strcmp(container_type, "CL_TYPE_MAIL") == 0))
+		return CL_CLEAN;	/* MIME part names are the walker's */
+	clam_ban_name(ctx, filename, strlen(filename), MIME_NAME_EMBED);
+	return CL_CLEAN;
 }
 
 /*
@@ -244,10 +337,25 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 {
 	struct clam_scanctx *ctx = context;
 
-	if (ctx == NULL || ctx->ban == NULL)
+	if (ctx == NULL)
 		return CL_CLEAN;
-	if (file_name && !clam_tmpname(file_name) && clam_ban_name(ctx, file_name, strlen(file_name), MIME_NAME_EMBED))
-		return CL_VIRUS;
+	clam_open(ctx, (int)recursion_level, type, file_name);
+	if (file_buffer && type && (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 || strcmp(type, "CL_TYPE_OLD_TAR") == 0)) {
+		struct embed_tar t;	/* libclamav lists only the 100-byte name field */
+		int stop;
+
+		scan_embed_tar_init(&t);
+		stop = scan_embed_tar(&t, (const unsigned char *)file_buffer, file_size,
+				      ctx->ban ? clam_ban_name : clam_no_name, ctx);
+		if (!stop && !t.done)
+			clam_unopened(ctx, type, file_name, "cut short");
+		scan_embed_tar_free(&t);
+	}
+	if (ctx->ban == NULL || ctx->banned)
+		return CL_CLEAN;
+	if (file_name && !clam_tmpname(file_name) &&
+	    !(recursion_level > 0 && ctx->top >= 1 && strcmp(ctx->lvl[ctx->top - 1].type, "CL_TYPE_MAIL") == 0))
+		clam_ban_name(ctx, file_name, strlen(file_name), MIME_NAME_EMBED);
 	if (file_buffer == NULL || type == NULL)
 		return CL_CLEAN;
 	if (strcmp(type, "CL_TYPE_GZ") == 0)
@@ -258,14 +366,8 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 		scan_embed_tnef_init(&t);
 		scan_embed_tnef(&t, (const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
 		scan_embed_tnef_free(&t);
-	} else if (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 || strcmp(type, "CL_TYPE_OLD_TAR") == 0) {
-		struct embed_tar t;	/* libclamav lists only the 100-byte name field */
-
-		scan_embed_tar_init(&t);
-		scan_embed_tar(&t, (const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
-		scan_embed_tar_free(&t);
 	}
-	return ctx->banned ? CL_VIRUS : CL_CLEAN;
+	return CL_CLEAN;
 }
 
 /* clam_has_db - whether dir holds a signature file libclamav would load */
@@ -525,11 +627,13 @@ static const char *clam_limit_words(const char *virname)
 static void clamav_scan(void *state, const struct scan_input *in, struct scan_verdict *v)
 {
 	struct clam_state *st = state;
-	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel, .ban = st->ban };
+	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel, .ban = st->ban,
+				    .top = -1 };
 	struct clam_msgbuf msgs = { .len = 0 };
 	struct clam_engine *e;
 	const char *virname = NULL;
 	cl_error_t rc;
+	int limit, encrypted;
 
 	atomic_fetch_add_explicit(&st->scans, 1, memory_order_relaxed);
 	if (clam_late(&ctx)) {
@@ -541,19 +645,25 @@ static void clamav_scan(void *state, const struct scan_input *in, struct scan_ve
 	clam_capture = &msgs;
 	rc = clam_scandesc(e->cl, in->fd, &ctx, st->encrypted, &virname);
 	clam_capture = NULL;
+	clam_close(&ctx, 0);
 	/* virname points into the engine: copy it before the release */
+	limit = rc == CL_VIRUS && virname &&
+		strncmp(virname, CLAM_LIMIT_PREFIX, sizeof CLAM_LIMIT_PREFIX - 1) == 0;
+	encrypted = rc == CL_VIRUS && virname && st->encrypted &&
+		    strncmp(virname, CLAM_ENCRYPTED_PREFIX, sizeof CLAM_ENCRYPTED_PREFIX - 1) == 0;
+	/* strictest first: infected, banned, limit */
 	if (ctx.stopped)
 		scan_verdict_set(v, SCAN_ERROR, "clamav", "%s", ctx.stopped);
+	else if (rc == CL_VIRUS && !limit && !encrypted)
+		scan_verdict_set(v, SCAN_INFECTED, "clamav", "%s", virname ? virname : "unknown");
 	else if (ctx.banned)
 		scan_verdict_set(v, SCAN_BANNED, "clamav", "%s", ctx.name);
-	else if (rc == CL_VIRUS && virname &&
-		 strncmp(virname, CLAM_LIMIT_PREFIX, sizeof CLAM_LIMIT_PREFIX - 1) == 0)
+	else if (limit)
 		scan_verdict_set(v, SCAN_LIMIT, "clamav", "%s (%s)", clam_limit_words(virname), virname);
-	else if (rc == CL_VIRUS && virname && st->encrypted &&
-		 strncmp(virname, CLAM_ENCRYPTED_PREFIX, sizeof CLAM_ENCRYPTED_PREFIX - 1) == 0)
+	else if (encrypted)
 		scan_verdict_set(v, SCAN_LIMIT, "clamav", "encrypted, cannot be opened (%s)", virname);
-	else if (rc == CL_VIRUS)
-		scan_verdict_set(v, SCAN_INFECTED, "clamav", "%s", virname ? virname : "unknown");
+	else if (rc == CL_CLEAN && ctx.unopened[0])
+		scan_verdict_set(v, SCAN_LIMIT, "clamav", "%s", ctx.unopened);
 	else if (rc == CL_CLEAN)
 		scan_verdict_set(v, SCAN_CLEAN, "clamav", NULL);
 	else {

@@ -450,6 +450,8 @@ static void sink_end(struct walk *w)
 	case K_TAR:
 		if (k->tar.limit)
 			limit(w, MIME_LIMIT_EMBED, "tar attachment %s: a long name not read whole", k->what);
+		else if (!k->tar.done)
+			limit(w, MIME_LIMIT_EMBED, "tar attachment %s cut short", k->what);
 		break;
 	default:
 		break;

@@ -66,7 +66,7 @@ done
 # the nesting limit is logged with its reason, whichever scanner said it first
 grep -Eq 'verdict limit action reject exit 31 .* why (attach: MIME structure too deep: more than 18 nested multiparts|clamav: MIME or archive nesting too deep \(Heuristics\.Limits\.Exceeded\.MaxRecursion\))$' "$DLOG" ||
 	fail "no log line for the nesting limit"
-grep -q 'verdict limit action reject exit 31 .* why attach: zip attachment docs.zip: no central directory$' "$DLOG" ||
+grep -Eq 'verdict limit action reject exit 31 .* why (attach: zip attachment docs.zip: no central directory|clamav: ZIP archive docs.zip could not be opened)$' "$DLOG" ||
 	fail "no log line for the truncated zip"
 daemon_stop
 say "ok: $nb banned and $nl limit -> 31 with nothing queued, $nc clean -> 0; verdict_limit $lim"

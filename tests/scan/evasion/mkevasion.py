@@ -13,8 +13,8 @@ merged:  banned | limit | clean - what the scan must end in with both
 walker:  the attach backend's verdict alone, or - (not asserted: the walker
          does not open that container; libclamav does);
 clamav:  the clamav backend's verdict alone (banned list applied to what
-         libclamav unpacks), or - (not asserted: libclamav does not name it;
-         the walker does);
+         libclamav unpacks; the names of MIME parts are the walker's), or -
+         (not asserted: libclamav does not name it; the walker does);
 what:    the class, in words.
 
 and OUTDIR/ENCRYPTED, for the password-protected archives (7z needed):
@@ -226,18 +226,18 @@ def main():
     # ---- 1. limits of the MIME structure: never clean ----
     # libclamav (MaxRecursion 17) reads 18 nested multiparts, 15 forwards
     for n in (16, 17, 18):
-        emit('depth_multipart_%d' % n, B, B, B, 'exe under %d nested multiparts' % n, nested_multipart(n, exe))
+        emit('depth_multipart_%d' % n, B, B, N, 'exe under %d nested multiparts' % n, nested_multipart(n, exe))
     for n in (19, 25, 60):
         emit('depth_multipart_%d' % n, L, L, L, 'exe under %d nested multiparts' % n, nested_multipart(n, exe))
     for n in (4, 8, 15):
-        emit('depth_rfc822_%d' % n, B, B, B, 'exe forwarded as message/rfc822 %d times' % n, forwarded(n, exe))
+        emit('depth_rfc822_%d' % n, B, B, N, 'exe forwarded as message/rfc822 %d times' % n, forwarded(n, exe))
     # libclamav lists the name before it gives up on the depth: banned either way
     emit('depth_rfc822_16', B, B, N, 'exe forwarded 16 times', forwarded(16, exe))
     for n in (18, 30):
         emit('depth_rfc822_%d' % n, L, L, L, 'exe forwarded %d times' % n, forwarded(n, exe))
     for n in (10001, 12000):
         tiny = ''.join('--p\nContent-Type: text/plain\n\n.\n' for _ in range(n))
-        emit('parts_%d' % n, B, B, B, 'exe after %d tiny parts' % n,
+        emit('parts_%d' % n, B, B, N, 'exe after %d tiny parts' % n,
              head('parts', 'multipart/mixed; boundary="p"') + '\n' + tiny + '--p\n' + exe + '\n--p--\n')
     for size, where in ((9000, 'end'), (20000, 'end'), (60000, 'end'), (9000, 'start')):
         pad = '; x-pad="%s"' % ('A' * size)
@@ -258,7 +258,7 @@ def main():
     for blen in (71, 201, 500, 998):
         emit('boundary_%d' % blen, B, B, N, 'exe under a %d-byte boundary' % blen,
              mixed('boundary', [exe], boundary='q' * blen))
-    emit('boundary_1200', B, L, N, 'exe under a 1200-byte boundary', mixed('boundary', [exe], boundary='q' * 1200))
+    emit('boundary_1200', L, L, N, 'exe under a 1200-byte boundary', mixed('boundary', [exe], boundary='q' * 1200))
 
     # containers the walker cannot read whole: a limit unless a name is banned
     zt = mkzip([('readme.txt', TXT), ('notes.txt', TXT)])
@@ -270,6 +270,21 @@ def main():
     tn = tnef([('notes.txt', TXT)])
     emit('tnef_truncated', L, L, N, 'a TNEF stream cut inside its attachment title',
          mixed('tcut', [part(tn[:tn.index(b'notes.txt') + 3], 'application/ms-tnef', 'winmail.dat')]))
+
+    # archives libclamav cannot open: a limit, never clean
+    s7 = mk7z([('readme.txt', TXT), ('setup.exe', EXE)])
+    emit('sevenz_truncated', L, N, L, 'a 7z cut in its middle', s7 and mixed('7zcut', [
+        part(s7[:len(s7) // 2], 'application/x-7z-compressed', 'docs.7z')]))
+    emit('sevenz_no_header', L, N, L, 'a 7z without its header (cut 30 bytes short)', s7 and mixed('7zhdr', [
+        part(s7[:-30], 'application/x-7z-compressed', 'docs.7z')]))
+    emit('sevenz_garbage', L, N, L, '7z signature, then garbage',
+         mixed('7zg', [part(b'7z\xbc\xaf\x27\x1c' + bytes(200), 'application/octet-stream', 'docs.7z')]))
+    gzt = mkgzip('notes.txt', TXT * 20)
+    emit('gzip_truncated', L, N, L, 'a gzip cut after 40 bytes',
+         mixed('gzcut', [part(gzt[:40], 'application/gzip', 'notes.gz')]))
+    tt = mktar([('a.txt', TXT), ('b.exe', EXE)])
+    emit('tar_truncated', L, L, L, 'a tar cut inside its first member (an exe after it)',
+         mixed('tcut', [part(tt[:700], 'application/x-tar', 'docs.tar')]))
 
     # ---- 2. names inside what libclamav unpacks ----
     emit('zip_in_zip_deflated', B, N, B, 'zip inside a deflated zip',
@@ -296,7 +311,7 @@ def main():
          mixed('yb64', [part(b'Update:\n\n=ybegin line=128 size=10 name=update.exe\nabcdefghij\n=yend size=10\n',
                              'text/plain', None)]))
     inner = head('inner', 'multipart/mixed; boundary="in"', inner=True) + '\n--in\n' + exe + '\n--in--\n'
-    emit('rfc822_b64', B, B, B, 'base64 message/rfc822 holding an exe',
+    emit('rfc822_b64', B, B, N, 'base64 message/rfc822 holding an exe',
          mixed('r64', [part(inner.encode(), 'message/rfc822', None)]))
     emit('rfc822_qp', B, B, N, 'quoted-printable message/rfc822 holding an exe',
          mixed('rqp', [part(inner.encode(), 'message/rfc822', None, cte='quoted-printable')]))
@@ -412,7 +427,8 @@ def main():
     emit_enc('enc_7z_txt', C, L, 'encrypted 7z of a text file', mk7z([('notes.txt', TXT)], pw), 'notes.7z')
     emit_enc('enc_7z_exe', B, B, 'encrypted 7z with an exe: its name shows',
              mk7z([('run.exe', EXE)], pw), 'docs.7z')
-    emit_enc('enc_7z_hidden', C, L, 'encrypted 7z with encrypted names (an exe inside)',
+    # names encrypted too: nobody can tell what is inside, a limit either way
+    emit_enc('enc_7z_hidden', L, L, 'encrypted 7z with encrypted names (an exe inside)',
              mk7z([('run.exe', EXE)], pw + ('-mhe=on',)), 'docs.7z')
 
     with open(os.path.join(out_dir, 'MANIFEST'), 'w') as f:
