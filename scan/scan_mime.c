@@ -26,7 +26,9 @@
  *	A delimiter line of any open multipart ends the part, and every frame
  *	above that multipart, so a missing close delimiter costs nothing.
  *	A part with two different transfer encodings is read with the first
- *	that encodes, and counts as a limit: clients disagree on which wins.
+ *	that encodes, and counts as a limit: clients disagree on which wins;
+ *	so does a multipart with two different boundaries.  A message/partial
+ *	part is a limit: the rest of its message is in other messages.
  *	scan_mime_walk_mem() feeds the same machine from memory.
  *	scan_mime_printable() makes decoded names safe for logs.
  *
@@ -82,7 +84,7 @@ struct part {
 	char type[32], sub[64];
 	char boundary[MIME_BOUNDARY_MAX + 1];
 	size_t blen;
-	int btoolong;
+	int btoolong, btwo;	/* a boundary too long; two different ones */
 	enum cte cte;
 	int zip;		/* named or typed a zip */
 	char what[64];		/* the part's name, for the reasons */
@@ -332,13 +334,18 @@ static int on_boundary(void *ctx, const char *v, size_t n)
 {
 	struct part *p = ctx;
 
+	if (p->blen || p->btoolong) {	/* the first value counts; another one is a limit */
+		if (p->btoolong || n != p->blen || memcmp(v, p->boundary, n))
+			p->btwo = 1;
+		return p->btwo;
+	}
 	if (n > MIME_BOUNDARY_MAX)
 		p->btoolong = 1;
 	else {
 		memcpy(p->boundary, v, n);
 		p->blen = n;
 	}
-	return 1;		/* the first value counts */
+	return 0;
 }
 
 /* ---- files: a part's body or a uuencoded file, read by their first bytes ---- */
@@ -628,7 +635,7 @@ static void field_done(struct walk *w)
 			strcpy(p->type, type);
 			strcpy(p->sub, sub);
 			if (!strcmp(type, "multipart"))
-				for (i = 0; i < nv && !p->blen && !p->btoolong; i++)
+				for (i = 0; i < nv && !p->btwo; i++)
 					scan_mime_param(v[i], len[i], "boundary", 0, w->scratch, on_boundary, p);
 		}
 		if (!strcmp(type, "application") && (!strcmp(sub, "zip") || !strcmp(sub, "x-zip") ||
@@ -781,6 +788,12 @@ static void headers_done(struct walk *w)
 			limit(w, MIME_LIMIT_BOUNDARY, "MIME boundary longer than %d bytes", MIME_BOUNDARY_MAX);
 		else
 			push(w, 1);
+		if (p->btwo)	/* mail clients differ on which one counts */
+			limit(w, MIME_LIMIT_BOUNDARY, "two different MIME boundaries on one multipart");
+	} else if (!strcmp(p->type, "message") && !strcmp(p->sub, "partial")) {
+		/* a piece of a message sent in several: no scanner sees it whole */
+		p->body = B_TEXT;
+		limit(w, MIME_LIMIT_EMBED, "message/partial: a message in pieces cannot be scanned");
 	} else if (rfc822 && (p->cte == CTE_B64 || p->cte == CTE_QP)) {
 		p->body = B_INNER;
 		w->ninner = 0;

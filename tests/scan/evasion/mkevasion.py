@@ -377,6 +377,14 @@ def main():
         emit('two_cte_' + order, B, B, N, 'two Content-Transfer-Encoding fields, base64 ' + order[4:],
              mixed('cte', ['Content-Type: application/octet-stream; name="docs.dat"\n' +
                            ''.join('Content-Transfer-Encoding: %s\n' % c for c in ctes) + '\n' + b64(zip_exe)]))
+    emit('two_boundaries', L, L, N, 'a multipart with two different boundary parameters',
+         head('two b', 'multipart/mixed; boundary="first"; boundary="second"') +
+         '\n--second\n' + exe + '\n--second--\n')
+    emit('two_boundaries_same', B, B, N, 'a multipart with the same boundary twice',
+         head('two b', 'multipart/mixed; boundary="same"; boundary=same') + '\n--same\n' + exe + '\n--same--\n')
+    for n, frag in ((1, 'Content-Type: application/octet-stream; name="x.ex'), (2, 'e"\n\nTVo=\n')):
+        emit('partial_%d' % n, L, L, N, 'message/partial %d of 2' % n,
+             head('partial', 'message/partial; id="abc@example.net"; number=%d; total=2' % n) + '\n' + frag)
     emit('two_cte_conflict', L, L, N, 'base64 and quoted-printable on one part',
          mixed('cte2', ['Content-Type: application/octet-stream; name="docs.dat"\n'
                         'Content-Transfer-Encoding: quoted-printable\nContent-Transfer-Encoding: base64\n\n' +
