@@ -72,7 +72,8 @@ static const struct {
 	{ "SLUICE_CUSTOM_ERROR", "none", "none | notqmail (82, fd 6) | simscan (82, fd 4) | indimail (88, ERROR_FD)" },
 	{ "ERROR_FD", "2", "fd of IndiMail's custom error text" },
 	{ "SLUICE_CLAMDB", "", "signature directory of the clamav scanner" },
-	{ "SLUICE_BANNED", "", "banned attachment suffixes of the attach scanner" },
+	{ "SLUICE_BANNED", "", "banned attachment suffixes of the attach scanner (clamav applies them too when attach runs)" },
+	{ "SLUICE_ENCRYPTED", "pass", "encrypted archive (clamav scanner): pass | limit (SLUICE_ON_LIMIT decides)" },
 	{ "QHPSI", "", "command of the exec scanner (%s = the message, else appended)" },
 	{ "QHPSIARG1", "", "first extra argument of the exec scanner" },
 	{ "QHPSIARG2", "", "second extra argument" },
@@ -419,6 +420,14 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	}
 	c->scan.clamdb = get("SLUICE_CLAMDB");
 	c->scan.banned = get("SLUICE_BANNED") ? get("SLUICE_BANNED") : SCAN_BANNED_DEFAULT;
+	/* with attach, clamav applies the same banned list to what it unpacks */
+	for (v = 0; v < c->nscanners; v++)
+		c->scan.clamav_banned |= c->scanners[v] == &scan_backend_attach;
+	if ((s = get("SLUICE_ENCRYPTED")) && strcmp(s, "pass") && strcmp(s, "limit")) {
+		snprintf(err, errlen, "SLUICE_ENCRYPTED=%s: want pass or limit", s);
+		return -1;
+	}
+	c->scan.clamav_encrypted = s && !strcmp(s, "limit");
 	/* the exec scanner (scan/scan_exec.c): qmail's QHPSI settings */
 	c->scan.qhpsi = get("QHPSI");
 	c->scan.qhpsi_arg[0] = get("QHPSIARG1");
@@ -562,6 +571,7 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 				   memcmp(n.scanners, c->scanners, sizeof n.scanners));
 	RESTART("SLUICE_CLAMDB", !same_str(n.scan.clamdb, c->scan.clamdb));
 	RESTART("SLUICE_BANNED", !same_str(n.scan.banned, c->scan.banned));
+	RESTART("SLUICE_ENCRYPTED", n.scan.clamav_encrypted != c->scan.clamav_encrypted);
 	RESTART("QHPSI", !same_str(n.scan.qhpsi, c->scan.qhpsi));
 	RESTART("SLUICE_QUARANTINE", !same_str(n.quarantine, c->quarantine));
 	RESTART("SLUICE_QUARANTINE_THEN", n.quarantine_then != c->quarantine_then);

@@ -62,8 +62,10 @@ struct scan_config {
 	uint64_t max_scansize, max_filesize;
 	unsigned max_recursion, max_files, max_scantime_ms;
 	const char *banned;	/* SLUICE_BANNED: ".exe .com ..." (space/colon separated) */
-	unsigned attach_max_depth;	/* MIME nesting limit */
-	enum scan_kind attach_limit_verdict;	/* verdict when a walker limit is hit */
+	unsigned attach_max_depth;	/* multiparts nested in one message; 0 = max_recursion + 1 */
+	int clamav_banned;	/* clamav matches banned against every file it unpacks
+				 * (the daemon sets it when attach is configured too) */
+	int clamav_encrypted;	/* clamav: an encrypted archive is SCAN_LIMIT */
 	/* exec backend: qmail's QHPSI settings (QHPSI, QHPSIARG1..3, ...) */
 	const char *qhpsi;	/* command; NULL = unset */
 	const char *qhpsi_arg[3];

@@ -14,12 +14,20 @@
  *	number of workers may scan() with it at once; per-scan state lives in
  *	the call.  There is nothing to reload.  stats() reports counters.
  *
+ *	Nesting is allowed as deep as libclamav allows it (scan_mime.h):
+ *	max_recursion (libclamav's MaxRecursion, default 17) message/rfc822
+ *	encapsulations, and attach_max_depth (default max_recursion + 1)
+ *	multiparts inside one message.
+ *
  * DIAGNOSTICS
  *	A banned name gives SCAN_BANNED with the name as decoded, made
- *	printable.  A walker limit (depth, parts, a header field too long, a
- *	zip that cannot be read) gives the configured attach_limit_verdict
- *	with the limit in words.  A read error, no memory, the deadline or a
- *	cancel give SCAN_ERROR.
+ *	printable: a banned name wins over a limit.  A walker limit (nesting,
+ *	parts, a header field too long, a boundary too long, a zip or TNEF
+ *	stream that cannot be read whole, two transfer encodings) is never
+ *	clean: it gives SCAN_LIMIT with the limit in words ("MIME structure
+ *	too deep: ..."), and the daemon's SLUICE_ON_LIMIT decides.  A read
+ *	error, no memory, the deadline or a cancel give SCAN_ERROR.  stats()
+ *	counts scans, banned, limits and errors.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -42,8 +50,7 @@ struct attach_ban {
 
 struct attach_state {
 	struct attach_ban *ban;
-	unsigned max_depth;
-	enum scan_kind limit_kind;
+	unsigned max_depth, max_messages;
 	atomic_ulong scans, banned, limited, errors;
 };
 
@@ -150,7 +157,7 @@ static int on_name(void *ctx, const char *name, size_t len, enum mime_origin o)
 	if (!scan_attach_banned(h->ban, name, len))
 		return 0;
 	h->found = 1;
-	scan_mime_printable(h->name, sizeof h->name, name, len);
+	scan_mime_printable(h->name, MIME_NAME_SHOWN + 1, name, len);
 	return 1;
 }
 
@@ -158,20 +165,16 @@ static int attach_init(void **state, const struct scan_config *cfg, char *err, s
 {
 	struct attach_state *st;
 	const char *list = cfg && cfg->banned && *cfg->banned ? cfg->banned : SCAN_BANNED_DEFAULT;
-	enum scan_kind k = cfg ? cfg->attach_limit_verdict : SCAN_CLEAN;
+	unsigned rec = cfg && cfg->max_recursion ? cfg->max_recursion : MIME_RECURSION_DEFAULT;
 
 	*state = NULL;
-	if ((unsigned)k > SCAN_INFECTED) {
-		snprintf(err, errlen, "attach: limit verdict %d is not a verdict", (int)k);
-		return -1;
-	}
 	if (!(st = calloc(1, sizeof *st)) || !(st->ban = scan_attach_ban_parse(list))) {
 		free(st);
 		snprintf(err, errlen, "attach: %s", strerror(ENOMEM));
 		return -1;
 	}
-	st->max_depth = cfg && cfg->attach_max_depth ? cfg->attach_max_depth : MIME_DEPTH_DEFAULT;
-	st->limit_kind = k;
+	st->max_depth = cfg && cfg->attach_max_depth ? cfg->attach_max_depth : rec + 1;
+	st->max_messages = rec;
 	*state = st;
 	return 0;
 }
@@ -179,7 +182,8 @@ static int attach_init(void **state, const struct scan_config *cfg, char *err, s
 static void attach_scan(void *state, const struct scan_input *in, struct scan_verdict *v)
 {
 	struct attach_state *st = state;
-	struct mime_limits lim = { .max_depth = st->max_depth, .deadline_ms = in->deadline_ms,
+	struct mime_limits lim = { .max_depth = st->max_depth, .max_messages = st->max_messages,
+				   .deadline_ms = in->deadline_ms,
 				   .cancel = in->cancel };
 	struct mime_result res;
 	struct hit h = { .ban = st->ban };
@@ -211,7 +215,7 @@ static void attach_scan(void *state, const struct scan_input *in, struct scan_ve
 	}
 	if (res.limits) {
 		atomic_fetch_add_explicit(&st->limited, 1, memory_order_relaxed);
-		scan_verdict_set(v, st->limit_kind, SCANNER, "%s", res.why);
+		scan_verdict_set(v, SCAN_LIMIT, SCANNER, "%s", res.why);
 		return;
 	}
 	scan_verdict_set(v, SCAN_CLEAN, SCANNER, NULL);

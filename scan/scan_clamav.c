@@ -21,6 +21,45 @@
  *	old engine serving.  scan_clamav_changed() (scan_int.h) is for the
  *	daemon's timer.
  *
+ *	Banned names in what libclamav unpacks.  With cfg->clamav_banned (the
+ *	daemon sets it whenever "attach" is among the scanners) the banned
+ *	list (cfg->banned, the same list and match as the attach backend) is
+ *	applied inside libclamav's own unpacking, in the same scan:
+ *	- clam_meta(): every member name an archive parser lists (zip, 7z,
+ *	  rar, tar, cpio, cab, ...), before it is extracted, so an encrypted
+ *	  or corrupt member's name counts too;
+ *	- clam_inspect(): the name of every file libclamav scans, at any
+ *	  depth (its own temp names excepted), and the names stored inside
+ *	  the file where libclamav reports none or a cut one: a gzip's FNAME,
+ *	  a TNEF stream's attachment names and a tar's long (pax, GNU) names
+ *	  (scan_embed.c), read from the file's bytes.
+ *	A banned name gives SCAN_BANNED with the name; the scan goes on, so
+ *	that a virus further on still makes the message infected (the stricter
+ *	verdict, and the one the sender should hear about).  The MIME walker (scan_mime.c) stays for
+ *	what libclamav does not name: header names under every decoding,
+ *	begin lines in encoded text, gzip and TNEF in MIME parts.  The names
+ *	of MIME parts themselves are left to it: libclamav hands them on with
+ *	every character but letters, digits and dots replaced ("../run.cmd"
+ *	becomes ".._run.cmd"), and the reject text should name the file as
+ *	the recipient would see it.
+ *
+ *	Limits.  A libclamav limit (Heuristics.Limits.Exceeded.*: recursion,
+ *	files, scan size, file size, scan time) gives SCAN_LIMIT with the
+ *	limit in words, as a walker limit does; the daemon's SLUICE_ON_LIMIT
+ *	decides.  So does an archive libclamav could not open: clam_inspect()
+ *	and clam_meta() follow the tree of files (libclamav reports them depth
+ *	first, each with its level), and an archive (zip, 7z, rar, tar, gzip,
+ *	bzip2, xz, cab, arj, cpio, ...) that yielded neither a member name nor
+ *	a file, or a tar cut before its end blocks, is "could not be opened":
+ *	a truncated or corrupt archive, or a 7z whose names are encrypted.  With cfg->clamav_encrypted, an encrypted archive or document
+ *	(libclamav's Heuristics.Encrypted.*) is SCAN_LIMIT too: nobody could
+ *	look inside it.  The engine runs with libclamav's clean-file cache
+ *	off (CL_ENGINE_DISABLE_CACHE): the cache answers for a file it has
+ *	seen clean without opening it again, so a subtree once scanned clean
+ *	on its own no longer counts towards the nesting of a message that
+ *	holds it, and the same message could be SCAN_LIMIT on one try and
+ *	clean on the next.  A verdict must depend on the message alone.
+ *
  *	Deadline and cancel: libclamav calls clam_precache() before each
  *	file it scans (the message, each MIME part, each archive member); it
  *	stops the scan there once the deadline passed or cancel was set.  What
@@ -32,8 +71,10 @@
  * DIAGNOSTICS
  *	init() and reload() return -1 with a text naming the directory, the
  *	libclamav error and libclamav's own messages (file and line).  scan()
- *	gives SCAN_ERROR with cl_strerror(), "deadline passed", "cancelled",
- *	or the limit hit ("Heuristics.Limits.Exceeded.MaxFiles" ...).
+ *	gives SCAN_ERROR with cl_strerror(), "deadline passed" or
+ *	"cancelled"; SCAN_LIMIT with the limit in words ("MIME or archive
+ *	nesting too deep (Heuristics.Limits.Exceeded.MaxRecursion)"); stats()
+ *	counts scans, infected, banned, limits and errors.
  *	libclamav's warnings, and its errors that no text above carries, go
  *	to stderr as libclamav itself would print them.
  */
@@ -52,6 +93,7 @@
 #include <unistd.h>
 
 #include "scan_int.h"
+#include "scan_mime.h"
 
 #ifndef SLUICE_CLAMDB_DEFAULT
 #define SLUICE_CLAMDB_DEFAULT "/usr/share/sluice/db"
@@ -64,8 +106,11 @@
 #define CLAM_MAX_FILES		10000
 #define CLAM_MAX_SCANTIME_MS	120000
 
+#define CLAM_LEVELS		64	/* of the file tree followed; MaxRecursion is less */
+
 /* a limit was hit: libclamav reports it as a detection under this prefix */
 #define CLAM_LIMIT_PREFIX	"Heuristics.Limits.Exceeded."
+#define CLAM_ENCRYPTED_PREFIX	"Heuristics.Encrypted."
 
 struct clam_engine {
 	struct cl_engine *cl;
@@ -79,6 +124,8 @@ struct clam_state {
 	char *tmpdir;
 	uint64_t max_scansize, max_filesize;
 	unsigned max_recursion, max_files, max_scantime_ms;
+	struct attach_ban *ban;	/* NULL: banned names are the attach backend's alone */
+	int encrypted;		/* an encrypted archive is SCAN_LIMIT */
 
 	pthread_mutex_t lock;	/* guards cur and every engine's refs */
 	struct clam_engine *cur;
@@ -88,7 +135,7 @@ struct clam_state {
 	struct timespec dir_mtime;
 
 	/* never behind a lock: stats must not wait for a reload */
-	atomic_ulong reloads, reload_failures, scans, infected, errors;
+	atomic_ulong reloads, reload_failures, scans, infected, banned, limits, errors;
 };
 
 /* What one scan hands libclamav's callbacks. */
@@ -96,6 +143,17 @@ struct clam_scanctx {
 	int64_t deadline_ms;
 	volatile int *cancel;
 	const char *stopped;	/* why clam_precache() stopped the scan */
+	const struct attach_ban *ban;
+	int banned;		/* a callback found a banned name */
+	char name[sizeof ((struct scan_verdict *)0)->name];
+	/* the files open above the current one, by level, and what they yielded */
+	struct clam_level {
+		char type[24];
+		int archive, yielded;
+		char name[64];
+	} lvl[CLAM_LEVELS];
+	int top;		/* the deepest open level; -1: none */
+	char unopened[160];	/* the first archive nothing came out of */
 };
 
 /* Where libclamav's error messages go while this thread loads or scans. */
@@ -153,6 +211,163 @@ static cl_error_t clam_precache(int fd, const char *type, void *context)
 	struct clam_scanctx *ctx = context;
 
 	return ctx && clam_late(ctx) ? CL_VIRUS : CL_CLEAN;
+}
+
+/* clam_ban_name - mime_name_fn: note the first banned name */
+static int clam_ban_name(void *arg, const char *name, size_t len, enum mime_origin o)
+{
+	struct clam_scanctx *ctx = arg;
+
+	if (ctx->banned || !scan_attach_banned(ctx->ban, name, len))
+		return ctx->banned;
+	ctx->banned = 1;
+	scan_mime_printable(ctx->name, MIME_NAME_SHOWN + 1, name, len);
+	return 1;
+}
+
+/* clam_no_name - mime_name_fn: names do not matter */
+static int clam_no_name(void *arg, const char *name, size_t len, enum mime_origin o)
+{
+	return 0;
+}
+
+/* clam_tmpname - a name libclamav made up for a temp file: "clamav-<32 hex>.tmp" */
+static int clam_tmpname(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "clamav-", 7) != 0)
+		return 0;
+	for (i = 7; i < 39; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return strcmp(s + 39, ".tmp") == 0;
+}
+
+/* clam_archive - a file type whose whole point is to hold files */
+static int clam_archive(const char *type)
+{
+	static const char *const t[] = {
+		"CL_TYPE_ZIP", "CL_TYPE_7Z", "CL_TYPE_RAR", "CL_TYPE_POSIX_TAR", "CL_TYPE_OLD_TAR",
+		"CL_TYPE_GZ", "CL_TYPE_BZ", "CL_TYPE_XZ", "CL_TYPE_MSCAB", "CL_TYPE_ARJ",
+		"CL_TYPE_CPIO_OLD", "CL_TYPE_CPIO_ODC", "CL_TYPE_CPIO_NEWC", "CL_TYPE_CPIO_CRC",
+		"CL_TYPE_ALZ", "CL_TYPE_EGG", "CL_TYPE_LHA_LZH", "CL_TYPE_XAR",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (strcmp(type, t[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* clam_unopened - note the first archive that could not be read */
+static void clam_unopened(struct clam_scanctx *ctx, const char *type, const char *name, const char *how)
+{
+	if (ctx->unopened[0])
+		return;
+	if (strncmp(type, "CL_TYPE_", 8) == 0)
+		type += 8;
+	snprintf(ctx->unopened, sizeof ctx->unopened, "%s archive %s %s", type,
+		 name && *name ? name : "(no name)", how);
+}
+
+/* clam_close - the files at level and deeper are done: did each archive yield? */
+static void clam_close(struct clam_scanctx *ctx, int level)
+{
+	for (; ctx->top >= level && ctx->top >= 0; ctx->top--) {
+		struct clam_level *l = &ctx->lvl[ctx->top];
+
+		if (l->archive && !l->yielded)
+			clam_unopened(ctx, l->type, l->name, "could not be opened");
+	}
+}
+
+/* clam_open - a file at level: its parent yielded it */
+static void clam_open(struct clam_scanctx *ctx, int level, const char *type, const char *name)
+{
+	struct clam_level *l;
+
+	if (level < 0 || level >= CLAM_LEVELS)
+		return;
+	clam_close(ctx, level);
+	if (level > 0 && ctx->top == level - 1)
+		ctx->lvl[level - 1].yielded = 1;
+	while (ctx->top < level - 1)	/* a level libclamav did not report: nothing to judge */
+		memset(&ctx->lvl[++ctx->top], 0, sizeof ctx->lvl[0]);
+	l = &ctx->lvl[++ctx->top];
+	snprintf(l->type, sizeof l->type, "%s", type ? type : "");
+	l->archive = type && clam_archive(type);
+	l->yielded = 0;
+	scan_mime_printable(l->name, sizeof l->name, name ? name : "", name ? strlen(name) : 0);
+}
+
+/*
+ * clam_meta - called by libclamav's archive and mail parsers for each
+ * member they list, before extracting it; CL_VIRUS stops the scan.
+ */
+static cl_error_t clam_meta(const char *container_type, unsigned long fsize_container,
+			    const char *filename, unsigned long fsize_real, int is_encrypted,
+			    unsigned int filepos_container, void *context)
+{
+	struct clam_scanctx *ctx = context;
+	int i;
+
+	if (ctx == NULL)
+		return CL_CLEAN;
+	for (i = ctx->top; i >= 0 && container_type; i--)	/* the container listed a member */
+		if (strcmp(ctx->lvl[i].type, container_type) == 0) {
+			ctx->lvl[i].yielded = 1;
+			break;
+		}
+	if (ctx->ban == NULL || filename == NULL || (container_type && strcmp(container_type, "CL_TYPE_MAIL") == 0))
+		return CL_CLEAN;	/* MIME part names are the walker's */
+	clam_ban_name(ctx, filename, strlen(filename), MIME_NAME_EMBED);
+	return CL_CLEAN;
+}
+
+/*
+ * clam_inspect - called by libclamav for each file it is about to scan,
+ * the message and everything unpacked from it, with the name its parent
+ * gave it; CL_VIRUS stops the scan.
+ */
+static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors, size_t parent_file_size,
+			       const char *file_name, size_t file_size, const char *file_buffer,
+			       uint32_t recursion_level, uint32_t layer_attributes, void *context)
+{
+	struct clam_scanctx *ctx = context;
+
+	if (ctx == NULL)
+		return CL_CLEAN;
+	clam_open(ctx, (int)recursion_level, type, file_name);
+	if (file_buffer && type && (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 || strcmp(type, "CL_TYPE_OLD_TAR") == 0)) {
+		struct embed_tar t;	/* libclamav lists only the 100-byte name field */
+		int stop;
+
+		scan_embed_tar_init(&t);
+		stop = scan_embed_tar(&t, (const unsigned char *)file_buffer, file_size,
+				      ctx->ban ? clam_ban_name : clam_no_name, ctx);
+		if (!stop && !t.done)
+			clam_unopened(ctx, type, file_name, "cut short");
+		scan_embed_tar_free(&t);
+	}
+	if (ctx->ban == NULL || ctx->banned)
+		return CL_CLEAN;
+	if (file_name && !clam_tmpname(file_name) &&
+	    !(recursion_level > 0 && ctx->top >= 1 && strcmp(ctx->lvl[ctx->top - 1].type, "CL_TYPE_MAIL") == 0))
+		clam_ban_name(ctx, file_name, strlen(file_name), MIME_NAME_EMBED);
+	if (file_buffer == NULL || type == NULL)
+		return CL_CLEAN;
+	if (strcmp(type, "CL_TYPE_GZ") == 0)
+		scan_embed_gzip((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+	else if (strcmp(type, "CL_TYPE_TNEF") == 0) {
+		struct embed_tnef t;
+
+		scan_embed_tnef_init(&t);
+		scan_embed_tnef(&t, (const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+		scan_embed_tnef_free(&t);
+	}
+	return CL_CLEAN;
 }
 
 /* clam_has_db - whether dir holds a signature file libclamav would load */
@@ -246,6 +461,10 @@ static cl_error_t clam_limits(struct clam_state *st, struct cl_engine *cl, const
 			*what = num[i].name;
 			return rc;
 		}
+	/* the verdict must not depend on what was scanned before: see the header */
+	*what = "CL_ENGINE_DISABLE_CACHE";
+	if ((rc = cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, 1)) != CL_SUCCESS)
+		return rc;
 	*what = "CL_ENGINE_TMPDIR";
 	return cl_engine_set_str(cl, CL_ENGINE_TMPDIR, st->tmpdir);
 }
@@ -291,6 +510,8 @@ static struct clam_engine *clam_build(struct clam_state *st, char *err, size_t e
 	if ((rc = clam_limits(st, e->cl, &what)) != CL_SUCCESS)
 		goto fail;
 	cl_engine_set_clcb_pre_cache(e->cl, clam_precache);
+	cl_engine_set_clcb_meta(e->cl, clam_meta);
+	cl_engine_set_clcb_file_inspection(e->cl, clam_inspect);
 	what = "cl_load";
 	if ((rc = cl_load(st->dbdir, e->cl, &e->sigs, CL_DB_STDOPT)) != CL_SUCCESS)
 		goto fail;
@@ -359,15 +580,17 @@ static void clam_release(struct clam_state *st, struct clam_engine *e)
  * virus (measured: a 10 ms MAX_SCANTIME lets EICAR in the last of 2,000
  * parts through).  With it, the scan goes on past the limit where it can,
  * a real detection still wins, and clamav_scan() turns the limit's name
- * into SCAN_ERROR.
+ * into SCAN_LIMIT.  With encrypted, CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE and
+ * _DOC as well.
  */
 static cl_error_t clam_scandesc(const struct cl_engine *cl, int fd, struct clam_scanctx *ctx,
-				const char **virname)
+				int encrypted, const char **virname)
 {
 	struct cl_scan_options opts = {
 		.general = CL_SCAN_GENERAL_HEURISTICS,
 		.parse = ~0u,
-		.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX,
+		.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
+			     (encrypted ? CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC : 0),
 	};
 	unsigned long scanned = 0;
 	char path[40];
@@ -382,14 +605,37 @@ static cl_error_t clam_scandesc(const struct cl_engine *cl, int fd, struct clam_
 	return rc;
 }
 
+/* clam_limit_words - what a Heuristics.Limits.Exceeded.<what> means */
+static const char *clam_limit_words(const char *virname)
+{
+	static const struct {
+		const char *what, *words;
+	} w[] = {
+		{ "MaxRecursion", "MIME or archive nesting too deep" },
+		{ "MaxFiles", "too many files inside" },
+		{ "MaxScanSize", "too much to unpack" },
+		{ "MaxFileSize", "a file inside too large" },
+		{ "MaxScanTime", "took too long to scan" },
+	};
+	const char *what = virname + sizeof CLAM_LIMIT_PREFIX - 1;
+	size_t i;
+
+	for (i = 0; i < sizeof w / sizeof w[0]; i++)
+		if (strncmp(what, w[i].what, strlen(w[i].what)) == 0)
+			return w[i].words;
+	return "a scan limit reached";
+}
+
 static void clamav_scan(void *state, const struct scan_input *in, struct scan_verdict *v)
 {
 	struct clam_state *st = state;
-	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel };
+	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel, .ban = st->ban,
+				    .top = -1 };
 	struct clam_msgbuf msgs = { .len = 0 };
 	struct clam_engine *e;
 	const char *virname = NULL;
 	cl_error_t rc;
+	int limit, encrypted;
 
 	atomic_fetch_add_explicit(&st->scans, 1, memory_order_relaxed);
 	if (clam_late(&ctx)) {
@@ -399,16 +645,27 @@ static void clamav_scan(void *state, const struct scan_input *in, struct scan_ve
 	}
 	e = clam_acquire(st);
 	clam_capture = &msgs;
-	rc = clam_scandesc(e->cl, in->fd, &ctx, &virname);
+	rc = clam_scandesc(e->cl, in->fd, &ctx, st->encrypted, &virname);
 	clam_capture = NULL;
+	clam_close(&ctx, 0);
 	/* virname points into the engine: copy it before the release */
+	limit = rc == CL_VIRUS && virname &&
+		strncmp(virname, CLAM_LIMIT_PREFIX, sizeof CLAM_LIMIT_PREFIX - 1) == 0;
+	encrypted = rc == CL_VIRUS && virname && st->encrypted &&
+		    strncmp(virname, CLAM_ENCRYPTED_PREFIX, sizeof CLAM_ENCRYPTED_PREFIX - 1) == 0;
+	/* strictest first: infected, banned, limit */
 	if (ctx.stopped)
 		scan_verdict_set(v, SCAN_ERROR, "clamav", "%s", ctx.stopped);
-	else if (rc == CL_VIRUS && virname &&
-		 strncmp(virname, CLAM_LIMIT_PREFIX, sizeof CLAM_LIMIT_PREFIX - 1) == 0)
-		scan_verdict_set(v, SCAN_ERROR, "clamav", "%s", virname);
-	else if (rc == CL_VIRUS)
+	else if (rc == CL_VIRUS && !limit && !encrypted)
 		scan_verdict_set(v, SCAN_INFECTED, "clamav", "%s", virname ? virname : "unknown");
+	else if (ctx.banned)
+		scan_verdict_set(v, SCAN_BANNED, "clamav", "%s", ctx.name);
+	else if (limit)
+		scan_verdict_set(v, SCAN_LIMIT, "clamav", "%s (%s)", clam_limit_words(virname), virname);
+	else if (encrypted)
+		scan_verdict_set(v, SCAN_LIMIT, "clamav", "encrypted, cannot be opened (%s)", virname);
+	else if (rc == CL_CLEAN && ctx.unopened[0])
+		scan_verdict_set(v, SCAN_LIMIT, "clamav", "%s", ctx.unopened);
 	else if (rc == CL_CLEAN)
 		scan_verdict_set(v, SCAN_CLEAN, "clamav", NULL);
 	else {
@@ -421,6 +678,10 @@ static void clamav_scan(void *state, const struct scan_input *in, struct scan_ve
 		fprintf(stderr, "LibClamAV Error: %s\n", msgs.text);
 	if (v->kind == SCAN_INFECTED)
 		atomic_fetch_add_explicit(&st->infected, 1, memory_order_relaxed);
+	else if (v->kind == SCAN_BANNED)
+		atomic_fetch_add_explicit(&st->banned, 1, memory_order_relaxed);
+	else if (v->kind == SCAN_LIMIT)
+		atomic_fetch_add_explicit(&st->limits, 1, memory_order_relaxed);
 	else if (v->kind == SCAN_ERROR)
 		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
 }
@@ -453,6 +714,12 @@ static int clamav_init(void **state, const struct scan_config *cfg, char *err, s
 	st->max_recursion = cfg->max_recursion ? cfg->max_recursion : CLAM_MAX_RECURSION;
 	st->max_files = cfg->max_files ? cfg->max_files : CLAM_MAX_FILES;
 	st->max_scantime_ms = cfg->max_scantime_ms ? cfg->max_scantime_ms : CLAM_MAX_SCANTIME_MS;
+	st->encrypted = cfg->clamav_encrypted;
+	if (cfg->clamav_banned &&
+	    (st->ban = scan_attach_ban_parse(cfg->banned && *cfg->banned ? cfg->banned : SCAN_BANNED_DEFAULT)) == NULL) {
+		clam_err(err, errlen, "clamav: out of memory");
+		goto fail;
+	}
 	clam_snapshot(st->dbdir, &st->dbstat, &st->dir_mtime);
 	if ((st->cur = clam_build(st, err, errlen)) == NULL) {
 		cl_statfree(&st->dbstat);
@@ -465,6 +732,7 @@ static int clamav_init(void **state, const struct scan_config *cfg, char *err, s
 
 fail:
 	if (st) {
+		scan_attach_ban_free(st->ban);
 		free(st->dbdir);
 		free(st->tmpdir);
 	}
@@ -540,9 +808,10 @@ static size_t clamav_stats(void *state, char *buf, size_t len)
 	n = snprintf(buf, len,
 		     "clamav_engine %s\nclamav_db %s\nclamav_signatures %u\nclamav_loaded %ld\n"
 		     "clamav_reloads %lu\nclamav_reload_failures %lu\nclamav_scans %lu\n"
-		     "clamav_infected %lu\nclamav_errors %lu\n",
+		     "clamav_infected %lu\nclamav_banned %lu\nclamav_limits %lu\nclamav_errors %lu\n",
 		     cl_retver(), st->dbdir, sigs, loaded, reloads, failures,
-		     atomic_load(&st->scans), atomic_load(&st->infected), atomic_load(&st->errors));
+		     atomic_load(&st->scans), atomic_load(&st->infected), atomic_load(&st->banned),
+		     atomic_load(&st->limits), atomic_load(&st->errors));
 	if (n < 0)
 		return 0;
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
@@ -559,6 +828,7 @@ static void clamav_fini(void *state)
 	cl_statfree(&st->dbstat);
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->reload_lock);
+	scan_attach_ban_free(st->ban);
 	free(st->dbdir);
 	free(st->tmpdir);
 	free(st);

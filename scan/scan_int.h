@@ -30,7 +30,8 @@ const char *scan_clamav_dbdir(const char *cfgdir, const char *envdir, const char
 
 /*
  * scan_attach.c, scan_mime.c, scan_mime_param.c, scan_mime_body.c,
- * scan_zip.c: the MIME walker, zip lister and banned-name match have their
+ * scan_zip.c, scan_embed.c: the MIME walker, zip lister, gzip/TNEF/tar name
+ * readers and banned-name match have their
  * own private header, scan_mime.h (also used by tests/fuzz).
  */
 

@@ -7,14 +7,19 @@
  *	scan_mime_walk() reads a message through its fd with pread() in fixed
  *	chunks and reports every attachment file name it finds through a
  *	callback: Content-Disposition filename= and Content-Type name=
- *	(quoted, RFC 2231, RFC 2047), names in uuencode and yEnc begin lines,
- *	and the member names of zip attachments.  Memory is bounded by
- *	struct mime_limits, never by the message size.
+ *	(quoted, RFC 2231, RFC 2047, in any charset folded to ASCII), names
+ *	in uuencode and yEnc begin lines (also inside base64 and
+ *	quoted-printable text parts), the member names of zip attachments
+ *	(base64, quoted-printable, x-uuencode or uuencoded in text), gzip
+ *	stored names and TNEF attachment names (scan_embed.c), and all of
+ *	that again inside message/rfc822 parts, encoded or not.  Memory is
+ *	bounded by struct mime_limits, never by the message size.
  *
  * DIAGNOSTICS
  *	The walker returns a status; a limit reached (depth, parts, a header
  *	field too long, a zip it cannot read) is no error: the walk goes on
- *	where it can and the result records the limit and why.
+ *	where it can and the result records the limit and why.  The attach
+ *	backend turns a limit into SCAN_LIMIT.
  */
 #ifndef SLUICE_SCAN_MIME_H
 #define SLUICE_SCAN_MIME_H
@@ -25,29 +30,48 @@
 
 #include "scan.h"
 
-/* Defaults used where a limit is 0. */
-#define MIME_DEPTH_DEFAULT	16
-#define MIME_PARTS_DEFAULT	10000
-#define MIME_HEADER_DEFAULT	8192
+/*
+ * Defaults used where a limit is 0.  Nesting is counted as libclamav counts
+ * it (measured with 1.4.6 and CL_ENGINE_MAX_RECURSION R): at most R + 1
+ * multiparts nested inside one message, and message/rfc822 encapsulations
+ * as files, one recursion level each, so at most R - 2 of them.  The walker
+ * allows R + 1 multiparts and R encapsulations: never less than libclamav.
+ */
+#define MIME_RECURSION_DEFAULT	17	/* libclamav's MaxRecursion */
+#define MIME_DEPTH_DEFAULT	(MIME_RECURSION_DEFAULT + 1)
+#define MIME_MESSAGES_DEFAULT	MIME_RECURSION_DEFAULT
+#define MIME_PARTS_DEFAULT	100000
+#define MIME_HEADER_DEFAULT	16384	/* head and tail kept beyond it */
 #define MIME_ZIP_DEFAULT	(8u << 20)
+#define MIME_INNER_DEFAULT	(32u << 20)	/* an encoded message/rfc822, decoded */
 #define MIME_CHUNK_DEFAULT	65536
 #define MIME_CHUNK_MIN		256
-#define MIME_BOUNDARY_MAX	200	/* RFC 2046 says 70 */
+#define MIME_BOUNDARY_MAX	998	/* RFC 2046 says 70; RFC 5322 lines end at 998 */
+#define MIME_LINE_MAX		1024	/* of a decoded text line, for begin lines */
+/*
+ * A banned name in a verdict: at most this many characters, its head and
+ * tail around "..." when longer, so that a reject text built around it
+ * (qmail passes 254 bytes) still ends with its status code.
+ */
+#define MIME_NAME_SHOWN		100
 
 enum mime_origin {
 	MIME_NAME_HEADER,	/* filename= or name= parameter */
 	MIME_NAME_UUENCODE,	/* "begin 644 name" or "=ybegin ... name=" */
 	MIME_NAME_ZIP,		/* zip member */
+	MIME_NAME_EMBED,	/* gzip stored name, TNEF attachment name */
 };
 
 /* mime_name_fn - one name as decoded (any bytes, NUL included); non-zero stops the walk */
 typedef int (*mime_name_fn)(void *ctx, const char *name, size_t len, enum mime_origin);
 
 struct mime_limits {
-	unsigned max_depth;	/* multipart and message/rfc822 nesting */
+	unsigned max_depth;	/* multipart nesting inside one message */
+	unsigned max_messages;	/* message/rfc822 nesting */
 	unsigned max_parts;	/* body parts and encapsulated messages */
-	size_t max_header;	/* one unfolded Content-* field */
+	size_t max_header;	/* one unfolded Content-* field (head and tail kept) */
 	size_t max_zip;		/* decoded tail of a zip attachment kept */
+	size_t max_inner;	/* an encoded message/rfc822 part, decoded */
 	size_t chunk;		/* pread() size, also the longest line piece */
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC; 0 = none */
 	volatile int *cancel;	/* checked every chunk */
@@ -67,6 +91,9 @@ enum mime_status {
 #define MIME_LIMIT_HEADER	0x04
 #define MIME_LIMIT_ZIP		0x08
 #define MIME_LIMIT_BOUNDARY	0x10
+#define MIME_LIMIT_MESSAGES	0x20
+#define MIME_LIMIT_CTE		0x40	/* conflicting transfer encodings */
+#define MIME_LIMIT_EMBED	0x80	/* a TNEF stream or encoded message not read whole */
 
 struct mime_result {
 	unsigned limits;	/* MIME_LIMIT_* reached */
@@ -104,6 +131,8 @@ int scan_mime_param(const char *val, size_t len, const char *attr, int decode,
 		    char *scratch, mime_value_fn fn, void *ctx);
 /* scan_mime_2047 - decode encoded words of in into out (>= len bytes); returns length */
 size_t scan_mime_2047(const char *in, size_t len, char *out);
+/* scan_mime_utf7 - RFC 2152 UTF-7 in place, folded to ASCII ('?' for the rest); returns length */
+size_t scan_mime_utf7(char *s, size_t len);
 
 /* scan_mime_body.c - what the walker does with body lines */
 
@@ -113,8 +142,22 @@ struct mime_b64 {		/* streaming base64 decoder state */
 };
 /* scan_mime_b64 - decode in (any junk skipped) into out (>= len * 3 / 4 + 3); returns bytes */
 size_t scan_mime_b64(struct mime_b64 *, const char *in, size_t len, unsigned char *out);
-/* scan_mime_begin - a uuencode or yEnc begin line: the file name it announces */
+/* scan_mime_b64_end - the bytes an unpadded last quantum holds (at most 2) */
+size_t scan_mime_b64_end(struct mime_b64 *, unsigned char *out);
+/*
+ * scan_mime_begin - a uuencode or yEnc begin line: the file name it
+ * announces; returns 0 (no begin line), 1 (uuencode), 2 (begin-base64) or
+ * 3 (yEnc)
+ */
 int scan_mime_begin(const char *line, size_t len, const char **name, size_t *nlen);
+/* scan_mime_uu - one uuencoded line into out (>= len bytes); returns bytes */
+size_t scan_mime_uu(const char *in, size_t len, unsigned char *out);
+struct mime_qp {		/* streaming quoted-printable decoder state */
+	char pend[3];		/* an '=' and what followed it, not yet decoded */
+	unsigned npend;
+};
+/* scan_mime_qp - decode one line piece (eol: it ends the line) into out (>= len + 3) */
+size_t scan_mime_qp(struct mime_qp *, const char *in, size_t len, int eol, unsigned char *out);
 
 struct mime_tail {		/* the last cap bytes of a stream */
 	unsigned char *buf;
@@ -145,6 +188,45 @@ enum zip_status {
 enum zip_status scan_zip_names(const unsigned char *buf, size_t len, uint64_t total,
 			       mime_name_fn, void *ctx);
 const char *scan_zip_strerror(enum zip_status);
+
+/* scan_embed.c - names stored inside gzip and TNEF */
+
+/* scan_embed_gzip - the FNAME of a gzip header: 1 reported, 0 none, -1 need more bytes */
+int scan_embed_gzip(const unsigned char *p, size_t n, mime_name_fn fn, void *ctx);
+
+#define EMBED_TNEF_KEEP	(256u << 10)	/* of one naming attribute */
+struct embed_tnef {		/* streaming TNEF reader state */
+	unsigned char hdr[9];
+	unsigned hlen;
+	int started, done, want, limit;
+	uint32_t id, len;
+	uint64_t pos;
+	unsigned char *keep;
+	size_t kept;
+	unsigned long attrs;
+};
+void scan_embed_tnef_init(struct embed_tnef *);
+/* scan_embed_tnef - feed n more bytes; non-zero when fn asked to stop */
+int scan_embed_tnef(struct embed_tnef *, const unsigned char *p, size_t n, mime_name_fn fn, void *ctx);
+/* scan_embed_tnef_end - 0 when the stream (if TNEF) was read whole, -1 when names may be missed */
+int scan_embed_tnef_end(struct embed_tnef *);
+void scan_embed_tnef_free(struct embed_tnef *);
+
+struct embed_tar {		/* streaming tar reader state */
+	unsigned char hdr[512];
+	size_t hlen;
+	uint64_t skip, data;	/* bytes of member data left; the member's size */
+	int kind, done, limit;
+	unsigned char *keep;	/* a GNU long name or a pax header */
+	size_t kept;
+	unsigned long members;
+};
+void scan_embed_tar_init(struct embed_tar *);
+/* scan_embed_tar - feed n more bytes; non-zero when fn asked to stop */
+int scan_embed_tar(struct embed_tar *, const unsigned char *p, size_t n, mime_name_fn fn, void *ctx);
+void scan_embed_tar_free(struct embed_tar *);
+/* scan_embed_tar_is - do the first n bytes look like a ustar archive? */
+int scan_embed_tar_is(const unsigned char *p, size_t n);
 
 /* scan_attach.c - banned names */
 

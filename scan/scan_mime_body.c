@@ -3,9 +3,13 @@
  *
  *	scan_mime_b64() is a streaming base64 decoder that skips anything
  *	outside the alphabet and restarts after padding, as mail clients do
- *	with sloppy encoders.  scan_mime_begin() recognises the line that
- *	opens a uuencoded ("begin 644 name", "begin-base64 644 name") or
- *	yEnc ("=ybegin ... name=name") file inside a text body.
+ *	with sloppy encoders; scan_mime_b64_end() flushes an unpadded end.
+ *	scan_mime_qp() decodes quoted-printable a line piece at a time,
+ *	scan_mime_uu() one uuencoded line.  scan_mime_begin() recognises the
+ *	line that opens a uuencoded ("begin 644 name", any octal mode up to
+ *	six digits, any run of blanks: uudecode reads it with scanf),
+ *	"begin-base64 644 name" or yEnc ("=ybegin ... name=name") file inside
+ *	a text body.
  *	scan_mime_tail_*() keep the last bytes of a decoded attachment: a zip
  *	is read from its end, so the tail is all that is needed of it however
  *	large the attachment is.
@@ -65,11 +69,130 @@ size_t scan_mime_b64(struct mime_b64 *b, const char *in, size_t len, unsigned ch
 	return o;
 }
 
+size_t scan_mime_b64_end(struct mime_b64 *b, unsigned char *out)
+{
+	size_t o = 0;
+
+	if (b->n == 2)
+		out[o++] = (unsigned char)(b->acc >> 4);
+	else if (b->n == 3) {
+		out[o++] = (unsigned char)(b->acc >> 10);
+		out[o++] = (unsigned char)(b->acc >> 2);
+	}
+	b->n = 0;
+	b->acc = 0;
+	return o;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* qp_flush - the pending "=XY": a byte, or the characters as they were */
+static size_t qp_flush(struct mime_qp *q, unsigned char *out)
+{
+	size_t o = 0;
+	int h, l;
+
+	if (q->npend == 3 && (h = hexval((unsigned char)q->pend[1])) >= 0 &&
+	    (l = hexval((unsigned char)q->pend[2])) >= 0) {
+		out[o++] = (unsigned char)(h << 4 | l);
+		q->npend = 0;
+		return o;
+	}
+	/* not an escape: the '=' is literal, what followed is read again */
+	out[o++] = '=';
+	if (q->npend >= 2 && q->pend[1] == '=') {
+		q->pend[1] = q->npend == 3 ? q->pend[2] : 0;
+		q->npend--;
+		return o;
+	}
+	if (q->npend >= 2)
+		out[o++] = (unsigned char)q->pend[1];
+	if (q->npend == 3 && q->pend[2] == '=') {
+		q->pend[0] = '=';
+		q->npend = 1;
+		return o;
+	}
+	if (q->npend == 3)
+		out[o++] = (unsigned char)q->pend[2];
+	q->npend = 0;
+	return o;
+}
+
+size_t scan_mime_qp(struct mime_qp *q, const char *in, size_t len, int eol, unsigned char *out)
+{
+	size_t i, o = 0, end = len;
+
+	if (eol) {		/* the line break, and the white space before it, go */
+		while (end && (in[end - 1] == '\n' || in[end - 1] == '\r'))
+			end--;
+		while (end && (in[end - 1] == ' ' || in[end - 1] == '\t'))
+			end--;
+	}
+	for (i = 0; i < end; i++) {
+		if (q->npend) {
+			q->pend[q->npend++] = in[i];
+			if (q->npend == 3)
+				o += qp_flush(q, out + o);
+		} else if (in[i] == '=') {
+			q->pend[0] = '=';
+			q->npend = 1;
+		} else
+			out[o++] = (unsigned char)in[i];
+	}
+	if (!eol)
+		return o;
+	if (q->npend == 1) {	/* "=" at the end: a soft line break */
+		q->npend = 0;
+		return o;
+	}
+	if (q->npend) {
+		out[o++] = '=';
+		if (q->npend == 2)
+			out[o++] = (unsigned char)q->pend[1];
+		q->npend = 0;
+	}
+	out[o++] = '\n';
+	return o;
+}
+
+size_t scan_mime_uu(const char *in, size_t len, unsigned char *out)
+{
+	size_t want, i, o = 0;
+
+	if (!len)
+		return 0;
+	want = (size_t)((in[0] - ' ') & 63);	/* the first character counts the bytes */
+	for (i = 1; o < want && i < len; i += 4) {
+		unsigned v[4], k;
+
+		for (k = 0; k < 4; k++)
+			v[k] = i + k < len ? (unsigned)((in[i + k] - ' ') & 63) : 0;
+		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		if (o < want)
+			out[o++] = (unsigned char)(v[1] << 4 | v[2] >> 2);
+		if (o < want)
+			out[o++] = (unsigned char)(v[2] << 6 | v[3]);
+	}
+	return o;
+}
+
 static size_t after_mode(const char *s, size_t n, size_t i)
 {
-	size_t d = i;
+	size_t d;
 
-	while (i < n && s[i] >= '0' && s[i] <= '7' && i - d < 4)
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	d = i;
+	while (i < n && s[i] >= '0' && s[i] <= '7' && i - d < 6)
 		i++;
 	if (i == d || i >= n || (s[i] != ' ' && s[i] != '\t'))
 		return 0;
@@ -81,25 +204,26 @@ static size_t after_mode(const char *s, size_t n, size_t i)
 int scan_mime_begin(const char *s, size_t n, const char **name, size_t *nlen)
 {
 	size_t i = 0;
+	int kind = 0;
 
 	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
 		n--;
-	if (n > 6 && !memcmp(s, "begin ", 6))
-		i = after_mode(s, n, 6);
-	else if (n > 13 && !memcmp(s, "begin-base64 ", 13))
-		i = after_mode(s, n, 13);
+	if (n > 6 && !memcmp(s, "begin", 5) && (s[5] == ' ' || s[5] == '\t'))
+		i = after_mode(s, n, 5), kind = 1;
+	else if (n > 13 && !memcmp(s, "begin-base64", 12) && (s[12] == ' ' || s[12] == '\t'))
+		i = after_mode(s, n, 12), kind = 2;
 	else if (n > 8 && !memcmp(s, "=ybegin ", 8)) {
 		/* name= is the last keyword and runs to the end of the line */
 		const char *p = memmem(s + 7, n - 7, " name=", 6);
 
 		if (p)
-			i = (size_t)(p - s) + 6;
+			i = (size_t)(p - s) + 6, kind = 3;
 	}
 	if (!i || i >= n)
 		return 0;
 	*name = s + i;
 	*nlen = n - i;
-	return 1;
+	return kind;
 }
 
 int scan_mime_tail_add(struct mime_tail *t, const unsigned char *p, size_t n)

@@ -6,7 +6,12 @@
  *	a quoted string or a token, RFC 2231 sections (attr*=, attr*N=,
  *	attr*N*=, in any order, percent-encoded with charset'language'), and
  *	RFC 2047 encoded words inside any of them, because mailers put them
- *	there although the RFC forbids it.  scan_mime_2047() decodes words.
+ *	there although the RFC forbids it.  scan_mime_2047() decodes words,
+ *	base64 ones with or without their padding.  Values declared UTF-16,
+ *	UTF-32 or UTF-7 (RFC 2152; scan_mime_utf7()) are folded to ASCII,
+ *	'?' for the rest, so that ".exe" stays visible to the suffix match.
+ *	RFC 2231 sections are kept however many there are (one entry each,
+ *	on the stack up to 64, then on the heap; out of memory, the first 64).
  *
  *	Parsing is deliberately lenient: a banned name must be found however
  *	a receiving mail client would read the field, so where readings
@@ -18,12 +23,13 @@
  *	input, which is how the callers size their buffers.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "scan_mime.h"
 
-#define MAX_SECTIONS	64	/* RFC 2231 sections kept per parameter */
+#define STACK_SECTIONS	64	/* RFC 2231 sections held without malloc */
 
 struct section {
 	unsigned num;
@@ -109,14 +115,66 @@ static int hexval(int c)
 	return -1;
 }
 
+static signed char b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (signed char)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (signed char)(c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (signed char)(c - '0' + 52);
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+size_t scan_mime_utf7(char *s, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		uint32_t acc = 0;
+		unsigned bits = 0;
+
+		if (s[i] != '+') {
+			s[o++] = s[i++];
+			continue;
+		}
+		if (i + 1 < n && s[i + 1] == '-') {	/* "+-" is a plus sign */
+			s[o++] = '+';
+			i += 2;
+			continue;
+		}
+		/* modified base64 of UTF-16BE, to '-' (taken) or any other character */
+		for (i++; i < n && b64val((unsigned char)s[i]) >= 0; i++) {
+			acc = (acc << 6 | (uint32_t)b64val((unsigned char)s[i])) & 0xffffff;
+			bits += 6;
+			if (bits >= 16) {
+				unsigned c = (acc >> (bits - 16)) & 0xffff;
+
+				bits -= 16;
+				s[o++] = c < 0x80 ? (char)c : '?';	/* o <= i - 2 here */
+			}
+		}
+		if (i < n && s[i] == '-')
+			i++;
+	}
+	return o;
+}
+
 /*
- * fold_wide - names sent in UTF-16 or UTF-32 become ASCII with '?' for the
- * rest, so that ".exe" stays visible to the suffix match.
+ * fold_wide - names sent in UTF-16, UTF-32 or UTF-7 become ASCII with '?'
+ * for the rest, so that ".exe" stays visible to the suffix match.
  */
 static size_t fold_wide(const char *cs, size_t cslen, unsigned char *p, size_t n)
 {
 	unsigned unit, le = 0, i, o = 0;
 
+	if ((cslen == 5 && !strncasecmp(cs, "utf-7", 5)) || (cslen == 17 && !strncasecmp(cs, "unicode-1-1-utf-7", 17)) ||
+	    (cslen == 4 && !strncasecmp(cs, "utf7", 4)))
+		return scan_mime_utf7((char *)p, n);
 	if (cslen >= 6 && !strncasecmp(cs, "utf-16", 6))
 		unit = 2;
 	else if (cslen >= 5 && !strncasecmp(cs, "ucs-2", 5))
@@ -151,8 +209,10 @@ static size_t decode_word(int enc, const char *t, size_t tlen, unsigned char *ou
 	size_t i, o = 0;
 	struct mime_b64 b = { 0, 0 };
 
-	if (enc == 'b')
-		return scan_mime_b64(&b, t, tlen, out);
+	if (enc == 'b') {	/* padding is often left out: what the quantum holds counts */
+		o = scan_mime_b64(&b, t, tlen, out);
+		return o + scan_mime_b64_end(&b, out + o);
+	}
 	for (i = 0; i < tlen; i++) {
 		int h, l;
 
@@ -275,21 +335,25 @@ static int emit(struct emit *e, const char *v, size_t n)
 	return e->fn(e->ctx, v, n);
 }
 
+static int by_num(const void *a, const void *b)
+{
+	const struct section *x = a, *y = b;
+
+	/* equal numbers keep their order: the first one counts */
+	if (x->num != y->num)
+		return x->num < y->num ? -1 : 1;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
 /* assemble - RFC 2231 sections in order into out; returns the length */
 static size_t assemble(struct section *sec, unsigned n, char *out)
 {
-	unsigned i, j;
+	unsigned i;
 	size_t o = 0;
 	const char *cs = NULL;
 	size_t cslen = 0;
 
-	for (i = 1; i < n; i++)	/* insertion sort: n is at most MAX_SECTIONS */
-		for (j = i; j > 0 && sec[j - 1].num > sec[j].num; j--) {
-			struct section t = sec[j];
-
-			sec[j] = sec[j - 1];
-			sec[j - 1] = t;
-		}
+	qsort(sec, n, sizeof *sec, by_num);
 	for (i = 0; i < n; i++) {
 		size_t start = o, k;
 		const char *v = sec[i].v;
@@ -358,10 +422,11 @@ static int attr_match(const char *s, size_t n, const char *attr, long *num, int 
 int scan_mime_param(const char *val, size_t len, const char *attr, int decode,
 		    char *scratch, mime_value_fn fn, void *ctx)
 {
-	struct section sec[MAX_SECTIONS];
-	unsigned nsec = 0;
+	struct section stack[STACK_SECTIONS], *sec = stack;
+	unsigned nsec = 0, cap = STACK_SECTIONS;
 	struct emit e = { decode, scratch + len + 1, fn, ctx };
 	size_t i = 0;
+	int r = 0;
 
 	while (i < len) {
 		size_t a, aend, v, vend, tend;
@@ -414,25 +479,38 @@ int scan_mime_param(const char *val, size_t len, const char *attr, int decode,
 		if (!attr_match(val + a, aend - a, attr, &num, &ext))
 			continue;
 		if (num >= 0) {
-			if (nsec < MAX_SECTIONS)
-				sec[nsec++] = (struct section){ (unsigned)num, ext, val + v, tend - v, quoted };
+			if (nsec == cap) {
+				struct section *ns = malloc(2 * cap * sizeof *ns);
+
+				if (!ns)
+					continue;	/* keep what we have */
+				memcpy(ns, sec, nsec * sizeof *ns);
+				if (sec != stack)
+					free(sec);
+				sec = ns;
+				cap *= 2;
+			}
+			sec[nsec++] = (struct section){ (unsigned)num, ext, val + v, tend - v, quoted };
 			continue;
 		}
 		if (quoted) {
 			size_t n = unquote(val + v, vend - v, scratch);
 
-			if (emit(&e, scratch, n))
-				return 1;
-			if (n != vend - v && emit(&e, val + v, vend - v))
-				return 1;	/* the reading that keeps backslashes */
+			if ((r = emit(&e, scratch, n)))
+				goto out;
+			if (n != vend - v && (r = emit(&e, val + v, vend - v)))
+				goto out;	/* the reading that keeps backslashes */
 		} else {
-			if (emit(&e, val + v, tend - v))
-				return 1;
-			if (vend != tend && emit(&e, val + v, vend - v))
-				return 1;	/* the reading up to ';' */
+			if ((r = emit(&e, val + v, tend - v)))
+				goto out;
+			if (vend != tend && (r = emit(&e, val + v, vend - v)))
+				goto out;	/* the reading up to ';' */
 		}
 	}
 	if (nsec)
-		return emit(&e, scratch, assemble(sec, nsec, scratch));
-	return 0;
+		r = emit(&e, scratch, assemble(sec, nsec, scratch));
+out:
+	if (sec != stack)
+		free(sec);
+	return r;
 }

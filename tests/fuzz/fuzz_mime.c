@@ -1,10 +1,12 @@
 /*
  * fuzz_mime.c - libFuzzer target for the attach backend's MIME walker
- * (scan/scan_mime*.c, scan/scan_zip.c) and its name matching.
+ * (scan/scan_mime*.c, scan/scan_zip.c, scan/scan_embed.c) and its name
+ * matching.
  *
  *	The first byte picks the chunk size and small limits, so that line
- *	pieces, header truncation, the depth limit and the zip tail all get
- *	their edges exercised; the rest is the message.  Every name reported
+ *	pieces, header truncation (head and tail kept), the multipart and
+ *	message nesting limits, the zip tail and the decoded inner message
+ *	all get their edges exercised; the rest is the message.  Every name reported
  *	is copied to a buffer of exactly its size (ASan checks the walker
  *	handed out valid memory), bounded by what the limits allow, matched
  *	against the default banned list and made printable.
@@ -47,14 +49,15 @@ static int on_name(void *arg, const char *name, size_t len, enum mime_origin o)
 	struct ctx *c = arg;
 	char *copy = malloc(len ? len : 1), out[256];
 	size_t max = o == MIME_NAME_HEADER ? c->lim->max_header
-		   : o == MIME_NAME_UUENCODE ? c->lim->chunk : 65535;
+		   : o == MIME_NAME_UUENCODE ? (c->lim->chunk > MIME_LINE_MAX ? c->lim->chunk : MIME_LINE_MAX)
+		   : o == MIME_NAME_EMBED ? EMBED_TNEF_KEEP : 65535;
 
 	if (!copy)
 		abort();
 	memcpy(copy, name, len);
 	if (len > max || len > c->size)
 		abort();	/* a name larger than any limit allows */
-	if (o != MIME_NAME_HEADER && o != MIME_NAME_UUENCODE && o != MIME_NAME_ZIP)
+	if (o != MIME_NAME_HEADER && o != MIME_NAME_UUENCODE && o != MIME_NAME_ZIP && o != MIME_NAME_EMBED)
 		abort();
 	scan_attach_banned(c->ban, copy, len);
 	if (scan_mime_printable(out, sizeof out, copy, len) >= sizeof out)
@@ -82,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	lim.chunk = chunks[sel & 3];
 	lim.max_depth = sel & 4 ? 3 : MIME_DEPTH_DEFAULT;
+	lim.max_messages = sel & 4 ? 2 : MIME_MESSAGES_DEFAULT;
+	lim.max_inner = sel & 64 ? 100 : 1u << 20;
 	lim.max_parts = sel & 8 ? 5 : MIME_PARTS_DEFAULT;
 	lim.max_header = sel & 16 ? 300 : MIME_HEADER_DEFAULT;
 	lim.max_zip = sel & 32 ? 200 : 1u << 20;
@@ -89,7 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st = scan_mime_walk_mem(data, size, &lim, on_name, &c, &res);
 	if (st != MIME_OK && st != MIME_STOPPED)
 		abort();	/* no deadline, no cancel, memory is ample */
-	if (res.names != c.names || res.parts > lim.max_parts + 1 || strlen(res.why) >= sizeof res.why)
+	/* an encoded message is walked on its own: one more part each, at most */
+	if (res.names != c.names || res.parts > lim.max_parts + 1 + lim.max_messages ||
+	    strlen(res.why) >= sizeof res.why)
 		abort();
 	if (!res.limits != !*res.why)
 		abort();

@@ -46,7 +46,7 @@ static const char *const vars[] = {
 	"SLUICE_ON_VIRUS", "SLUICE_ON_BANNED", "SLUICE_ON_SPAM", "SLUICE_ON_ERROR",
 	"REJECTVIRUS", "SLUICE_TAG_CLEAN", "SLUICE_QUARANTINE", "SLUICE_QUARANTINE_LOG",
 	"SLUICE_QUARANTINE_THEN", "SLUICE_CUSTOM_ERROR", "ERROR_FD", "SLUICE_CLAMDB",
-	"SLUICE_BANNED", "QHPSI", "QHPSIARG1", "QHPSIARG2", "QHPSIARG3", "QHPSIMINSIZE",
+	"SLUICE_BANNED", "SLUICE_ENCRYPTED", "QHPSI", "QHPSIARG1", "QHPSIARG2", "QHPSIARG3", "QHPSIMINSIZE",
 	"QHPSIMAXSIZE", "QHPSIRC", "QHPSIRN", "SLUICE_ENVDIR",
 };
 
@@ -493,6 +493,15 @@ static void test_others(void **unused)
 	/* scanner settings are passed through */
 	assert_string_equal(ok1("SLUICE_CLAMDB", "/var/lib/clamav")->scan.clamdb, "/var/lib/clamav");
 	assert_string_equal(ok1("SLUICE_BANNED", ".exe .zip")->scan.banned, ".exe .zip");
+	/* clamav applies the banned list when attach runs too, and only then */
+	assert_int_equal(ok1("SLUICE_SCANNERS", "clamav,attach")->scan.clamav_banned, 1);
+	assert_int_equal(ok1("SLUICE_SCANNERS", "attach clamav")->scan.clamav_banned, 1);
+	assert_int_equal(ok1("SLUICE_SCANNERS", "clamav")->scan.clamav_banned, 0);
+	assert_int_equal(ok1("SLUICE_SCANNERS", "exec")->scan.clamav_banned, 0);
+	/* encrypted archives: pass (default) or limit */
+	assert_int_equal(ok1("SLUICE_ENCRYPTED", "limit")->scan.clamav_encrypted, 1);
+	assert_int_equal(ok1("SLUICE_ENCRYPTED", "pass")->scan.clamav_encrypted, 0);
+	bad1("SLUICE_ENCRYPTED", "reject");
 	setenv("QHPSIARG1", "-a", 1);
 	setenv("QHPSIARG3", "-c", 1);
 	c = ok1("QHPSI", "/bin/scan %s");

@@ -1,6 +1,6 @@
 /*
  * test_scan_attach.c - the attach backend end to end (scan/scan_attach.c):
- * the mail corpus in data/attach, limits and their configured verdict,
+ * the mail corpus in data/attach, limits (never clean: SCAN_LIMIT),
  * large messages, deadline and cancel, four threads sharing one state,
  * and the name normalisation behind the match.
  */
@@ -65,30 +65,17 @@ static const struct expect clean[] = {
 	{ "clean/signed.eml", SCAN_CLEAN, "" },
 };
 
-#define DEPTH_WHY "MIME nesting deeper than 16"
+#define DEPTH_WHY "MIME structure too deep: more than 18 nested multiparts"
 #define ZIP_WHY "zip attachment data.zip: corrupt central directory"
-#define HEADER_WHY "MIME header field longer than 8192 bytes"
 
-/* malformed input with attach_limit_verdict = SCAN_CLEAN */
-static const struct expect limit_clean[] = {
+/* malformed input: clean where nothing was left unread, else SCAN_LIMIT */
+static const struct expect limits[] = {
 	{ "limit/truncated_header.eml", SCAN_CLEAN, "" },
 	{ "limit/unterminated.eml", SCAN_CLEAN, "" },
 	{ "limit/empty_boundary.eml", SCAN_CLEAN, "" },
 	{ "limit/garbage.eml", SCAN_CLEAN, "" },
-	{ "limit/depth_bomb.eml", SCAN_CLEAN, DEPTH_WHY },
-	{ "limit/zip_corrupt.eml", SCAN_CLEAN, ZIP_WHY },
-	{ "limit/long_header.eml", SCAN_CLEAN, HEADER_WHY },
-};
-
-/* the same with attach_limit_verdict = SCAN_BANNED */
-static const struct expect limit_banned[] = {
-	{ "limit/truncated_header.eml", SCAN_CLEAN, "" },
-	{ "limit/unterminated.eml", SCAN_CLEAN, "" },
-	{ "limit/empty_boundary.eml", SCAN_CLEAN, "" },
-	{ "limit/garbage.eml", SCAN_CLEAN, "" },
-	{ "limit/depth_bomb.eml", SCAN_BANNED, DEPTH_WHY },
-	{ "limit/zip_corrupt.eml", SCAN_BANNED, ZIP_WHY },
-	{ "limit/long_header.eml", SCAN_BANNED, HEADER_WHY },
+	{ "limit/depth_bomb.eml", SCAN_LIMIT, DEPTH_WHY },
+	{ "limit/zip_corrupt.eml", SCAN_LIMIT, ZIP_WHY },
 };
 
 #define N(a) (sizeof (a) / sizeof (a)[0])
@@ -172,32 +159,117 @@ static void test_clean(void **unused)
 	scan_backend_attach.fini(st);
 }
 
+/* message - an unlinked file with text in it */
+static int message(const char *text, size_t len)
+{
+	int fd = memfd_create("attach", 0);
+	size_t done = 0;
+
+	assert_true(fd >= 0);
+	while (done < len) {
+		ssize_t w = write(fd, text + done, len - done);
+
+		assert_true(w > 0);
+		done += (size_t)w;
+	}
+	return fd;
+}
+
+/* field - a message whose part has a Content-Type of about len bytes, name where asked */
+static int field(size_t len, int where, const char *name, size_t *mlen)
+{
+	char *text = malloc(len + 4096), *pad = malloc(len / 2 + 1);
+	size_t o;
+	int fd;
+
+	assert_non_null(text);
+	assert_non_null(pad);
+	memset(pad, 'A', len / 2);
+	pad[len / 2] = 0;
+	o = (size_t)sprintf(text, "Received: (qmail 1 invoked from network); 3 Mar 2025 10:15:02 -0000\n"
+			    "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"f\"\n\n--f\n"
+			    "Content-Type: application/octet-stream; %s%s%s; a=\"%s\";\n b=\"%s\"%s%s\n"
+			    "Content-Transfer-Encoding: base64\n\nTVo=\n--f--\n",
+			    where == 0 ? "name=\"" : "", where == 0 ? name : "", where == 0 ? "\"" : "x=1",
+			    pad, pad, where == 2 ? "; name=" : "", where == 2 ? name : "");
+	if (where == 1) {	/* in the middle: between the two pads */
+		char *mid = strstr(text, "\";\n b=");
+
+		assert_non_null(mid);
+		memmove(mid + 2 + strlen(name) + 8, mid + 2, strlen(mid + 2) + 1);
+		memcpy(mid + 2, " name=\"", 7);
+		memcpy(mid + 9, name, strlen(name));
+		mid[9 + strlen(name)] = '"';
+		mid[10 + strlen(name)] = ';';
+	}
+	o = strlen(text);
+	fd = message(text, o);
+	free(text);
+	free(pad);
+	*mlen = o;
+	return fd;
+}
+
 static void test_limits(void **unused)
 {
-	void *st = start(&(struct scan_config){ .attach_limit_verdict = SCAN_CLEAN });
+	void *st = start(&(struct scan_config){ 0 });
 	struct scan_verdict v;
+	size_t len;
+	int fd, where;
 
-	assert_int_equal(check(st, limit_clean, N(limit_clean), 0), 0);
-	scan_backend_attach.fini(st);
-	st = start(&(struct scan_config){ .attach_limit_verdict = SCAN_BANNED });
-	assert_int_equal(check(st, limit_banned, N(limit_banned), 0), 0);
-	/* a banned name beats a limit whatever the configuration */
+	/* a limit is SCAN_LIMIT, whatever the configuration */
+	assert_int_equal(check(st, limits, N(limits), 0), 0);
+	/* a banned name beats a limit */
 	assert_int_equal(check(st, banned, N(banned), 0), 0);
+	/* a 10 KB file name is read whole */
+	v = scan_file(st, "limit/long_header.eml");
+	assert_int_equal(v.kind, SCAN_BANNED);
+	assert_true(strlen(v.name) > 4 && !strcmp(v.name + strlen(v.name) - 4, ".exe"));
+
+	/* beyond the header buffer: a name at the start or the end is still read */
+	for (where = 0; where < 3; where++) {
+		fd = field(100000, where, "payload.exe", &len);
+		v = scan_fd(st, fd, (off_t)len, 0, NULL);
+		close(fd);
+		if (where == 1) {	/* the middle was not kept: a limit */
+			assert_int_equal(v.kind, SCAN_LIMIT);
+			assert_string_equal(v.name, "MIME header field longer than 16384 bytes");
+		} else {
+			assert_int_equal(v.kind, SCAN_BANNED);
+			assert_string_equal(v.name, "payload.exe");
+		}
+	}
+	fd = field(100000, 0, "payload.txt", &len);
+	v = scan_fd(st, fd, (off_t)len, 0, NULL);
+	close(fd);
+	assert_int_equal(v.kind, SCAN_LIMIT);
 	scan_backend_attach.fini(st);
 
 	/* deep enough: the bomb's innermost attachment is found */
-	st = start(&(struct scan_config){ .attach_max_depth = 60, .attach_limit_verdict = SCAN_ERROR });
+	st = start(&(struct scan_config){ .attach_max_depth = 60 });
 	v = scan_file(st, "limit/depth_bomb.eml");
 	assert_int_equal(v.kind, SCAN_BANNED);
 	assert_string_equal(v.name, "deep.exe");
 	scan_backend_attach.fini(st);
-	st = start(&(struct scan_config){ .attach_max_depth = 2, .attach_limit_verdict = SCAN_ERROR });
+	st = start(&(struct scan_config){ .attach_max_depth = 2 });
 	assert_int_equal(scan_file(st, "banned/nested_alternative.eml").kind, SCAN_BANNED);
 	scan_backend_attach.fini(st);
-	st = start(&(struct scan_config){ .attach_max_depth = 1, .attach_limit_verdict = SCAN_ERROR });
+	st = start(&(struct scan_config){ .attach_max_depth = 1 });
 	v = scan_file(st, "banned/nested_alternative.eml");
-	assert_int_equal(v.kind, SCAN_ERROR);
-	assert_string_equal(v.name, "MIME nesting deeper than 1");
+	assert_int_equal(v.kind, SCAN_LIMIT);
+	assert_string_equal(v.name, "MIME structure too deep: more than 1 nested multiparts");
+	assert_string_equal(v.scanner, "attach");
+	scan_backend_attach.fini(st);
+	/* libclamav's MaxRecursion sets the depth: 49 + 1 multiparts need 49 */
+	st = start(&(struct scan_config){ .max_recursion = 48 });
+	assert_int_equal(scan_file(st, "limit/depth_bomb.eml").kind, SCAN_LIMIT);
+	scan_backend_attach.fini(st);
+	st = start(&(struct scan_config){ .max_recursion = 49 });
+	assert_int_equal(scan_file(st, "limit/depth_bomb.eml").kind, SCAN_BANNED);
+	scan_backend_attach.fini(st);
+	/* and the message/rfc822 nesting: one forward needs 1 */
+	st = start(&(struct scan_config){ .max_recursion = 1 });
+	assert_int_equal(scan_file(st, "banned/rfc822_scr.eml").kind, SCAN_BANNED);
 	scan_backend_attach.fini(st);
 }
 
@@ -250,22 +322,6 @@ static void test_match(void **unused)
 	assert_non_null(b);
 	assert_int_equal(scan_attach_banned(b, "a.exe", 5), 0);
 	scan_attach_ban_free(b);
-}
-
-/* message - an unlinked file with text in it */
-static int message(const char *text, size_t len)
-{
-	int fd = memfd_create("attach", 0);
-	size_t done = 0;
-
-	assert_true(fd >= 0);
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-
-		assert_true(w > 0);
-		done += (size_t)w;
-	}
-	return fd;
 }
 
 static size_t put_b64(char *out, const unsigned char *in, size_t n)
@@ -436,10 +492,10 @@ static void test_init(void **unused)
 	void *st = (void *)1;
 	char err[128] = "";
 
-	assert_int_equal(scan_backend_attach.init(&st, &(struct scan_config){ .attach_limit_verdict = 99 },
-						  err, sizeof err), -1);
-	assert_null(st);
-	assert_string_equal(err, "attach: limit verdict 99 is not a verdict");
+	assert_int_equal(scan_backend_attach.init(&st, &(struct scan_config){ .max_recursion = 3 },
+						  err, sizeof err), 0);
+	assert_non_null(st);
+	scan_backend_attach.fini(st);
 	assert_string_equal(scan_backend_attach.name, "attach");
 	assert_null(scan_backend_attach.reload);
 	st = start(NULL);
@@ -456,7 +512,7 @@ static void *worker(void *st)
 
 	for (i = 0; i < 10; i++)
 		atomic_fetch_add(&thread_bad, check(st, banned, N(banned), 1) + check(st, clean, N(clean), 1) +
-				 check(st, limit_clean, N(limit_clean), 1));
+				 check(st, limits, N(limits), 1));
 	return NULL;
 }
 
@@ -473,7 +529,7 @@ static void test_threads(void **unused)
 		pthread_join(t[i], NULL);
 	assert_int_equal(atomic_load(&thread_bad), 0);
 	scan_backend_attach.stats(st, stats, sizeof stats);
-	assert_non_null(strstr(stats, "attach_scans 1640\n"));
+	assert_non_null(strstr(stats, "attach_scans 1600\nattach_banned 960\nattach_limits 80\n"));
 	scan_backend_attach.fini(st);
 }
 

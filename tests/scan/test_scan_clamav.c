@@ -373,8 +373,8 @@ static void test_deadline_midscan(void **unused)
 }
 
 /*
- * A limit hit is an error, never a silent clean; a virus found before
- * the limit still wins.
+ * A limit hit is SCAN_LIMIT with the limit in words, never a silent clean
+ * and not an error; a virus found before the limit still wins.
  */
 static void test_limits(void **unused)
 {
@@ -390,8 +390,11 @@ static void test_limits(void **unused)
 	fd = big_mail(dir, 100, 0);
 	scan_fd(st, fd, &v, 0, NULL);
 	close(fd);
-	assert_int_equal(v.kind, SCAN_ERROR);
-	assert_string_equal(v.name, "Heuristics.Limits.Exceeded.MaxFiles");
+	assert_int_equal(v.kind, SCAN_LIMIT);
+	assert_string_equal(v.name, "too many files inside (Heuristics.Limits.Exceeded.MaxFiles)");
+	assert_string_equal(v.scanner, "clamav");
+	assert_int_equal(stat_num(st, "clamav_limits"), 1);
+	assert_int_equal(stat_num(st, "clamav_errors"), 0);
 
 	fd = big_mail(dir, 100, 1);
 	scan_fd(st, fd, &v, 0, NULL);
@@ -404,6 +407,61 @@ static void test_limits(void **unused)
 	clam->fini(st);
 	tu_rmtree(dir);
 	free(dir);
+}
+
+/*
+ * The banned list inside what libclamav unpacks: off unless asked for
+ * (clamav_banned: the daemon sets it when attach runs too), then every
+ * name it lists or scans counts, with the same list and match as attach.
+ */
+static void test_banned(void **unused)
+{
+	struct scan_config cfg = { .clamdb = SHIPPED_DB };
+	struct scan_verdict v;
+	char err[1024];
+	void *st;
+
+	/* a zip with evil.exe; a forwarded message with screensaver.scr */
+	if (clam->init(&st, &cfg, err, sizeof err) != 0)
+		fail_msg("init: %s", err);
+	scan_path(st, TEST_DATA_DIR "/attach/banned/zip_evil.eml", &v);
+	assert_int_equal(v.kind, SCAN_CLEAN);
+	assert_int_equal(stat_num(st, "clamav_banned"), 0);
+	clam->fini(st);
+
+	cfg.clamav_banned = 1;
+	if (clam->init(&st, &cfg, err, sizeof err) != 0)
+		fail_msg("init: %s", err);
+	scan_path(st, TEST_DATA_DIR "/attach/banned/zip_evil.eml", &v);
+	assert_int_equal(v.kind, SCAN_BANNED);
+	assert_string_equal(v.name, "evil.exe");
+	assert_string_equal(v.scanner, "clamav");
+	/* the names of MIME parts are the attach scanner's (libclamav mangles them) */
+	scan_path(st, TEST_DATA_DIR "/attach/banned/rfc822_scr.eml", &v);
+	assert_int_equal(v.kind, SCAN_CLEAN);
+	/* a virus wins over a banned name, wherever it is: EICAR named eicar.com */
+	scan_path(st, DATA("clamav_eicar_zip.eml"), &v);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	scan_path(st, DATA("clamav_eicar_base64.eml"), &v);
+	assert_int_equal(v.kind, SCAN_INFECTED);
+	assert_string_equal(v.name, EICAR_NDB);
+	assert_int_equal(stat_num(st, "clamav_errors"), 0);
+	/* the clean corpus has no banned name, not even libclamav's temp names */
+	assert_true(clean_corpus(st) >= 8);
+	clam->fini(st);
+
+	/* the list is SLUICE_BANNED's: .txt banned, .exe not */
+	cfg.banned = ".txt";
+	if (clam->init(&st, &cfg, err, sizeof err) != 0)
+		fail_msg("init: %s", err);
+	scan_path(st, TEST_DATA_DIR "/attach/clean/zip_txt.eml", &v);
+	assert_int_equal(v.kind, SCAN_BANNED);
+	assert_string_equal(v.name, "notes.txt");
+	scan_path(st, TEST_DATA_DIR "/attach/banned/zip_evil.eml", &v);
+	assert_int_equal(v.kind, SCAN_BANNED);
+	assert_string_equal(v.name, "readme.txt");
+	assert_int_equal(stat_num(st, "clamav_banned"), 2);
+	clam->fini(st);
 }
 
 /* Worker threads scanning the corpus in a loop, each verdict checked. */
@@ -653,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_passed),
 		cmocka_unit_test(test_deadline_midscan),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_banned),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_reload_under_load),
 		cmocka_unit_test(test_reload_corrupt),

@@ -159,21 +159,32 @@ static void test_structure(void **unused)
 			    "H:1.txt|");
 	/* a boundary too long for the frame stack: a limit, body ignored */
 	{
-		char text[700];
+		char text[2400];
 
-		snprintf(text, sizeof text, "Content-Type: multipart/mixed; boundary=%0250d\n\n--%0250d\n"
+		snprintf(text, sizeof text, "Content-Type: multipart/mixed; boundary=%0999d\n\n--%0999d\n"
 			 "Content-Type: text/plain; name=a.exe\n\n", 0, 0);
 		assert_string_equal(walk(text, NULL), "");
 		assert_int_equal(res.limits, MIME_LIMIT_BOUNDARY);
-		assert_string_equal(res.why, "MIME boundary longer than 200 bytes");
+		assert_string_equal(res.why, "MIME boundary longer than 998 bytes");
+		/* 998 bytes: a boundary like any other */
+		snprintf(text, sizeof text, "Content-Type: multipart/mixed; boundary=%0998d\n\n--%0998d\n"
+			 "Content-Type: text/plain; name=a.exe\n\n", 0, 0);
+		assert_string_equal(walk(text, NULL), "H:a.exe|");
+		assert_int_equal(res.limits, 0);
 	}
 	/* message/rfc822 inside a single-part message, then uuencode in its body */
 	assert_string_equal(walk("Content-Type: message/rfc822\n\nSubject: inner\n"
 				 "Content-Type: text/plain\n\nbegin 644 u.exe\n`\nend\n", NULL),
 			    "U:u.exe|");
-	/* base64 message/rfc822 is not walked into; base64 text not searched */
+	/* base64 message/rfc822 is decoded and walked; junk in it is no name */
 	assert_string_equal(walk("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
 				 "begin 644 u.exe\n", NULL), "");
+	/* "Content-Type: text/plain\n\nbegin 644 u.exe\n" */
+	assert_string_equal(walk("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+				 "Q29udGVudC1UeXBlOiB0ZXh0L3BsYWluCgpiZWdpbiA2NDQgdS5leGUK\n", NULL), "U:u.exe|");
+	/* a base64 text part is searched for begin lines: "x\r\nbegin 644 v.exe" */
+	assert_string_equal(walk("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+				 "eA0KYmVnaW4gNjQ0IHYuZXhl\n", NULL), "U:v.exe|");
 	/* multipart without boundary: text */
 	assert_string_equal(walk("Content-Type: multipart/mixed\n\nbegin 644 u.exe\n", NULL), "U:u.exe|");
 }
@@ -219,8 +230,8 @@ static void test_limits(void **unused)
 	assert_string_equal(res.why, "more than 3 MIME parts");
 	assert_int_equal(res.parts, 4);
 
-	/* depth: exactly max_depth frames are fine, one more is a limit */
-	lim = (struct mime_limits){ .max_depth = 3 };
+	/* depth: max_depth multiparts in one message are fine, one more is a limit */
+	lim = (struct mime_limits){ .max_depth = 1 };
 	n = (size_t)sprintf(text, "Content-Type: multipart/mixed; boundary=0\n\n"
 			    "--0\nContent-Type: message/rfc822\n\n"
 			    "Content-Type: multipart/mixed; boundary=2\n\n"
@@ -230,17 +241,45 @@ static void test_limits(void **unused)
 			    "--2\nContent-Disposition: attachment; filename=c.exe\n\n");
 	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:a.exe|H:c.exe|");
 	assert_int_equal(res.limits, MIME_LIMIT_DEPTH);
-	assert_string_equal(res.why, "MIME nesting deeper than 3");
-	lim.max_depth = 4;
+	assert_string_equal(res.why, "MIME structure too deep: more than 1 nested multiparts");
+	lim.max_depth = 2;
 	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:a.exe|H:b.exe|H:c.exe|");
 	assert_int_equal(res.limits, 0);
+	/* and max_messages message/rfc822 encapsulations */
+	lim = (struct mime_limits){ .max_messages = 1 };
+	n = (size_t)sprintf(text, "Content-Type: message/rfc822\n\nContent-Type: message/rfc822\n\n"
+			    "Content-Disposition: attachment; filename=d.exe\n\n");
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "");
+	assert_int_equal(res.limits, MIME_LIMIT_MESSAGES);
+	assert_string_equal(res.why, "MIME structure too deep: more than 1 nested messages");
+	lim.max_messages = 2;
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:d.exe|");
+
+	/*
+	 * an encoded message inside an encoded message: 141 bytes decoded
+	 * hold 57 more; the inner walk gets what the outer one left of max_inner
+	 */
+	n = (size_t)sprintf(text, "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+			    "Q29udGVudC1UeXBlOiBtZXNzYWdlL3JmYzgyMgpDb250ZW50LVRyYW5zZmVyLUVuY29kaW5nOiBiYXNlNjQK"
+			    "ClEyOXVkR1Z1ZEMxRWFYTndiM05wZEdsdmJqb2dZWFIwWVdOb2JXVnVkRHNnWm1sc1pXNWhiV1U5WkdWbGNDNWxlR1VLQ21KdlpIa0sK\n");
+	lim = (struct mime_limits){ .max_inner = 198 };
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "H:deep.exe|");
+	assert_int_equal(res.limits, 0);
+	lim.max_inner = 197;
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "");
+	assert_int_equal(res.limits, MIME_LIMIT_EMBED);
+	assert_string_equal(res.why, "encoded message/rfc822 larger than 56 bytes");
+	lim.max_inner = 140;
+	assert_string_equal(walk_len(text, n, &lim, MIME_OK), "");
+	assert_string_equal(res.why, "encoded message/rfc822 larger than 140 bytes");
 
 	/* a Content-* field longer than max_header: cut, and a limit */
 	lim = (struct mime_limits){ .max_header = 64 };
 	n = (size_t)sprintf(text, "Content-Disposition: attachment; filename=\"%060d.exe\"\n"
 			    "Subject: %0100d\n\n", 0, 0);
+	/* its head and its tail are kept: the head alone, and both joined */
 	assert_string_equal(walk_len(text, n, &lim, MIME_OK),
-			    "H:00000000000000000000000000000000000000000|");
+			    "H:000000000|H:00000000000000000000000000000000000.exe|");
 	assert_int_equal(res.limits, MIME_LIMIT_HEADER);
 	assert_string_equal(res.why, "MIME header field longer than 64 bytes");
 	/* other fields may be as long as they like */

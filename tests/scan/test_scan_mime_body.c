@@ -73,7 +73,11 @@ static void test_begin(void **unused)
 	begin("beginning 644 x.exe\n", NULL);
 	begin("begin 644\n", NULL);
 	begin("begin 644 \n", NULL);
-	begin("begin 64477 x.exe\n", NULL);
+	begin("begin 64477 x.exe\n", "x.exe");	/* uudecode reads any octal mode */
+	begin("begin 100644 x.exe\n", "x.exe");
+	begin("begin  644 two.exe\n", "two.exe");
+	begin("begin\t0644\ttab.exe\n", "tab.exe");
+	begin("begin 1006440 x.exe\n", NULL);
 	begin("begin 9 x.exe\n", NULL);
 	begin("=ybegin line=128 size=10\n", NULL);
 	begin("=ybegin name=\n", NULL);

@@ -235,6 +235,8 @@ corpus['limit/depth_bomb.eml'] = bomb
 corpus['limit/zip_corrupt.eml'] = mixed('Broken notes', 'zcorr', [
     attachment('"data.zip"', 'filename="data.zip"', corrupt_cdir(mkzip([('readme.txt', 'read me\n')])),
                ctype='application/zip')])
+# a 10 KB name: once a limit, now read whole (the header buffer keeps 16 KiB,
+# then head and tail): banned; tests/scan/test_scan_attach.c says so
 corpus['limit/long_header.eml'] = mixed('Long name', 'longh', [
     attachment(None, 'filename="%s.exe"' % ('a' * 10000))])
 corpus['limit/empty_boundary.eml'] = head('Empty boundary', 'multipart/mixed; boundary=""') + (
