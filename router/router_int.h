@@ -99,7 +99,8 @@ struct router {
 	struct ev_loop *loop;
 	int lsock, ssock;
 	ev_io accept_w, stats_w;
-	ev_timer health_w, pause_w, drain_w;
+	ev_timer pause_w, drain_w;
+	ev_async health_w;	/* the health thread has fresh figures */
 	ev_signal term_w, hup_w, int_w;
 	ev_async scan_async, sync_async;
 	ev_prepare reap_w;

@@ -191,8 +191,16 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		if (m->t0 + (int64_t)c->message_timeout * 1000 < until)
 			until = m->t0 + (int64_t)c->message_timeout * 1000;
 		if (now >= until) {
+			char why[120];
+
 			/* qmail-queue's alarm gives 52 "qq timeout" */
-			msg_answer(m, QQ_TIMEOUT, "timeout", NULL, "qmail-smtpd sent nothing in time");
+			if (now >= m->t0 + (int64_t)c->message_timeout * 1000)
+				snprintf(why, sizeof why, "the message took longer than "
+					 "SLUICE_MESSAGE_TIMEOUT (%u s)", c->message_timeout);
+			else
+				snprintf(why, sizeof why, "qmail-smtpd sent nothing for "
+					 "SLUICE_READ_TIMEOUT (%u s)", c->read_timeout);
+			msg_answer(m, QQ_TIMEOUT, "timeout", NULL, why);
 			return;
 		}
 		break;
@@ -325,7 +333,9 @@ static void start(struct rmsg *m)
 	ev_io_init(&m->in_w, on_in, m->fd0, EV_READ);
 	m->in_w.data = m;
 	ev_io_start(r->loop, &m->in_w);
-	arm_timer(m, (int64_t)r->cfg->read_timeout * 1000);
+	/* the sooner of the two: an idle pipe, or the whole message's time */
+	arm_timer(m, (int64_t)(r->cfg->read_timeout < r->cfg->message_timeout ? r->cfg->read_timeout
+							       : r->cfg->message_timeout) * 1000);
 }
 
 static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
@@ -746,7 +756,8 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	router_scan_reload(r);
 }
 
-static void on_health(struct ev_loop *loop, ev_timer *w, int revents)
+/* on_health - the health thread has fresh figures (router_pick.c) */
+static void on_health(struct ev_loop *loop, ev_async *w, int revents)
 {
 	router_health_apply(w->data);
 }
@@ -777,9 +788,9 @@ void router_loop_init(struct router *r)
 	r->pause_w.data = r;
 	ev_init(&r->drain_w, on_drain);
 	r->drain_w.data = r;
-	ev_timer_init(&r->health_w, on_health, 1., 1.);
+	ev_async_init(&r->health_w, on_health);
 	r->health_w.data = r;
-	ev_timer_start(loop, &r->health_w);
+	ev_async_start(loop, &r->health_w);
 	ev_signal_init(&r->term_w, on_term, SIGTERM);
 	r->term_w.data = r;
 	ev_signal_start(loop, &r->term_w);

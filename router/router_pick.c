@@ -252,6 +252,8 @@ static void *health_main(void *arg)
 		pthread_mutex_lock(&r->health_mu);
 		memcpy(r->health, h, sizeof h);
 		r->health_fresh = 1;
+		/* wake the loop now: a down file is honoured within the second */
+		ev_async_send(r->loop, &r->health_w);
 	}
 	pthread_mutex_unlock(&r->health_mu);
 	return NULL;

@@ -252,6 +252,9 @@ int router_run(struct router_config *c)
 		fprintf(stderr, "sluiced: fatal: %s\n", err);
 		goto out;
 	}
+	/* the watchers first: the sync and health threads wake the loop
+	 * through its ev_async watchers */
+	router_loop_init(&r);
 	if (queue_fsync_threads(c->fsync_threads) < 0)
 		fprintf(stderr, "sluiced: warning: fewer than %u fsync threads started\n", c->fsync_threads);
 	if (router_sync_start(&r) != 0) {
@@ -265,7 +268,6 @@ int router_run(struct router_config *c)
 		router_scan_stop(&r);
 		goto out;
 	}
-	router_loop_init(&r);
 	fprintf(stderr, "sluiced: listening on %s; %u queues; %u scanners; %u workers; sync %s\n",
 		c->socket_path, r.nq, c->nscanners, c->nscanners ? c->workers : 0,
 		c->sync == QUEUE_SYNC_FULL ? "full" : c->sync == QUEUE_SYNC_DATA ? "data"

@@ -49,7 +49,11 @@ int main(int argc, char **argv)
 			argv[1]);
 		return 100;
 	}
-	if (router_envdir_start(err, sizeof err) < 0 || router_config_env(&c, err, sizeof err) < 0) {
+	if (router_envdir_start(err, sizeof err) < 0) {
+		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		return 111;	/* nothing read yet: nothing to free */
+	}
+	if (router_config_env(&c, err, sizeof err) < 0) {
 		fprintf(stderr, "sluiced: fatal: %s\n", err);
 		router_config_free(&c);
 		return 111;

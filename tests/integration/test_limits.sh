@@ -17,7 +17,8 @@
 #    all exit 0 and the daemon's VmHWM stays under 64 MB (relaxed under
 #    AddressSanitizer, whose shadow memory and quarantine dominate).
 # 4. SLUICE_READ_TIMEOUT=1 with a sender pausing 3 s: exit 52 ("qq timeout")
-#    after about 1 s, nothing left in the queue.
+#    after about 1 s, nothing left in the queue, the log naming the read
+#    timeout; then SLUICE_MESSAGE_TIMEOUT=1: 52, the log naming that one.
 # 5. SLUICE_MAX_INFLIGHT=1 held by a sender pausing 6 s; a 1 MB message
 #    (far more than a pipe holds) from a client with SLUICE_ACCEPT_TIMEOUT=1:
 #    qmail-smtpd's side (qqsim) is done within about 1 s with 71 - its
@@ -155,8 +156,17 @@ read -r pid start end rc <"$WORK/times"
 ms=$(((end - start) / 1000))
 [ "$ms" -lt 2500 ] || fail "idle sender: sluice-queue exited after $ms ms, want about 1000"
 assert_queue_empty "idle sender"
-grep -q '^msg .* verdict timeout .*exit 52 ' "$DLOG" || fail "no log line for the timeout"
+grep -q '^msg .* verdict timeout .*exit 52 .*why qmail-smtpd sent nothing for SLUICE_READ_TIMEOUT (1 s)' "$DLOG" ||
+	fail "no log line naming SLUICE_READ_TIMEOUT: $(grep '^msg ' "$DLOG")"
 say "ok: idle sender -> exit 52 after $ms ms, nothing left"
+daemon_stop
+daemon_start SLUICE_MESSAGE_TIMEOUT=1 SLUICE_READ_TIMEOUT=10
+run_qq -w 3000
+expect "sender past SLUICE_MESSAGE_TIMEOUT" 52
+grep -q '^msg .* verdict timeout .*exit 52 .*why the message took longer than SLUICE_MESSAGE_TIMEOUT (1 s)' "$DLOG" ||
+	fail "no log line naming SLUICE_MESSAGE_TIMEOUT: $(grep '^msg ' "$DLOG")"
+assert_queue_empty "message timeout"
+say "ok: SLUICE_MESSAGE_TIMEOUT named in the log"
 daemon_stop
 
 say "--- 5. a 1 MB message over the in-flight limit: qmail-smtpd is not held"

@@ -26,8 +26,14 @@ todo_in() { find "$WORK/queue$1/todo" -type f | wc -l; }
 
 # --- down files
 daemon_start
+t0=$(now_ms)
 touch "$WORK/queue1/down"
 wait_until 10 "queue1 marked down" log_has 'queue1: marked down: no new messages'
+ms=$(($(now_ms) - t0))
+# measured once a second by the health thread, which wakes the loop at once:
+# a second plus the probe, never two
+[ "$ms" -le 1700 ] || fail "the down file took $ms ms to be honoured, want about 1000 at most"
+echo "$T: down file honoured after $ms ms"
 submit 12 0
 [ "$(todo_in 1)" = 0 ] || fail "queue1 is down but got $(todo_in 1) messages"
 [ "$(todo_in 2)" = 12 ] || fail "queue2 got $(todo_in 2) messages, want 12"

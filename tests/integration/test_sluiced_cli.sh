@@ -11,6 +11,9 @@
 #   QUEUEDIR), no socket left.  As root: no SLUICE_USER, or an unknown one,
 #   exits 111 naming SLUICE_USER; as another user it starts without one.
 #   sluice-queue --help exits 0 and names its variables.
+#   Under valgrind (memcheck): a SLUICE_ENVDIR that does not exist exits 111
+#   naming it, with no memory error (the settings are never freed before
+#   they were read).
 . "$(dirname "$0")/lib.sh"
 lib_init
 
@@ -134,4 +137,18 @@ for v in SLUICE_SOCKET SLUICE_MODE SLUICE_FALLBACK SLUICE_ACCEPT_TIMEOUT SLUICE_
 	grep -q "$v" "$WORK/sq.help" || fail "sluice-queue --help does not name $v"
 done
 say "ok: sluice-queue --help"
+
+say "--- sluiced with a missing SLUICE_ENVDIR, under valgrind"
+if command -v valgrind >/dev/null; then
+	rc=0
+	env QUEUE_BASE="$WORK" QUEUE_COUNT="$NQ" SLUICE_SOCKET="$S" SLUICE_SCANNERS=null $AS_USER \
+		SLUICE_ENVDIR="$WORK/no-such-envdir" timeout -k 2 120 valgrind -q --error-exitcode=99 \
+		--track-origins=yes "$SLUICED" >"$WORK/v.out" 2>"$WORK/v.err" </dev/null || rc=$?
+	[ "$rc" = 111 ] || fail "missing SLUICE_ENVDIR under valgrind: exit $rc, want 111: $(head -20 "$WORK/v.err")"
+	grep -q "no-such-envdir" "$WORK/v.err" || fail "the missing SLUICE_ENVDIR is not named: $(cat "$WORK/v.err")"
+	! grep -q '^==[0-9]*==' "$WORK/v.err" || fail "valgrind reports: $(grep -m 5 '^==' "$WORK/v.err")"
+	say "ok: $(grep sluiced "$WORK/v.err")"
+else
+	say "skipped: no valgrind"
+fi
 say "ok"
