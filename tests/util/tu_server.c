@@ -98,14 +98,14 @@ void tu_stop(pid_t pid)
 
 	if (pid <= 0)
 		return;
-	kill(pid, SIGCONT);
+	kill(-pid, SIGCONT);	/* a test may have stopped its group */
 	kill(pid, SIGTERM);
 	for (i = 0; i < 250; i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return;
 		nanosleep(&tick, NULL);
 	}
-	kill(pid, SIGKILL);
+	kill(-pid, SIGKILL);
 	waitpid(pid, &st, 0);
 }
 
