@@ -10,6 +10,12 @@
  *	              kept; smtp_message or the scoring symbols as the name;
  *	              an unknown action, no action, broken JSON -> error (-1)
  *	  init        URLs and unix: sockets taken; anything else refused
+ *	  request     a fake rspamd (a thread speaking HTTP/1.1 on a loopback
+ *	              port): POST /checkv2 with From, Rcpt per recipient, IP,
+ *	              Helo, Queue-Id, the body byte for byte; an Rcpt with a
+ *	              CR LF in it left out; three checks from one thread share
+ *	              one kept-alive connection; a reply that is not 200 is a
+ *	              server failure
  *	with the real rspamd (tests/util/rspamd-conf.sh; 77 when rspamd is not
  *	installed; its hyperscan cache is kept in the build tree)
  *	  gtube       GTUBE -> spam (reject, smtp_message "Gtube pattern")
@@ -20,10 +26,14 @@
  *	              the dead one counted failed and down
  *	  sigstop     rspamd stopped: SCAN_ERROR at the 1.5 s deadline
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,6 +141,137 @@ static void test_init(void **unused)
 		assert_int_equal(scan_backend_rspamd.init(&st, &cfg, err, sizeof err), -1);
 		assert_true(err[0]);
 	}
+}
+
+/* A fake rspamd: serves HTTP/1.1 on a loopback port, keeps connections,
+ * records the requests, answers n_ok times 200 with a reject, then 503. */
+struct fakehttp {
+	int lfd, port;
+	int conns, reqs, n_ok;
+	char req[3][4096];
+	size_t reqlen[3];
+};
+
+static void *fakehttp_main(void *arg)
+{
+	struct fakehttp *f = arg;
+
+	for (;;) {
+		int fd = accept(f->lfd, NULL, NULL);
+		char buf[65536];
+		size_t have = 0;
+
+		if (fd < 0)
+			break;
+		f->conns++;
+		for (;;) {
+			char *end = memmem(buf, have, "\r\n\r\n", 4), *cl;
+			size_t hl, blen = 0;
+			ssize_t r;
+
+			if (!end) {
+				if ((r = read(fd, buf + have, sizeof buf - 1 - have)) <= 0)
+					break;
+				have += (size_t)r;
+				buf[have] = 0;
+				continue;
+			}
+			hl = (size_t)(end - buf) + 4;
+			if ((cl = strcasestr(buf, "Content-Length: ")) && cl < end)
+				blen = strtoul(cl + 16, NULL, 10);
+			while (have < hl + blen) {
+				if ((r = read(fd, buf + have, sizeof buf - 1 - have)) <= 0)
+					goto next;
+				have += (size_t)r;
+			}
+			if (f->reqs < 3) {
+				memcpy(f->req[f->reqs], buf, hl + blen < 4095 ? hl + blen : 4095);
+				f->reqlen[f->reqs] = hl + blen;
+			}
+			{
+				const char *js = "{\"score\":20,\"required_score\":15,\"action\":\"reject\"}";
+				char out[512];
+				int n = f->reqs < f->n_ok
+					? snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+						   "Content-Type: application/json\r\n\r\n%s", strlen(js), js)
+					: snprintf(out, sizeof out, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");
+
+				f->reqs++;
+				if (write(fd, out, (size_t)n) != n || f->reqs > f->n_ok) {
+					close(fd);
+					return NULL;	/* the test's requests are over */
+				}
+			}
+			memmove(buf, buf + hl + blen, have - hl - blen);
+			have -= hl + blen;
+		}
+next:
+		close(fd);
+	}
+	return NULL;
+}
+
+static void test_request(void **unused)
+{
+	static const char *const r3[] = { "one@example.net", "evil@x\r\nInjected: 1", "two@example.net",
+					  NULL };
+	const char *body = "From: a@example.org\nSubject: hi\n\nbody line\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	struct fakehttp f = { 0 };
+	struct scan_input in = { .sender = "a@example.org", .rcpts = r3, .remote_ip = "192.0.2.7",
+				 .helo = "mx.example.org", .queue_id = "queue2/4711" };
+	struct scan_verdict v;
+	char spec[64], stats[2048];
+	pthread_t t;
+	void *st;
+	int i;
+	size_t n;
+
+	f.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(f.lfd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(f.lfd, 4), 0);
+	getsockname(f.lfd, (struct sockaddr *)&a, &al);
+	f.port = ntohs(a.sin_port);
+	f.n_ok = 3;
+	pthread_create(&t, NULL, fakehttp_main, &f);
+	snprintf(spec, sizeof spec, "http://127.0.0.1:%d", f.port);
+	st = init_rspamd(spec);
+	in.fd = tu_tmpmsg(body, strlen(body));
+	in.size = (off_t)strlen(body);
+	for (i = 0; i < 3; i++) {
+		in.deadline_ms = scan_now_ms() + 10000;
+		memset(&v, 0, sizeof v);
+		scan_backend_rspamd.scan(st, &in, &v);
+		assert_int_equal(v.kind, SCAN_SPAM);
+	}
+	assert_int_equal(f.reqs, 3);
+	assert_int_equal(f.conns, 1);	/* kept alive */
+	f.req[0][f.reqlen[0] < 4095 ? f.reqlen[0] : 4095] = 0;
+	assert_true(!strncmp(f.req[0], "POST /checkv2 HTTP/1.1\r\n", 24));
+	assert_non_null(strstr(f.req[0], "\r\nFrom: a@example.org\r\n"));
+	assert_non_null(strstr(f.req[0], "\r\nRcpt: one@example.net\r\n"));
+	assert_non_null(strstr(f.req[0], "\r\nRcpt: two@example.net\r\n"));
+	assert_null(strstr(f.req[0], "evil"));
+	assert_null(strstr(f.req[0], "Injected"));
+	assert_non_null(strstr(f.req[0], "\r\nIP: 192.0.2.7\r\n"));
+	assert_non_null(strstr(f.req[0], "\r\nHelo: mx.example.org\r\n"));
+	assert_non_null(strstr(f.req[0], "\r\nQueue-Id: queue2/4711\r\n"));
+	assert_null(strstr(f.req[0], "\r\nUser:"));
+	assert_string_equal(strstr(f.req[0], "\r\n\r\n") + 4, body);
+	/* the fake answers 503 from now on: a server failure, and the only one */
+	in.deadline_ms = scan_now_ms() + 10000;
+	scan_backend_rspamd.scan(st, &in, &v);
+	assert_int_equal(v.kind, SCAN_ERROR);
+	n = scan_backend_rspamd.stats(st, stats, sizeof stats);
+	stats[n] = 0;
+	assert_non_null(strstr(stats, " ok 3 failed 1 "));
+	assert_non_null(strstr(stats, "rspamd_down 1\n"));
+	scan_backend_rspamd.fini(st);
+	pthread_join(t, NULL);
+	close(f.lfd);
+	close(in.fd);
 }
 
 /* --------------------------------------------------------- real rspamd */
@@ -279,6 +420,7 @@ int main(void)
 	const struct CMUnitTest local[] = {
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_request),
 	};
 	const struct CMUnitTest real[] = {
 		cmocka_unit_test(test_real_gtube),
