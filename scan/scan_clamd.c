@@ -241,8 +241,13 @@ static int try_one(struct clamd *st, struct scan_server *s, int fd, int reused,
 		}
 		if (reused)
 			return TRY_STALE;
-		/* clamd may have said why before it closed: its StreamMaxLength */
-		if (read_reply(fd, reply, sizeof reply, &got, scan_now_ms() + 1000, in->cancel) == 0) {
+		/* clamd may have said why before it closed: its StreamMaxLength
+		 * (a second at most, within the deadline) */
+		int64_t until = scan_now_ms() + 1000;
+
+		if (deadline && deadline < until)
+			until = deadline;
+		if (read_reply(fd, reply, sizeof reply, &got, until, in->cancel) == 0) {
 			scan_clamd_reply(reply, v);
 			if (v->kind == SCAN_LIMIT)
 				return TRY_DONE;
