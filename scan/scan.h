@@ -195,7 +195,7 @@ struct scan_job {
 	void *owner;		/* the caller's context */
 	struct scan_job *next;	/* pool's list link */
 	/* the pool's, while it owns the job */
-	struct scan_task task[SCAN_JOB_MAX];
+	struct scan_task task[SCAN_JOB_MAX + 1];	/* [0]: the CPU scanners; one per network scanner */
 	unsigned tasks_left;	/* not finished */
 	int started;		/* a worker took one of its tasks */
 };

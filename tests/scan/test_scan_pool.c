@@ -771,6 +771,35 @@ static void test_pool_network_decisive(void **unused)
 	scan_pool_free(p);
 }
 
+/* a job of SCAN_JOB_MAX network scanners: one task each; one more: refused */
+static void test_pool_network_max(void **unused)
+{
+	static const struct scan_backend *const bk[SCAN_JOB_MAX + 1] = {
+		&fake_net, &fake_net, &fake_net, &fake_net, &fake_net, &fake_net, &fake_net,
+		&fake_net, &fake_net,
+	};
+	void *st[SCAN_JOB_MAX + 1] = { NULL };
+	struct scan_job job;
+	struct scan_pool *p;
+
+	net_reset(1);
+	reset_notes();
+	p = scan_pool_new(1, 4, notify, &notes);
+	memset(&job, 0, sizeof job);
+	job.scanners = bk;
+	job.states = st;
+	job.nscanners = SCAN_JOB_MAX + 1;
+	assert_int_equal(scan_pool_submit(p, &job), -1);
+	job.nscanners = SCAN_JOB_MAX;
+	assert_int_equal(scan_pool_submit(p, &job), 0);
+	wait_notes(1);
+	assert_int_equal(job.verdict.kind, SCAN_SPAM);
+	pthread_mutex_lock(&net_mu);
+	assert_int_equal(net_calls, SCAN_JOB_MAX);
+	pthread_mutex_unlock(&net_mu);
+	scan_pool_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -788,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_pool_load),
 		cmocka_unit_test(test_pool_network),
 		cmocka_unit_test(test_pool_network_decisive),
+		cmocka_unit_test(test_pool_network_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
