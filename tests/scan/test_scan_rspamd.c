@@ -283,9 +283,8 @@ static pid_t rpid;
 static int start_rspamd(void **unused)
 {
 	char cmd[1200], conf[400], v1[400], v2[400], v3[400], v4[400];
-	char *argv[] = { RSPAMD, "-f", "-i", "-u", "root", "-g", "root", "-c", conf,
-			 "--var=CONFDIR=/etc/rspamd", v1, v2, v3, v4, NULL };
-	int port = tu_free_port();
+	char *argv[16];
+	int port = tu_free_port(), n = 0;
 
 	rdir = tu_tmpdir("rspamd");
 	snprintf(cmd, sizeof cmd, "sh %s/tests/util/rspamd-conf.sh %s %d %s/tests/rspamd-cache",
@@ -297,8 +296,17 @@ static int start_rspamd(void **unused)
 	snprintf(v2, sizeof v2, "--var=DBDIR=%s/db", rdir);
 	snprintf(v3, sizeof v3, "--var=RUNDIR=%s/run", rdir);
 	snprintf(v4, sizeof v4, "--var=LOGDIR=%s", rdir);
-	if (getuid() != 0)	/* -u/-g are for root; otherwise run as we are */
-		argv[3] = "-i", argv[4] = "-i", argv[5] = "-i", argv[6] = "-i";
+	argv[n++] = RSPAMD;
+	argv[n++] = "-f";
+	argv[n++] = "-i";
+	if (getuid() == 0) {	/* -u/-g are for root; otherwise it runs as we are */
+		argv[n++] = "-u", argv[n++] = "root";
+		argv[n++] = "-g", argv[n++] = "root";
+	}
+	argv[n++] = "-c", argv[n++] = conf;
+	argv[n++] = "--var=CONFDIR=/etc/rspamd";
+	argv[n++] = v1, argv[n++] = v2, argv[n++] = v3, argv[n++] = v4;
+	argv[n] = NULL;
 	rpid = tu_spawn(argv, tu_path(rdir, "rspamd.out"));
 	/* up to 20 s on a cold hyperscan cache: see rspamd-conf.sh */
 	if (tu_wait_tcp(port, 120000) < 0) {
