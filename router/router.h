@@ -52,6 +52,7 @@ struct router_config {
 	uint64_t max_bytes;	/* bytes of such messages written so far */
 	unsigned scan_depth;	/* jobs waiting for a scan worker */
 	unsigned workers;	/* scan threads */
+	unsigned net_threads;	/* network scanner threads at most */
 	unsigned read_timeout;	/* seconds without a byte from qmail-smtpd */
 	unsigned message_timeout;	/* seconds for a whole message */
 	unsigned scan_timeout_ms;	/* per message, all scanners together */

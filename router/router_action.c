@@ -4,7 +4,9 @@
  *	Both run on the sync thread, never on the loop thread.
  *
  *	router_tag() inserts header lines (X-QHPSI as IndiMail writes it,
- *	X-Sluice-Verdict, X-Virus-Scanned naming sluice and the engines) right
+ *	X-Sluice-Verdict, X-Virus-Scanned naming sluice and the engines, then
+ *	the headers of the scanner that decided: spamd's X-Spam-*, rspamd's
+ *	milter add_headers) right
  *	after qmail's Received line, shifting the message in place with
  *	pread/pwrite from the end backwards: the file is not committed yet, so
  *	a crash midway leaves an uncommitted message that recovery removes.
@@ -84,15 +86,17 @@ size_t router_tag_headers(const struct rmsg *m, char *buf, size_t cap)
 	int n;
 
 	clean(name, sizeof name, v->name);
-	n = snprintf(buf, cap, "X-QHPSI: %s\nX-Sluice-Verdict: %s%s%s\nX-Virus-Scanned: %s\n",
+	/* then the deciding scanner's own (X-Spam-* from spamd, rspamd's
+	 * milter add_headers): header-safe already, see scan_headers_add() */
+	n = snprintf(buf, cap, "X-QHPSI: %s\nX-Sluice-Verdict: %s%s%s\nX-Virus-Scanned: %s\n%s",
 		     v->kind == SCAN_INFECTED ? "Virus found" : "clean", scan_kind_name(v->kind),
-		     *name ? " " : "", name, m->r->scanned_by);
+		     *name ? " " : "", name, m->r->scanned_by, m->job.headers.buf);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
 int router_tag(struct rmsg *m)
 {
-	char hdr[1024], *buf;
+	char hdr[1024 + SCAN_HEADERS_MAX], *buf;
 	size_t hlen = router_tag_headers(m, hdr, sizeof hdr);
 	off_t at = (off_t)m->rlen, end = m->qm.size;
 	int fd = m->qm.fd;

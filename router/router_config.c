@@ -58,7 +58,7 @@ static const struct {
 	{ "MIN_FREE", "0", "bytes a queue's filesystem must keep free" },
 	{ "SLUICE_REQUIRE_SEND", "0", "1: skip a queue while no qmail-send holds its lock/sendmutex" },
 	{ "SLUICE_MAX_BACKLOG", "100000", "todo + intd entries a queue may hold" },
-	{ "SLUICE_SCANNERS", "clamav,attach", "scanners run on every message: clamav, attach, exec, null (none), test" },
+	{ "SLUICE_SCANNERS", "clamav,attach", "scanners run on every message: clamav, attach, exec, clamd, spamd, rspamd, null (none), test" },
 	{ "SLUICE_ON_VIRUS", "reject", "reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_BANNED", "reject", "reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_SPAM", "reject", "reject | defer | drop | accept | tag | quarantine" },
@@ -82,6 +82,19 @@ static const struct {
 	{ "QHPSIMAXSIZE", "0", "exec scanner skips larger messages (bytes; 0 = no bound)" },
 	{ "QHPSIRC", "1", "exec scanner's exit code for infected" },
 	{ "QHPSIRN", "0", "exec scanner's exit code for clean (any other: failure)" },
+	{ "SLUICE_CLAMD", "", "clamd servers: unix:/path, host:port, [v6]:port, comma-separated" },
+	{ "SLUICE_CLAMD_FILDES", "0", "1: pass the message's fd to clamd on a unix socket (FILDES)" },
+	{ "SLUICE_CLAMD_MAXSTREAM", "26214400", "bytes streamed to clamd at most; larger: a limit verdict" },
+	{ "SLUICE_SPAMD", "", "spamd servers: unix:/path, host:port, [v6]:port, comma-separated" },
+	{ "SLUICE_SPAMD_USER", "", "spamd's User: (%r = the first recipient; unset: none)" },
+	{ "SLUICE_SPAM_HITS", "0", "spamd: spam at this score or more (0: spamd's required score)" },
+	{ "SLUICE_SPAM_MAXSIZE", "512000", "spamd and rspamd skip larger messages (bytes)" },
+	{ "SLUICE_SPAM_RELAYCLIENT", "0", "1: spamd checks relay clients (RELAYCLIENT set) too" },
+	{ "SLUICE_RSPAMD", "", "rspamd servers: http://host:port[/path] or unix:/path, comma-separated" },
+	{ "SLUICE_NET_THREADS", "64", "threads for the network scanners (clamd, spamd, rspamd)" },
+	{ "SLUICE_NET_CONNS", "16", "connections at once to one network scanner server" },
+	{ "SLUICE_NET_CONNECT_TIMEOUT", "2", "seconds for one connect to a network scanner server" },
+	{ "SLUICE_NET_RETRY", "10", "seconds a failed network scanner server rests before a probe" },
 };
 
 void router_config_help(void)
@@ -364,7 +377,6 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	NUM("SLUICE_REQUIRE_SEND", require_send, 0, 0, 1);
 	NUM("SLUICE_MAX_BACKLOG", max_backlog, 100000, 1, UINT64_MAX);
 	NUM("ERROR_FD", error_fd, 2, 0, 127);
-#undef NUM
 	c->sync = QUEUE_SYNC_FULL;
 	if ((s = get("SLUICE_SYNC")) && queue_sync_parse(s, &c->sync) < 0) {
 		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data, fs or none", s);
@@ -445,6 +457,31 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 	if (num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
 		return -1;
 	c->scan.qhpsi_rn = (int)v;
+	/* the network scanners (scan/NETWORK.md) */
+	c->scan.clamd = get("SLUICE_CLAMD");
+	c->scan.spamd = get("SLUICE_SPAMD");
+	c->scan.rspamd = get("SLUICE_RSPAMD");
+	c->scan.spamd_user = get("SLUICE_SPAMD_USER");
+	NUM("SLUICE_CLAMD_FILDES", scan.clamd_fildes, 0, 0, 1);
+	NUM("SLUICE_CLAMD_MAXSTREAM", scan.clamd_maxstream, 26214400, 1, UINT64_MAX);
+	NUM("SLUICE_SPAM_MAXSIZE", scan.spam_maxsize, 512000, 1, UINT64_MAX);
+	NUM("SLUICE_SPAM_RELAYCLIENT", scan.spam_relayclient, 0, 0, 1);
+	NUM("SLUICE_NET_THREADS", net_threads, 64, 1, 1024);
+	NUM("SLUICE_NET_CONNS", scan.net_conns, 16, 1, 10000);
+	NUM("SLUICE_NET_CONNECT_TIMEOUT", scan.net_connect_ms, 2, 1, 3600);
+	c->scan.net_connect_ms *= 1000;
+	NUM("SLUICE_NET_RETRY", scan.net_retry_ms, 10, 1, 86400);
+	c->scan.net_retry_ms *= 1000;
+	if ((s = get("SLUICE_SPAM_HITS"))) {
+		char *end;
+
+		c->scan.spam_hits = strtod(s, &end);
+		if (end == s || *end || !(c->scan.spam_hits >= 0 && c->scan.spam_hits < 1e9)) {
+			snprintf(err, errlen, "SLUICE_SPAM_HITS=%s: want a score such as 5 or 20.1", s);
+			return -1;
+		}
+	}
+#undef NUM
 	return 0;
 }
 
@@ -573,6 +610,19 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 	RESTART("SLUICE_BANNED", !same_str(n.scan.banned, c->scan.banned));
 	RESTART("SLUICE_ENCRYPTED", n.scan.clamav_encrypted != c->scan.clamav_encrypted);
 	RESTART("QHPSI", !same_str(n.scan.qhpsi, c->scan.qhpsi));
+	RESTART("SLUICE_CLAMD", !same_str(n.scan.clamd, c->scan.clamd));
+	RESTART("SLUICE_SPAMD", !same_str(n.scan.spamd, c->scan.spamd));
+	RESTART("SLUICE_RSPAMD", !same_str(n.scan.rspamd, c->scan.rspamd));
+	RESTART("SLUICE_SPAMD_USER", !same_str(n.scan.spamd_user, c->scan.spamd_user));
+	RESTART("SLUICE_CLAMD_FILDES", n.scan.clamd_fildes != c->scan.clamd_fildes);
+	RESTART("SLUICE_CLAMD_MAXSTREAM", n.scan.clamd_maxstream != c->scan.clamd_maxstream);
+	RESTART("SLUICE_SPAM_HITS", n.scan.spam_hits != c->scan.spam_hits);
+	RESTART("SLUICE_SPAM_MAXSIZE", n.scan.spam_maxsize != c->scan.spam_maxsize);
+	RESTART("SLUICE_SPAM_RELAYCLIENT", n.scan.spam_relayclient != c->scan.spam_relayclient);
+	RESTART("SLUICE_NET_THREADS", n.net_threads != c->net_threads);
+	RESTART("SLUICE_NET_CONNS", n.scan.net_conns != c->scan.net_conns);
+	RESTART("SLUICE_NET_CONNECT_TIMEOUT", n.scan.net_connect_ms != c->scan.net_connect_ms);
+	RESTART("SLUICE_NET_RETRY", n.scan.net_retry_ms != c->scan.net_retry_ms);
 	RESTART("SLUICE_QUARANTINE", !same_str(n.quarantine, c->quarantine));
 	RESTART("SLUICE_QUARANTINE_THEN", n.quarantine_then != c->quarantine_then);
 	RESTART("SLUICE_SOCKET", strcmp(n.socket_path, c->socket_path) != 0);

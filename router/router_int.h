@@ -67,6 +67,7 @@ struct rmsg {
 	int in_pool;		/* the pool owns job: do not free */
 	const char **rcpts;
 	char *messpath;		/* for exec scanners, made on first use */
+	char queue_id[80];	/* "<queue>/<id>" for the network scanners */
 	struct wire_reply reply;
 	const char *verdict;	/* for the log: clean, virus, banned, ... */
 	char why[300];		/* cause, for the log */

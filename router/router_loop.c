@@ -559,6 +559,14 @@ void msg_drive(struct rmsg *m)
 		act = c->on_spam;
 		snprintf(text, sizeof text, "Your email is considered spam (%.2f spam-hits) (#5.7.1)",
 			 v->score);
+		/* rspamd's own actions: add header / rewrite subject, soft reject */
+		if (v->flags & SCAN_F_TAG)
+			act = ACTION_TAG;
+		if (v->flags & SCAN_F_DEFER) {
+			act = ACTION_DEFER;
+			snprintf(text, sizeof text,
+				 "Message temporarily refused by the spam filter, try again later (#4.7.1)");
+		}
 		break;
 	case SCAN_LIMIT:
 		/* permanent by default: a structure that will never scan should

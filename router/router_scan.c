@@ -74,6 +74,8 @@ int router_scan_start(struct router *r, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start %u scan workers", c->workers);
 		return -1;
 	}
+	if (r->pool)
+		scan_pool_net_threads(r->pool, c->net_threads);
 	return 0;
 }
 
@@ -112,6 +114,14 @@ static int submit(struct router *r, struct rmsg *m)
 				     (unsigned long)m->qm.id) < 0)
 		m->messpath = NULL;
 	j->in.path = m->messpath;	/* for an exec scanner's %s (clamd opens it) */
+	/* what qmail-smtpd's environment said of the client (network scanners) */
+	j->in.remote_ip = wire_env_get(m->payload, m->payload_len, "TCPREMOTEIP");
+	j->in.auth_user = wire_env_get(m->payload, m->payload_len, "SMTPAUTHUSER");
+	j->in.relayclient = wire_env_get(m->payload, m->payload_len, "RELAYCLIENT") != NULL;
+	snprintf(m->queue_id, sizeof m->queue_id, "%s/%lu", m->rq->name, (unsigned long)m->qm.id);
+	j->in.queue_id = m->queue_id;
+	/* spamd sends its X-Spam-* headers only when they will be used */
+	j->in.want_headers = r->cfg->on_spam == ACTION_TAG || r->cfg->tag_clean;
 	j->in.size = m->qm.size;
 	j->in.sender = queue_env_sender(&m->env);
 	j->in.rcpts = m->rcpts;

@@ -10,7 +10,23 @@
  *	message: the one backend whose scanner reads a path, scan_exec.c),
  *	null and test (scan_backend.c;
  *	"test" takes its verdict from an X-Sluice-Test: line in the message,
- *	for tests only).
+ *	for tests only).  Network backends, each talking to a pool of servers
+ *	(scan_net.c: server lists, deadlines, failover, health, counters):
+ *	clamd (INSTREAM or FILDES, scan_clamd.c), spamd (SPAMC/1.5,
+ *	scan_spamd.c), rspamd (HTTP /checkv2 through libcurl, JSON through
+ *	json-c, scan_rspamd.c).  scan/NETWORK.md is their design.
+ *
+ *	A backend is SCAN_CPU (it computes: runs on the pool's CPU workers,
+ *	one per core) or SCAN_NET (it mostly waits on a server: runs on the
+ *	pool's network threads, concurrently with the CPU scanners of the
+ *	same message).
+ *
+ *	Headers a scanner wants added when the message is tagged (X-Spam-*
+ *	from spamd, rspamd's milter add_headers) travel apart from the fixed
+ *	verdict: the runner gives each scanner a buffer (scan_input.hdr), and
+ *	the job keeps (job->headers) those of the scanner whose verdict became
+ *	the job's.  The job owns that buffer; it is valid until the job is
+ *	reused or freed.
  *
  *	scan_verdict_merge() keeps the strictest of two verdicts:
  *	infected > banned > limit > spam > error > clean.
@@ -37,11 +53,24 @@ enum scan_kind {		/* in increasing strictness */
 	SCAN_INFECTED,
 };
 
+/* Flags a spam scanner sets on a SCAN_SPAM verdict (rspamd's actions). */
+#define SCAN_F_TAG	0x1	/* tag and accept, whatever SLUICE_ON_SPAM says */
+#define SCAN_F_DEFER	0x2	/* answer 451: the scanner asks for a retry later */
+
 struct scan_verdict {
 	enum scan_kind kind;
 	char name[256];		/* virus name, banned file name, or error reason */
 	double score, required;	/* spam scanners */
 	const char *scanner;	/* backend name that produced it (static string) */
+	unsigned flags;		/* SCAN_F_* (spam verdicts only) */
+};
+
+/* Header lines a scanner asks for when the message is tagged: "Name: value\n"
+ * each, header-safe (no CR, no NUL, continuation lines kept). */
+#define SCAN_HEADERS_MAX 4096
+struct scan_headers {
+	size_t len;
+	char buf[SCAN_HEADERS_MAX];
 };
 
 /* What a scanner gets: the mess file and what is known of the message. */
@@ -53,6 +82,14 @@ struct scan_input {
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC milliseconds; 0 = none */
 	volatile int *cancel;	/* set non-zero when a decisive verdict made it moot */
 	const char *path;	/* the mess file's path when known, else NULL (exec's %s) */
+	/* what qmail-smtpd knew of the client (sluice-queue's environment) */
+	const char *remote_ip;	/* TCPREMOTEIP, or NULL */
+	const char *helo;	/* the client's HELO name when known, or NULL */
+	const char *auth_user;	/* SMTPAUTHUSER, or NULL */
+	const char *queue_id;	/* "<queue>/<id>" for the scanners' logs, or NULL */
+	int relayclient;	/* RELAYCLIENT was set: a local or trusted sender */
+	int want_headers;	/* the message will be tagged: spam scanners fill hdr */
+	struct scan_headers *hdr;	/* this scanner's header buffer, or NULL */
 };
 
 /* Settings every backend may read; filled by the daemon from the environment. */
@@ -71,10 +108,26 @@ struct scan_config {
 	const char *qhpsi_arg[3];
 	unsigned long qhpsi_min, qhpsi_max;	/* bytes; 0 = no bound */
 	int qhpsi_rc, qhpsi_rn;	/* exit codes: infected (1), clean (0) */
+	/* network scanners (scan/NETWORK.md) */
+	const char *clamd;	/* SLUICE_CLAMD: "unix:/path,host:port,[v6]:port" */
+	const char *spamd;	/* SLUICE_SPAMD: the same form */
+	const char *rspamd;	/* SLUICE_RSPAMD: base URLs, comma-separated */
+	unsigned net_connect_ms;	/* one connect attempt (0: 2000) */
+	unsigned net_conns;	/* connections at once to one server (0: 16) */
+	unsigned net_retry_ms;	/* a failed server rests this long (0: 10000) */
+	int clamd_fildes;	/* pass the fd (FILDES) to clamd on a unix socket */
+	uint64_t clamd_maxstream;	/* bytes streamed at most (0: 25 MiB, clamd's default) */
+	const char *spamd_user;	/* User: header; "%r" = the first recipient; NULL: none */
+	double spam_hits;	/* spamd: spam at score >= this; 0 = spamd's own required */
+	uint64_t spam_maxsize;	/* spam scanners skip larger messages (0: 512000) */
+	int spam_relayclient;	/* spamd checks relay clients too */
 };
+
+enum scan_class { SCAN_CPU = 0, SCAN_NET };
 
 struct scan_backend {
 	const char *name;
+	enum scan_class class;	/* where the pool runs it */
 	int (*init)(void **state, const struct scan_config *, char *err, size_t errlen);
 	void (*scan)(void *state, const struct scan_input *, struct scan_verdict *);
 	int (*reload)(void *state, char *err, size_t errlen);	/* may be NULL */
@@ -88,14 +141,24 @@ extern const struct scan_backend scan_backend_attach;
 extern const struct scan_backend scan_backend_clamav;
 extern const struct scan_backend scan_backend_exec;
 extern const struct scan_backend scan_backend_test;	/* tests only: see scan_backend.c */
+extern const struct scan_backend scan_backend_clamd;
+extern const struct scan_backend scan_backend_spamd;
+extern const struct scan_backend scan_backend_rspamd;
 
-/* scan_backend_find - by name ("null", "attach", "clamav", "exec", "test"); NULL if unknown */
+/* scan_backend_find - by name ("null", "attach", "clamav", "exec", "clamd",
+ * "spamd", "rspamd", "test"); NULL if unknown */
 const struct scan_backend *scan_backend_find(const char *name);
 
 void scan_verdict_set(struct scan_verdict *, enum scan_kind, const char *scanner,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* scan_verdict_merge - keep in *into the stricter of *into and *from */
-void scan_verdict_merge(struct scan_verdict *into, const struct scan_verdict *from);
+/* scan_verdict_merge - keep in *into the stricter of *into and *from; 1 when
+ * *from was taken.  Between two spam verdicts: plain (the admin's action) >
+ * SCAN_F_DEFER > SCAN_F_TAG. */
+int scan_verdict_merge(struct scan_verdict *into, const struct scan_verdict *from);
+/* scan_headers_add - append "name: value\n" made header-safe (CR, LF, NUL and
+ * other controls but TAB become spaces; a value that would not fit whole is
+ * left out); 0, or -1 when it did not fit */
+int scan_headers_add(struct scan_headers *, const char *name, const char *value);
 const char *scan_kind_name(enum scan_kind);
 
 #define SCAN_BANNED_DEFAULT \
@@ -103,9 +166,25 @@ const char *scan_kind_name(enum scan_kind);
 
 /*
  * The worker pool (scan_pool.c).  A job names the scanners to run, their
- * states, and the input; the pool fills job->verdict.  The job belongs to the
- * pool from scan_pool_submit() until scan_pool_done() hands it back.
+ * states, and the input; the pool fills job->verdict (and job->headers).
+ * The job belongs to the pool from scan_pool_submit() until scan_pool_done()
+ * hands it back.
+ *
+ * The pool runs a job as tasks: one for all its SCAN_CPU scanners, in order,
+ * on a CPU worker; one per SCAN_NET scanner on a network thread.  They run
+ * at once; each merges its verdict into the job as it ends; a decisive one
+ * (banned, infected) sets job->cancel and the others stop.  The job is done
+ * when its last task ends.
  */
+#define SCAN_JOB_MAX 8		/* scanners in one job */
+
+struct scan_task {		/* pool-private: one unit of work of a job */
+	struct scan_job *job;
+	unsigned first, last;	/* its scanners of class cls in [first, last), in order */
+	enum scan_class cls;
+	struct scan_task *next;
+};
+
 struct scan_job {
 	struct scan_input in;
 	const struct scan_backend *const *scanners;
@@ -113,9 +192,14 @@ struct scan_job {
 	unsigned nscanners;
 	int64_t scanner_timeout_ms;	/* each scanner's own limit; 0 = the message's only */
 	struct scan_verdict verdict;
+	struct scan_headers headers;	/* of the scanner that decided; see above */
 	volatile int cancel;
 	void *owner;		/* the caller's context */
 	struct scan_job *next;	/* pool's list link */
+	/* the pool's, while it owns the job */
+	struct scan_task task[SCAN_JOB_MAX + 1];	/* [0]: the CPU scanners; one per network scanner */
+	unsigned tasks_left;	/* not finished */
+	int started;		/* a worker took one of its tasks */
 };
 
 struct scan_pool;
@@ -123,14 +207,19 @@ struct scan_pool;
  * after each finished job */
 struct scan_pool *scan_pool_new(unsigned nthreads, unsigned max_depth,
 				void (*notify)(void *), void *arg);
-/* scan_pool_submit - 0, or -1 when max_depth jobs already wait */
+/* scan_pool_net_threads - at most n network threads (default 64), started
+ * as network tasks need them and kept; call before the first submit */
+void scan_pool_net_threads(struct scan_pool *, unsigned n);
+/* scan_pool_submit - 0, or -1 when max_depth jobs already wait (or the job
+ * has more than SCAN_JOB_MAX scanners) */
 int scan_pool_submit(struct scan_pool *, struct scan_job *);
 /* scan_pool_done - finished jobs, oldest first, linked by ->next */
 struct scan_job *scan_pool_done(struct scan_pool *);
 void scan_pool_load(struct scan_pool *, unsigned *waiting, unsigned *busy);
 /* scan_pool_free - run what is queued, join the workers */
 void scan_pool_free(struct scan_pool *);
-/* scan_run - run a job's scanners in the calling thread (the pool's worker body) */
+/* scan_run - run all a job's scanners in order in the calling thread (tests,
+ * tools; the pool runs them as tasks instead) */
 void scan_run(struct scan_job *);
 /* scan_now_ms - CLOCK_MONOTONIC in milliseconds, the clock of every deadline */
 int64_t scan_now_ms(void);

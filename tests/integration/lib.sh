@@ -392,3 +392,80 @@ EOT
 	chmod +x "$WORK/sq-timed"
 	: >"$WORK/times"
 }
+
+# ---------------------------------------------------------------------------
+# real network scanners, started by the test and stopped by pid at exit
+
+# need_server BINARY PACKAGE - exit 77 (CTest: skipped) when BINARY is missing
+need_server() {
+	if [ ! -x "$1" ]; then
+		echo "$T: skipped: $1 is not installed (Debian package $2)"
+		exit 77
+	fi
+}
+
+# free_port - a loopback TCP port nobody listens on now
+free_port() {
+	perl -MIO::Socket::INET -e \
+		'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
+}
+
+# wait_unix PATH SECS / wait_tcp PORT SECS - until a connect succeeds
+unix_up() { perl -MIO::Socket::UNIX -e 'exit !IO::Socket::UNIX->new(Peer => $ARGV[0])' "$1"; }
+tcp_up() { perl -MIO::Socket::INET -e 'exit !IO::Socket::INET->new("127.0.0.1:$ARGV[0]")' "$1"; }
+
+# start_clamd NAME [STREAMMAX] - clamd with WORK/NAME/clamd.sock and a
+# loopback port (CLAMD_PORT), a copy of scan/db; sets CLAMD_PID
+start_clamd() {
+	local d=$WORK/$1
+	mkdir -p "$d"
+	cp -r "$SLUICE_SRC/scan/db" "$d/db"
+	CLAMD_PORT=$(free_port)
+	{
+		echo "Foreground yes"
+		echo "LocalSocket $d/clamd.sock"
+		echo "TCPSocket $CLAMD_PORT"
+		echo "TCPAddr 127.0.0.1"
+		echo "DatabaseDirectory $d/db"
+		echo "LogFile $d/clamd.log"
+		echo "StreamMaxLength ${2:-25M}"
+		[ "$(id -u)" != 0 ] || echo "User root"
+	} >"$d/clamd.conf"
+	setsid /usr/sbin/clamd -c "$d/clamd.conf" >"$d/clamd.out" 2>&1 </dev/null &
+	CLAMD_PID=$!
+	track "$CLAMD_PID"
+	wait_until 60 "clamd $1 to listen" unix_up "$d/clamd.sock"
+	wait_until 10 "clamd $1 on port $CLAMD_PORT" tcp_up "$CLAMD_PORT"
+}
+
+# start_spamd NAME - spamd -L on WORK/NAME/spamd.sock and a loopback port
+# (SPAMD_PORT); sets SPAMD_PID
+start_spamd() {
+	local d=$WORK/$1
+	mkdir -p "$d"
+	SPAMD_PORT=$(free_port)
+	setsid /usr/sbin/spamd -L -x -m 3 -s stderr -r "$d/spamd.pid" \
+		--listen="$d/spamd.sock" --listen="127.0.0.1:$SPAMD_PORT" \
+		>"$d/spamd.log" 2>&1 </dev/null &
+	SPAMD_PID=$!
+	track "$SPAMD_PID"
+	wait_until 60 "spamd $1 to listen" unix_up "$d/spamd.sock"
+	wait_until 10 "spamd $1 on port $SPAMD_PORT" tcp_up "$SPAMD_PORT"
+}
+
+# start_rspamd NAME - rspamd (tests/util/rspamd-conf.sh) on a loopback port
+# (RSPAMD_PORT); sets RSPAMD_PID.  A cold start builds hyperscan tables
+# (~20 s); they are kept in the build tree for the next start.
+start_rspamd() {
+	local d=$WORK/$1 cache=$SLUICE_BIN/tests/rspamd-cache ug=()
+	RSPAMD_PORT=$(free_port)
+	sh "$SLUICE_SRC/tests/util/rspamd-conf.sh" "$d" "$RSPAMD_PORT" "$cache"
+	[ "$(id -u)" != 0 ] || ug=(-u root -g root)
+	setsid /usr/bin/rspamd -f -i "${ug[@]}" -c "$d/rspamd.conf" --var=CONFDIR=/etc/rspamd \
+		--var=LOCAL_CONFDIR="$d" --var=DBDIR="$d/db" --var=RUNDIR="$d/run" \
+		--var=LOGDIR="$d" >"$d/rspamd.out" 2>&1 </dev/null &
+	RSPAMD_PID=$!
+	track "$RSPAMD_PID"
+	wait_until 120 "rspamd $1 on port $RSPAMD_PORT" tcp_up "$RSPAMD_PORT"
+	sh "$SLUICE_SRC/tests/util/rspamd-conf.sh" --save "$d" "$cache"
+}

@@ -446,10 +446,16 @@ static void test_scanners(void **unused)
 	c = ok1("SLUICE_SCANNERS", " , null ,");
 	assert_int_equal(c->nscanners, 0);
 	/* unknown: an error naming it */
-	setenv("SLUICE_SCANNERS", "clamav,spamd", 1);
+	setenv("SLUICE_SCANNERS", "clamav,spamassassin", 1);
 	assert_int_equal(load(&cc, err, sizeof err), -1);
 	assert_non_null(strstr(err, "SLUICE_SCANNERS"));
-	assert_non_null(strstr(err, "spamd"));
+	assert_non_null(strstr(err, "spamassassin"));
+	/* the network scanners */
+	c = ok1("SLUICE_SCANNERS", "clamd,spamd,rspamd");
+	assert_int_equal(c->nscanners, 3);
+	assert_ptr_equal(c->scanners[0], &scan_backend_clamd);
+	assert_ptr_equal(c->scanners[1], &scan_backend_spamd);
+	assert_ptr_equal(c->scanners[2], &scan_backend_rspamd);
 	bad1("SLUICE_SCANNERS", "ClamAV");
 	/* at most ROUTER_MAX_SCANNERS */
 	c = ok1("SLUICE_SCANNERS", "test,test,test,test,test,test,test,test");
@@ -458,6 +464,41 @@ static void test_scanners(void **unused)
 	/* nulls do not count towards the limit */
 	c = ok1("SLUICE_SCANNERS", "null,null,null,null,null,null,null,null,null,attach");
 	assert_int_equal(c->nscanners, 1);
+}
+
+/* the network scanners' settings: defaults, values, bad values refused */
+static void test_network(void **unused)
+{
+	struct router_config *c;
+
+	c = ok1("SLUICE_CLAMD", "unix:/run/clamd.ctl,127.0.0.1:3310");
+	assert_string_equal(c->scan.clamd, "unix:/run/clamd.ctl,127.0.0.1:3310");
+	assert_null(c->scan.spamd);
+	assert_null(c->scan.rspamd);
+	assert_int_equal(c->scan.clamd_fildes, 0);
+	assert_int_equal(c->scan.clamd_maxstream, 26214400);
+	assert_int_equal(c->scan.spam_maxsize, 512000);
+	assert_int_equal(c->scan.spam_relayclient, 0);
+	assert_true(c->scan.spam_hits == 0);
+	assert_int_equal(c->net_threads, 64);
+	assert_int_equal(c->scan.net_conns, 16);
+	assert_int_equal(c->scan.net_connect_ms, 2000);
+	assert_int_equal(c->scan.net_retry_ms, 10000);
+	c = ok1("SLUICE_SPAM_HITS", "20.1");
+	assert_true(c->scan.spam_hits > 20.09 && c->scan.spam_hits < 20.11);
+	c = ok1("SLUICE_NET_RETRY", "3");
+	assert_int_equal(c->scan.net_retry_ms, 3000);
+	c = ok1("SLUICE_SPAMD_USER", "%r");
+	assert_string_equal(c->scan.spamd_user, "%r");
+	c = ok1("SLUICE_CLAMD_FILDES", "1");
+	assert_int_equal(c->scan.clamd_fildes, 1);
+	bad1("SLUICE_SPAM_HITS", "five");
+	bad1("SLUICE_SPAM_HITS", "-1");
+	bad1("SLUICE_SPAM_HITS", "5x");
+	bad1("SLUICE_CLAMD_FILDES", "2");
+	bad1("SLUICE_NET_THREADS", "0");
+	bad1("SLUICE_NET_CONNS", "0");
+	bad1("SLUICE_SPAM_MAXSIZE", "0");
 }
 
 /* ---------------------------------------------------------------- others */
@@ -647,6 +688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scanners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),

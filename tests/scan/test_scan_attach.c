@@ -94,7 +94,8 @@ static void *start(const struct scan_config *cfg)
 static struct scan_verdict scan_fd(void *st, int fd, off_t size, int64_t deadline, volatile int *cancel)
 {
 	static const char *const rcpts[] = { "bob@example.com", NULL };
-	struct scan_input in = { fd, size, "accounts@example.net", rcpts, deadline, cancel, NULL };
+	struct scan_input in = { .fd = fd, .size = size, .sender = "accounts@example.net",
+				 .rcpts = rcpts, .deadline_ms = deadline, .cancel = cancel };
 	struct scan_verdict v;
 
 	memset(&v, 0x55, sizeof v);

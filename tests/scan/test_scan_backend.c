@@ -48,7 +48,8 @@ static void scan_text(const char *text, struct scan_verdict *v, int64_t deadline
 
 static void test_find(void **unused)
 {
-	static const char *const names[] = { "null", "attach", "clamav", "test" };
+	static const char *const names[] = { "null", "attach", "clamav", "test", "clamd", "spamd",
+					     "rspamd", "exec" };
 	size_t i;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -63,6 +64,13 @@ static void test_find(void **unused)
 	assert_ptr_equal(scan_backend_find("clamav"), &scan_backend_clamav);
 	assert_ptr_equal(scan_backend_find("null"), &scan_backend_null);
 	assert_null(scan_backend_find("clamd-nope"));
+	/* where the pool runs them */
+	assert_int_equal(scan_backend_find("clamav")->class, SCAN_CPU);
+	assert_int_equal(scan_backend_find("attach")->class, SCAN_CPU);
+	assert_int_equal(scan_backend_find("exec")->class, SCAN_CPU);
+	assert_int_equal(scan_backend_find("clamd")->class, SCAN_NET);
+	assert_int_equal(scan_backend_find("spamd")->class, SCAN_NET);
+	assert_int_equal(scan_backend_find("rspamd")->class, SCAN_NET);
 	assert_null(scan_backend_find(""));
 	assert_null(scan_backend_find("NULL"));
 	assert_null(scan_backend_find(NULL));
@@ -150,6 +158,54 @@ static void test_merge(void **unused)
 		assert_string_equal(acc.name, "Eicar");
 		assert_string_equal(acc.scanner, "clamav");
 	}
+}
+
+/* spam verdicts of several scanners: plain > defer > tag, on a tie the first */
+static void test_merge_spam_flags(void **unused)
+{
+	struct scan_verdict acc, tag, defer, plain;
+
+	scan_verdict_set(&tag, SCAN_SPAM, "rspamd", "add header");
+	tag.flags = SCAN_F_TAG;
+	scan_verdict_set(&defer, SCAN_SPAM, "rspamd", "soft reject");
+	defer.flags = SCAN_F_DEFER;
+	scan_verdict_set(&plain, SCAN_SPAM, "spamd", "score 9");
+	scan_verdict_set(&acc, SCAN_CLEAN, "none", NULL);
+	assert_int_equal(scan_verdict_merge(&acc, &tag), 1);
+	assert_int_equal(scan_verdict_merge(&acc, &defer), 1);
+	assert_int_equal(acc.flags, SCAN_F_DEFER);
+	assert_int_equal(scan_verdict_merge(&acc, &tag), 0);
+	assert_int_equal(scan_verdict_merge(&acc, &plain), 1);
+	assert_int_equal(acc.flags, 0);
+	assert_string_equal(acc.scanner, "spamd");
+	assert_int_equal(scan_verdict_merge(&acc, &defer), 0);
+	assert_int_equal(scan_verdict_merge(&acc, &plain), 0);	/* a tie: the first stays */
+	/* scan_verdict_set clears the flags */
+	scan_verdict_set(&tag, SCAN_CLEAN, "x", NULL);
+	assert_int_equal(tag.flags, 0);
+}
+
+static void test_headers_add(void **unused)
+{
+	struct scan_headers *h = calloc(1, sizeof *h);
+	char big[SCAN_HEADERS_MAX];
+
+	assert_int_equal(scan_headers_add(h, "X-Spam-Flag", "YES"), 0);
+	/* a fold followed by text stays; CR LF becomes LF */
+	assert_int_equal(scan_headers_add(h, "X-Spam-Status", "Yes, score=9\r\n\ttests=A"), 0);
+	/* a bare line end, a blank continuation line, NUL-less controls: spaces */
+	assert_int_equal(scan_headers_add(h, "X-Evil", "a\nInjected: 1\n \nb\x01" "c\x7f"), 0);
+	assert_string_equal(h->buf, "X-Spam-Flag: YES\n"
+			    "X-Spam-Status: Yes, score=9 \n\ttests=A\n"
+			    "X-Evil: a Injected: 1   b c \n");
+	assert_int_equal(h->len, strlen(h->buf));
+	/* what does not fit whole is left out, and what is there stays */
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	assert_int_equal(scan_headers_add(h, "X-Big", big), -1);
+	assert_int_equal(h->len, strlen(h->buf));
+	assert_null(strstr(h->buf, "X-Big"));
+	free(h);
 }
 
 static void test_null(void **unused)
@@ -279,6 +335,8 @@ int main(void)
 		cmocka_unit_test(test_kind_name),
 		cmocka_unit_test(test_verdict_set),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_spam_flags),
+		cmocka_unit_test(test_headers_add),
 		cmocka_unit_test(test_null),
 		cmocka_unit_test(test_markers),
 		cmocka_unit_test(test_marker_past_64k),

@@ -17,6 +17,12 @@
  *	              0 threads / depth 0 still give one of each
  *	load          4 workers x 1000 jobs with a small queue and retry on -1:
  *	              no job lost or run twice, each with its own verdict
+ *	network       SCAN_NET scanners run on their own threads: with one CPU
+ *	              worker, four jobs' network scanners wait at once while
+ *	              every CPU scanner finishes; a decisive CPU verdict
+ *	              cancels a job's waiting network scanner; the job keeps
+ *	              the headers of the scanner whose verdict it took, and
+ *	              drops them when a stricter verdict without headers wins
  */
 #include <errno.h>
 #include <pthread.h>
@@ -604,6 +610,196 @@ static void test_pool_load(void **unused)
 	print_message("  %d submissions refused and retried\n", refused);
 }
 
+/* ------------------------------------------------------------- network */
+
+/* A network fake: waits until released or cancelled; says spam with a
+ * header line, or "cancelled" as an error. */
+static pthread_mutex_t net_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t net_cv = PTHREAD_COND_INITIALIZER;
+static int net_open, net_waiting, net_cancelled, net_calls;
+
+static void net_scan(void *state, const struct scan_input *in, struct scan_verdict *v)
+{
+	struct timespec tick = { 0, 5 * 1000000L };
+	int released = 0;
+
+	pthread_mutex_lock(&net_mu);
+	net_waiting++;
+	net_calls++;
+	pthread_cond_broadcast(&net_cv);
+	pthread_mutex_unlock(&net_mu);
+	for (;;) {
+		pthread_mutex_lock(&net_mu);
+		released = net_open;
+		pthread_mutex_unlock(&net_mu);
+		if (released || *in->cancel)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	pthread_mutex_lock(&net_mu);
+	net_waiting--;
+	if (!released)
+		net_cancelled++;
+	pthread_mutex_unlock(&net_mu);
+	if (!released) {
+		scan_verdict_set(v, SCAN_ERROR, "net", "cancelled");
+		return;
+	}
+	scan_verdict_set(v, SCAN_SPAM, "net", "score 9");
+	if (in->hdr)
+		scan_headers_add(in->hdr, "X-Spam-Flag", "YES");
+}
+
+static const struct scan_backend fake_net = {
+	.name = "net", .class = SCAN_NET, .init = fake_init, .scan = net_scan, .fini = fake_fini,
+};
+
+static void net_reset(int open)
+{
+	pthread_mutex_lock(&net_mu);
+	net_open = open;
+	net_cancelled = 0;
+	net_calls = 0;
+	pthread_mutex_unlock(&net_mu);
+}
+
+/* net_wait_for - until n network fakes wait at once (10 s at most) */
+static void net_wait_for(int n)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&net_mu);
+	while (net_waiting < n)
+		if (pthread_cond_timedwait(&net_cv, &net_mu, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&net_mu);
+			fail_msg("%d network scanners waiting after 10 s, want %d", net_waiting, n);
+		}
+	pthread_mutex_unlock(&net_mu);
+}
+
+static void test_pool_network(void **unused)
+{
+	static const struct scan_backend *const bk[] = { &fake_a, &fake_net };
+	struct fake clean = { .kind = SCAN_CLEAN };
+	void *st[2] = { &clean, NULL };
+	struct scan_job jobs[4];
+	struct scan_pool *p;
+	int i;
+
+	net_reset(0);
+	reset_notes();
+	p = scan_pool_new(1, 16, notify, &notes);	/* one CPU worker */
+	assert_non_null(p);
+	memset(jobs, 0, sizeof jobs);
+	for (i = 0; i < 4; i++) {
+		jobs[i].scanners = bk;
+		jobs[i].states = st;
+		jobs[i].nscanners = 2;
+		jobs[i].in.deadline_ms = scan_now_ms() + 20000;
+		assert_int_equal(scan_pool_submit(p, &jobs[i]), 0);
+	}
+	/* all four network scanners wait at once, and the one CPU worker is
+	 * free: it ran every job's CPU scanner */
+	net_wait_for(4);
+	for (i = 0; i < 200 && atomic_load(&clean.calls) < 4; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&clean.calls), 4);
+	assert_int_equal(get_notes(), 0);	/* no job is done without its network part */
+	pthread_mutex_lock(&net_mu);
+	net_open = 1;
+	pthread_mutex_unlock(&net_mu);
+	wait_notes(4);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(jobs[i].verdict.kind, SCAN_SPAM);
+		assert_string_equal(jobs[i].verdict.scanner, "net");
+		assert_string_equal(jobs[i].headers.buf, "X-Spam-Flag: YES\n");
+	}
+	{
+		struct scan_job *j = scan_pool_done(p);
+
+		for (i = 0; j; j = j->next)
+			i++;
+		assert_int_equal(i, 4);
+	}
+	scan_pool_free(p);
+}
+
+static void test_pool_network_decisive(void **unused)
+{
+	static const struct scan_backend *const bk[] = { &fake_net, &fake_a };
+	struct fake virus = { .kind = SCAN_INFECTED, .name = "Eicar" };
+	void *st[2] = { NULL, &virus };
+	struct scan_job job;
+	struct scan_pool *p;
+	int64_t t0;
+
+	net_reset(0);
+	reset_notes();
+	p = scan_pool_new(1, 4, notify, &notes);
+	memset(&job, 0, sizeof job);
+	job.scanners = bk;
+	job.states = st;
+	job.nscanners = 2;
+	job.in.deadline_ms = scan_now_ms() + 20000;
+	t0 = scan_now_ms();
+	assert_int_equal(scan_pool_submit(p, &job), 0);
+	wait_notes(1);
+	/* the network scanner, never released, was cancelled by the verdict
+	 * (or, when the CPU task ended before it started, never ran) */
+	assert_true(scan_now_ms() - t0 < 5000);
+	assert_int_equal(job.verdict.kind, SCAN_INFECTED);
+	assert_string_equal(job.verdict.name, "Eicar");
+	assert_int_equal(job.headers.len, 0);
+	pthread_mutex_lock(&net_mu);
+	assert_int_equal(net_cancelled, net_calls);
+	assert_int_equal(net_waiting, 0);
+	pthread_mutex_unlock(&net_mu);
+	scan_pool_free(p);
+
+	/* released: the network spam verdict with its header came first or
+	 * last; either way the infected verdict wins and takes no header */
+	net_reset(1);
+	reset_notes();
+	p = scan_pool_new(1, 4, notify, &notes);
+	assert_int_equal(scan_pool_submit(p, &job), 0);
+	wait_notes(1);
+	assert_int_equal(job.verdict.kind, SCAN_INFECTED);
+	assert_int_equal(job.headers.len, 0);
+	assert_string_equal(job.headers.buf, "");
+	scan_pool_free(p);
+}
+
+/* a job of SCAN_JOB_MAX network scanners: one task each; one more: refused */
+static void test_pool_network_max(void **unused)
+{
+	static const struct scan_backend *const bk[SCAN_JOB_MAX + 1] = {
+		&fake_net, &fake_net, &fake_net, &fake_net, &fake_net, &fake_net, &fake_net,
+		&fake_net, &fake_net,
+	};
+	void *st[SCAN_JOB_MAX + 1] = { NULL };
+	struct scan_job job;
+	struct scan_pool *p;
+
+	net_reset(1);
+	reset_notes();
+	p = scan_pool_new(1, 4, notify, &notes);
+	memset(&job, 0, sizeof job);
+	job.scanners = bk;
+	job.states = st;
+	job.nscanners = SCAN_JOB_MAX + 1;
+	assert_int_equal(scan_pool_submit(p, &job), -1);
+	job.nscanners = SCAN_JOB_MAX;
+	assert_int_equal(scan_pool_submit(p, &job), 0);
+	wait_notes(1);
+	assert_int_equal(job.verdict.kind, SCAN_SPAM);
+	pthread_mutex_lock(&net_mu);
+	assert_int_equal(net_calls, SCAN_JOB_MAX);
+	pthread_mutex_unlock(&net_mu);
+	scan_pool_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +815,9 @@ int main(void)
 		cmocka_unit_test(test_pool_free_drains),
 		cmocka_unit_test(test_pool_minimums),
 		cmocka_unit_test(test_pool_load),
+		cmocka_unit_test(test_pool_network),
+		cmocka_unit_test(test_pool_network_decisive),
+		cmocka_unit_test(test_pool_network_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,4 +38,21 @@ long tu_queue_files(const char *queue);
 /* tu_queue_mess - files under mess/<all> */
 long tu_queue_mess(const char *queue);
 
+/*
+ * Real servers for the network scanners' tests (tu_server.c): started in
+ * their own session with output to a log file, stopped by pid.
+ */
+#include <sys/types.h>
+/* tu_free_port - a loopback TCP port nobody listens on just now */
+int tu_free_port(void);
+/* tu_spawn - run argv (argv[0] a path) with stdout and stderr to log; its pid */
+pid_t tu_spawn(char *const argv[], const char *log);
+/* tu_wait_unix / tu_wait_tcp - 0 once a connect succeeds within ms, else -1 */
+int tu_wait_unix(const char *path, int ms);
+int tu_wait_tcp(int port, int ms);
+/* tu_stop - SIGTERM, then SIGKILL after 5 s; reaps it */
+void tu_stop(pid_t pid);
+/* tu_tmpmsg - a deleted temp file holding data; its fd */
+int tu_tmpmsg(const void *data, size_t len);
+
 #endif
