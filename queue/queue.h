@@ -113,6 +113,10 @@ struct queue_msg {
 
 /* queue_msg_begin - create the pid/ marker and the mess link; m->fd is open */
 enum queue_status queue_msg_begin(struct queue *, struct queue_msg *, struct queue_err *);
+/* queue_insert - len bytes at offset at of a mess file not yet committed,
+ * the rest shifted in place (queue_insert.c) */
+enum queue_status queue_insert(struct queue_msg *, off_t at, const void *, size_t,
+			       struct queue_err *);
 /* queue_msg_write - append to the mess file, retrying short writes */
 enum queue_status queue_msg_write(struct queue_msg *, const void *, size_t,
 				  struct queue_err *);

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "queue/queue.h"
+#include "scan/scan.h"
 
 /* qmail-queue exit codes (REFERENCE §2) */
 enum {
@@ -47,6 +48,94 @@ enum {
 	QQ_FORMAT = 91,
 };
 
+/* What to do with a message after its scan. */
+enum router_action {
+	ACTION_ACCEPT,		/* commit */
+	ACTION_REJECT,		/* 554 (31, or the custom text) */
+	ACTION_DEFER,		/* 451 (71) */
+	ACTION_DROP,		/* 250, nothing delivered */
+	ACTION_TAG,		/* commit with verdict headers added */
+	ACTION_QUARANTINE,	/* into the quarantine Maildir, then SLUICE_QUARANTINE_THEN */
+};
+
+/*
+ * How a message ends, inside (client_decide.c).  client_answer() is the one
+ * place a status becomes an exit code (and a custom text): the table is in
+ * man/sluice-queue.8.
+ */
+enum sq_status {
+	SQ_OK,			/* committed: 0 */
+	SQ_DROPPED,		/* accepted, delivered to nobody: 0 */
+	SQ_PERM_VIRUS,		/* refused for a verdict: 31 + text */
+	SQ_PERM_BANNED,
+	SQ_PERM_SPAM,
+	SQ_PERM_LIMIT,
+	SQ_TEMP_VIRUS,		/* the same verdicts deferred (action defer): 71 + text */
+	SQ_TEMP_BANNED,
+	SQ_TEMP_SPAM,
+	SQ_TEMP_LIMIT,
+	SQ_TEMP_SPAM_FILTER,	/* the spam filter asks for a retry (rspamd's soft reject) */
+	SQ_TEMP_SCANNER,	/* a scanner failed: 71 + text */
+	SQ_TEMP_SCAN_TIMEOUT,	/* the scan deadline passed */
+	SQ_TEMP_QUARANTINE,	/* quarantine asked for and impossible */
+	SQ_TEMP_POLICY,		/* the policy lookup failed (out of memory) */
+	SQ_TEMP_BUSY,		/* no queue, a limit, shutdown, the client went away: 71 */
+	SQ_PERM_REMOTE,		/* a remote queue answered D: 31 + its text */
+	SQ_TEMP_REMOTE,		/* ... Z: 71 + its text */
+	SQ_TEMP_CONN_TIMEOUT,	/* 72: connection to the remote queue timed out */
+	SQ_TEMP_CONN_REFUSED,	/* 73: ... refused */
+	SQ_TEMP_CONN_BROKEN,	/* 74: communication with it failed */
+	SQ_TEMP_NOMEM,		/* 51 */
+	SQ_TEMP_TIMEOUT,	/* 52: qmail-smtpd sent nothing in time */
+	SQ_TEMP_DISK,		/* 53: write error, disk full, MIN_FREE */
+	SQ_TEMP_READ,		/* 54: read error, envelope cut short */
+	SQ_TEMP_CONFIG,		/* 55 */
+	SQ_TEMP_HOME,		/* 61 */
+	SQ_TEMP_PID,		/* 63 */
+	SQ_TEMP_MESS,		/* 64 */
+	SQ_TEMP_INTD,		/* 65 */
+	SQ_TEMP_TODO,		/* 66 */
+	SQ_PERM_ADDR,		/* 11: envelope address too long */
+	SQ_BUG_FORMAT,		/* 91: envelope record of the wrong type */
+	SQ_BUG,			/* 81 */
+	SQ_NSTATUS
+};
+
+#define CLIENT_TEXT_MAX 254	/* bytes of a custom text qmail-smtpd uses, after the letter */
+
+/* A message's actions: the daemon's settings, or its policy's. */
+struct sq_actions {
+	enum router_action on_virus, on_banned, on_spam, on_limit;
+	enum router_action on_error;	/* ACTION_DEFER or ACTION_ACCEPT */
+	enum router_action quarantine_then;	/* ACTION_REJECT or ACTION_DROP */
+	int tag_clean;		/* headers on accepted mail too */
+};
+
+struct sq_decision {
+	enum router_action action;	/* accept, tag and quarantine go on to the disk */
+	enum sq_status status;	/* the answer: at once, or after the commit/quarantine */
+};
+
+/* client_decide - verdict (+ whether the scan deadline passed) -> decision */
+void client_decide(const struct sq_actions *, const struct scan_verdict *, int timed_out,
+		   struct sq_decision *);
+/* client_queue_status - a failed queue operation's status (each step its code) */
+enum sq_status client_queue_status(enum queue_status);
+/* client_status_exit - the plain exit code; _word - the log's word; _permanent - 11..40 */
+int client_status_exit(enum sq_status);
+const char *client_status_word(enum sq_status);
+int client_status_permanent(enum sq_status);
+/* client_status_text - the custom text (name: virus, file, reason or remote
+ * text; score: spam); "" when the status has none.  Returns its length. */
+size_t client_status_text(enum sq_status, const char *name, double score, char *out, size_t cap);
+const char *client_action_word(enum router_action);
+/* client_tag_headers - the lines a tagged message gets after qmail's
+ * Received line: X-QHPSI as IndiMail writes it, X-Sluice-Verdict,
+ * X-Virus-Scanned: <scanned_by>, then extra (a scanner's own, header-safe);
+ * 0 when they do not fit */
+size_t client_tag_headers(char *buf, size_t cap, const struct scan_verdict *, const char *scanned_by,
+			  const char *extra);
+/* client_exit_code - client_status_exit(client_queue_status(st)) */
 int client_exit_code(enum queue_status);
 const char *client_exit_reply(int code);
 
@@ -138,6 +227,10 @@ struct client_direct {
  * custom-error convention, the text on that convention's fd */
 void client_reply_make(struct wire_reply *, int plain, enum client_custom, int error_fd,
 		       const char *text);
+/* client_answer - the reply for a status: its exit code, and its text on the
+ * convention's fd (name and score as client_status_text() takes them) */
+void client_answer(struct wire_reply *, enum sq_status, const char *name, double score,
+		   enum client_custom, int error_fd);
 /* client_deliver_reply - write the text if its fd is open; the exit code to use */
 int client_deliver_reply(const struct wire_reply *);
 

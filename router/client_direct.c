@@ -91,118 +91,22 @@ int client_direct_env(struct client_direct *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* Under IndiMail's convention with ERROR_FD=2 qmail-smtpd reads fd 2 to EOF
+ * as the reject text: a log line there would become part of the answer. */
+static int stderr_is_text;
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
 
+	if (stderr_is_text)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "sluice-queue: %s\n", buf);
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;	/* only interrupts waitpid() */
-}
-
-/*
- * wait_until - waitpid() for pid, blocking as qmail-queue's QHPSI does (a
- *	poll interval would be added to every message), until the time until:
- *	SIGALRM, installed without SA_RESTART, interrupts it then.  0 when the
- *	child exited (*status set), -1 on a wait error, -2 when it was killed
- *	at the deadline.
- */
-static int wait_until(pid_t pid, int *status, time_t until)
-{
-	struct sigaction sa, old;
-	time_t now = time(NULL);
-	int rc = 0;
-
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = 0;
-	sigaction(SIGALRM, &sa, &old);
-	alarm(until > now ? (unsigned)(until - now) : 1);
-	while (waitpid(pid, status, 0) != pid) {
-		if (errno != EINTR) {
-			rc = -1;
-			break;
-		}
-		if ((now = time(NULL)) >= until) {
-			kill(pid, SIGKILL);
-			waitpid(pid, status, 0);
-			rc = -2;
-			break;
-		}
-		alarm((unsigned)(until - now));	/* another signal: wait the rest */
-	}
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-	return rc;
-}
-
-/*
- * qhpsi_run - run the scanner on the mess file: "%s" in the command or an
- * argument is the path, else the path is appended.  Returns 1 infected,
- * 0 clean, -1 scanner failure (temporary).
- */
-static int qhpsi_run(const struct client_direct *d, const char *messpath)
-{
-	/* QHPSI_WORDS words, 3 QHPSIARGs, the path, NULL; the daemon's exec
-	 * backend takes 32 words in all, like this */
-	char *argv[QHPSI_WORDS + 3 + 2], cmd[4096], *p;
-	int n = 0, i, used = 0, status;
-	unsigned limit = d->qhpsi_timeout ? d->qhpsi_timeout : QHPSI_TIMEOUT;
-	time_t until = time(NULL) + limit;
-	pid_t pid;
-
-	snprintf(cmd, sizeof cmd, "%s", d->qhpsi);
-	for (p = strtok(cmd, " \t"); p; p = strtok(NULL, " \t")) {
-		if (n == QHPSI_WORDS) {
-			say("QHPSI has more than %d words", QHPSI_WORDS);
-			return -1;
-		}
-		argv[n++] = p;
-	}
-	for (i = 0; i < 3; i++)
-		if (d->qhpsi_arg[i] && *d->qhpsi_arg[i])
-			argv[n++] = (char *)d->qhpsi_arg[i];
-	for (i = 0; i < n; i++)
-		if (!strcmp(argv[i], "%s")) {
-			argv[i] = (char *)messpath;
-			used = 1;
-		}
-	if (!used)
-		argv[n++] = (char *)messpath;
-	argv[n] = NULL;
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(2, 1);	/* its output goes to qmail-smtpd's log */
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	switch (wait_until(pid, &status, until)) {
-	case -1:
-		return -1;
-	case -2:
-		say("QHPSI scanner %s killed after %u s", argv[0], limit);
-		return -1;
-	}
-	if (!WIFEXITED(status))
-		return -1;
-	if (WEXITSTATUS(status) == d->qhpsi_rc)
-		return 1;
-	if (WEXITSTATUS(status) == d->qhpsi_rn)
-		return 0;
-	say("QHPSI scanner %s exited %d", argv[0], WEXITSTATUS(status));
-	return -1;
 }
 
 static int fail(struct queue_msg *m, struct queue_err *e)
@@ -217,14 +121,83 @@ static int fail(struct queue_msg *m, struct queue_err *e)
  * directory fds may take that number, and must never receive the text. */
 static int custom_fd_open = -1;
 
-static int reject(const struct client_direct *d, int plain, const char *text)
+static int reject(const struct client_direct *d, enum sq_status st, const char *name, double score)
 {
 	struct wire_reply r;
 
-	client_reply_make(&r, plain, d->custom, d->error_fd, text);
+	client_answer(&r, st, name, score, d->custom, d->error_fd);
 	if (!custom_fd_open)
 		r.fd = -1;
 	return client_deliver_reply(&r);
+}
+
+/* actions - direct mode's: REJECTVIRUS for a virus (IndiMail: 0 tag, 1
+ * reject, 2 drop), a scanner failure deferred, as QHPSI does */
+static void actions(const struct client_direct *d, struct sq_actions *a)
+{
+	memset(a, 0, sizeof *a);
+	a->on_virus = d->reject_virus == 0 ? ACTION_TAG : d->reject_virus == 2 ? ACTION_DROP
+										 : ACTION_REJECT;
+	a->on_banned = a->on_spam = a->on_limit = ACTION_REJECT;
+	a->on_error = ACTION_DEFER;
+	a->quarantine_then = ACTION_REJECT;
+}
+
+/*
+ * scan - the QHPSI scanner on the mess file: the daemon's exec backend
+ *	(scan/scan_exec.c), the same decision (client_decide) and the same
+ *	answers (client_answer).  -1 when the message goes on to its commit
+ *	(clean, or tagged here); else the exit code, the message to be removed.
+ */
+static int scan(const struct client_direct *d, struct queue_msg *m, size_t rlen,
+		const struct queue_env *env, const char *messpath, struct sq_decision *dec)
+{
+	struct scan_config sc;
+	struct scan_verdict v;
+	struct sq_actions a;
+	struct queue_err e;
+	const char *rcpts[2] = { NULL, NULL };
+	char err[512], hdr[1024];
+	void *st = NULL;
+	size_t hlen;
+	struct scan_input in = {
+		.fd = m->fd, .size = m->size, .path = messpath, .sender = queue_env_sender(env),
+		.rcpts = rcpts,
+		.deadline_ms = scan_now_ms() + (int64_t)(d->qhpsi_timeout ? d->qhpsi_timeout : QHPSI_TIMEOUT) * 1000,
+	};
+
+	rcpts[0] = queue_env_rcpt(env, NULL);
+	memset(&sc, 0, sizeof sc);
+	sc.qhpsi = d->qhpsi;
+	memcpy(sc.qhpsi_arg, d->qhpsi_arg, sizeof sc.qhpsi_arg);
+	sc.qhpsi_min = d->qhpsi_min;
+	sc.qhpsi_max = d->qhpsi_max;
+	sc.qhpsi_rc = d->qhpsi_rc;
+	sc.qhpsi_rn = d->qhpsi_rn;
+	if (scan_backend_exec.init(&st, &sc, err, sizeof err) < 0) {
+		say("QHPSI: %s", err);
+		return client_status_exit(SQ_TEMP_CONFIG);
+	}
+	memset(&v, 0, sizeof v);
+	scan_backend_exec.scan(st, &in, &v);
+	scan_backend_exec.fini(st);
+	actions(d, &a);
+	client_decide(&a, &v, 0, dec);
+	if (v.kind == SCAN_ERROR)
+		say("QHPSI: %s", v.name);
+	switch (dec->action) {
+	case ACTION_ACCEPT:
+		return -1;
+	case ACTION_TAG:
+		hlen = client_tag_headers(hdr, sizeof hdr, &v, "sluice " SLUICE_VERSION " (exec)", NULL);
+		if (hlen && queue_insert(m, (off_t)rlen, hdr, hlen, &e) != QUEUE_OK) {
+			say("%s", e.text);
+			return client_status_exit(client_queue_status(e.status));
+		}
+		return -1;
+	default:
+		return reject(d, dec->status, v.name, v.score);
+	}
 }
 
 int client_direct_run(const struct client_direct *d)
@@ -245,6 +218,7 @@ int client_direct_run(const struct client_direct *d)
 
 		client_reply_make(&probe, QQ_PERM, d->custom, d->error_fd, "x");
 		custom_fd_open = probe.fd >= 0 && fcntl(probe.fd, F_GETFD) >= 0;
+		stderr_is_text = probe.fd == 2;
 	}
 	if (queue_open(&q, d->queuedir, d->split, &e) != QUEUE_OK)
 		return fail(NULL, &e);
@@ -297,21 +271,13 @@ int client_direct_run(const struct client_direct *d)
 	}
 	snprintf(messpath, sizeof messpath, "%s/mess/%lu/%lu", q.path,
 		 (unsigned long)m.id % q.split, (unsigned long)m.id);
-	if (d->qhpsi && (!d->qhpsi_min || (unsigned long)m.size >= d->qhpsi_min) &&
-	    (!d->qhpsi_max || (unsigned long)m.size <= d->qhpsi_max) && !env.noscan) {
-		int v = qhpsi_run(d, messpath);
+	if (d->qhpsi && !env.noscan) {
+		struct sq_decision dec;
+		int rc = scan(d, &m, rlen, &env, messpath, &dec);
 
-		if (v < 0) {
+		if (rc >= 0) {
 			queue_msg_abort(&m);
-			return QQ_TEMP;
-		}
-		if (v > 0 && d->reject_virus == 1) {
-			queue_msg_abort(&m);
-			return reject(d, QQ_PERM, "Your email was rejected because it contains a virus (#5.7.1)");
-		}
-		if (v > 0 && d->reject_virus == 2) {
-			queue_msg_abort(&m);
-			return QQ_OK;	/* dropped, as REJECTVIRUS=2 asks */
+			return rc;
 		}
 	}
 	if (queue_msg_intd(&m, env.buf, env.len, &e) != QUEUE_OK)

@@ -1,9 +1,9 @@
 /*
- * client_exit.c - the one table from queue status to qmail-queue exit code,
- * what qmail-smtpd answers for each exit code, and reject texts.
+ * client_exit.c - what qmail-smtpd answers for each exit code, the custom
+ * reply for a convention, and reject texts.
  *
- *	client_exit_code() is the only place a status becomes an exit code
- *	(man/sluice-queue.8 prints the same table).  client_exit_reply() is
+ *	(The status table, from which every exit code comes, is in
+ *	client_decide.c.)  client_exit_reply() is
  *	qmail-smtpd's answer for a code (REFERENCE §2), for logs and the demo.
  *	client_reject_text() makes a custom text safe: qmail-smtpd passes CR
  *	and LF through, so they would inject SMTP replies.
@@ -15,43 +15,6 @@
 #include <unistd.h>
 
 #include "client.h"
-
-int client_exit_code(enum queue_status st)
-{
-	switch (st) {
-	case QUEUE_OK:
-		return QQ_OK;
-	case QUEUE_ENOMEM:
-		return QQ_NOMEM;
-	case QUEUE_EHOME:
-	case QUEUE_ELAYOUT:
-		return QQ_HOME;
-	case QUEUE_EPID:
-		return QQ_PID;
-	case QUEUE_EMESS:
-		return QQ_MESS;
-	case QUEUE_EINTD:
-		return QQ_INTD;
-	case QUEUE_ETODO:
-		return QQ_TODO;
-	case QUEUE_EWRITE:
-	case QUEUE_ESPACE:
-		return QQ_WRITE;
-	case QUEUE_EREAD:
-		return QQ_READ;
-	case QUEUE_EADDR:
-		return QQ_ADDR;
-	case QUEUE_EFORMAT:
-		return QQ_FORMAT;
-	case QUEUE_ECONFIG:
-		return QQ_CONFIG;
-	case QUEUE_AGAIN:
-	case QUEUE_EBUSY:
-	case QUEUE_NSTATUS:
-		break;
-	}
-	return QQ_BUG;
-}
 
 const char *client_exit_reply(int code)
 {

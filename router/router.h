@@ -28,16 +28,6 @@
 #define ROUTER_MAX_SCANNERS 8
 #define ROUTER_INFLIGHT_DEFAULT 512	/* or less, when the open files limit is lower */
 
-/* What to do with a verdict. */
-enum router_action {
-	ACTION_ACCEPT,		/* commit */
-	ACTION_REJECT,		/* 554 (31, or the custom text) */
-	ACTION_DEFER,		/* 451 (71) */
-	ACTION_DROP,		/* 250, nothing delivered */
-	ACTION_TAG,		/* commit with verdict headers added */
-	ACTION_QUARANTINE,	/* into the quarantine Maildir, then SLUICE_QUARANTINE_THEN */
-};
-
 struct router_config {
 	struct queue_set set;
 	unsigned split;

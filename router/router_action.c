@@ -3,14 +3,11 @@
  *
  *	Both run on the sync thread, never on the loop thread.
  *
- *	router_tag() inserts header lines (X-QHPSI as IndiMail writes it,
- *	X-Sluice-Verdict, X-Virus-Scanned naming sluice and the engines, then
- *	the headers of the scanner that decided: spamd's X-Spam-*, rspamd's
- *	milter add_headers) right
- *	after qmail's Received line, shifting the message in place with
- *	pread/pwrite from the end backwards: the file is not committed yet, so
- *	a crash midway leaves an uncommitted message that recovery removes.
- *	The envelope is untouched (u p F T only).
+ *	router_tag() inserts the verdict headers (client_tag_headers: the
+ *	same as direct mode's) right after qmail's Received line, in place
+ *	(queue_insert): the file is not committed yet, so a crash midway
+ *	leaves an uncommitted message that recovery removes.  The envelope is
+ *	untouched (u p F T only).
  *
  *	router_quarantine() stores the message in a Maildir: tmp/<unique>, an
  *	X-Sluice-Quarantine header carrying the envelope and the verdict, then
@@ -81,46 +78,25 @@ static void clean(char *out, size_t cap, const char *s)
 
 size_t router_tag_headers(const struct rmsg *m, char *buf, size_t cap)
 {
-	const struct scan_verdict *v = &m->job.verdict;
-	char name[260];
-	int n;
-
-	clean(name, sizeof name, v->name);
-	/* then the deciding scanner's own (X-Spam-* from spamd, rspamd's
-	 * milter add_headers): header-safe already, see scan_headers_add() */
-	n = snprintf(buf, cap, "X-QHPSI: %s\nX-Sluice-Verdict: %s%s%s\nX-Virus-Scanned: %s\n%s",
-		     v->kind == SCAN_INFECTED ? "Virus found" : "clean", scan_kind_name(v->kind),
-		     *name ? " " : "", name, m->r->scanned_by, m->job.headers.buf);
-	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+	/* the deciding scanner's own headers too (X-Spam-* from spamd,
+	 * rspamd's milter add_headers), unless the deadline decided: a late
+	 * worker may still be writing them */
+	return client_tag_headers(buf, cap, &m->v, m->r->scanned_by,
+				  m->scan_timed_out ? "" : m->job.headers.buf);
 }
 
 int router_tag(struct rmsg *m)
 {
-	char hdr[1024 + SCAN_HEADERS_MAX], *buf;
+	char hdr[1024 + SCAN_HEADERS_MAX];
 	size_t hlen = router_tag_headers(m, hdr, sizeof hdr);
-	off_t at = (off_t)m->rlen, end = m->qm.size;
-	int fd = m->qm.fd;
+	struct queue_err e;
 
 	if (!hlen)
 		return 0;
-	if (!(buf = malloc(CHUNK)))
+	if (queue_insert(&m->qm, (off_t)m->rlen, hdr, hlen, &e) != QUEUE_OK) {
+		errno = e.errnum;
 		return -1;
-	/* move [at, end) to [at + hlen, end + hlen), last chunk first */
-	while (end > at) {
-		size_t n = (size_t)(end - at) < CHUNK ? (size_t)(end - at) : CHUNK;
-		off_t from = end - (off_t)n;
-
-		if (pread_all(fd, buf, n, from) != (ssize_t)n ||
-		    pwrite_all(fd, buf, n, from + (off_t)hlen) < 0) {
-			free(buf);
-			return -1;
-		}
-		end = from;
 	}
-	free(buf);
-	if (pwrite_all(fd, hdr, hlen, at) < 0)
-		return -1;
-	m->qm.size += (off_t)hlen;
 	return 0;
 }
 
@@ -148,7 +124,8 @@ static int copy_at(int from, int to, off_t size, off_t at)
 int router_quarantine(struct rmsg *m)
 {
 	const struct router_config *c = m->r->cfg;
-	const struct scan_verdict *v = &m->job.verdict;
+	const struct scan_verdict *v = &m->v;
+	const char *maildir = m->quarantine;	/* the policy's, else SLUICE_QUARANTINE */
 	static unsigned long seq;	/* sync thread only */
 	char host[128], uniq[256], path[4600], dst[4600], hdr[4096], name[260], sender[1100];
 	char line[8192];
@@ -166,8 +143,8 @@ int router_quarantine(struct rmsg *m)
 			*p = '_';
 	snprintf(uniq, sizeof uniq, "%ld.M%ldP%ldQ%lu.%s", (long)tv.tv_sec, (long)tv.tv_usec,
 		 (long)getpid(), ++seq, host);
-	snprintf(path, sizeof path, "%s/tmp/%s", c->quarantine, uniq);
-	snprintf(dst, sizeof dst, "%s/new/%s", c->quarantine, uniq);
+	snprintf(path, sizeof path, "%s/tmp/%s", maildir, uniq);
+	snprintf(dst, sizeof dst, "%s/new/%s", maildir, uniq);
 	clean(name, sizeof name, v->name);
 	clean(sender, sizeof sender, queue_env_sender(&m->env));
 	hl = (size_t)snprintf(hdr, sizeof hdr, "X-Sluice-Quarantine: queue=%s; from=<%s>; verdict=%s; name=%s; to=",
@@ -195,7 +172,7 @@ int router_quarantine(struct rmsg *m)
 	unlink(path);
 	close(fd);
 	fd = -1;
-	snprintf(path, sizeof path, "%s/new", c->quarantine);
+	snprintf(path, sizeof path, "%s/new", maildir);
 	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0)
 		goto fail;
 	close(dfd);
@@ -214,7 +191,7 @@ fail:
 	}
 	if (dfd >= 0)
 		close(dfd);
-	snprintf(m->why, sizeof m->why, "cannot quarantine into %s: %s", c->quarantine,
+	snprintf(m->why, sizeof m->why, "cannot quarantine into %s: %s", maildir,
 		 strerror(saved));
 	errno = saved;
 	return -1;

@@ -11,14 +11,16 @@
 
 #include "router.h"
 
-/* A message's stages; msg_drive() runs the next one. */
+/* A message's stages, in order; msg_step() (router_loop.c) runs them. */
 enum msg_stage {
-	ST_REQUEST,		/* waiting for the request with the fds */
-	ST_MESS,		/* reading fd 0 into the mess file */
-	ST_ENV,			/* reading the envelope from fd 1 */
+	ST_REQUEST,		/* admitted; waiting for the request with the fds */
+	ST_RECEIVE,		/* reading fd 0 into the mess file */
+	ST_ENVELOPE,		/* reading the envelope from fd 1 */
+	ST_POLICY,		/* choosing the scanners and actions */
 	ST_SCAN,		/* waiting for a scan worker, or scanning */
+	ST_DECIDE,		/* verdict -> action and status */
 	ST_COMMIT,		/* with the sync thread */
-	ST_REPLY,		/* answered; to be reaped */
+	ST_ANSWER,		/* answered; to be reaped */
 };
 
 struct qhealth {		/* what the health thread measures of a queue */
@@ -47,6 +49,7 @@ struct router;
 struct rmsg {
 	struct router *r;
 	enum msg_stage stage;
+	int entered;		/* the current stage's function has run once */
 	int conn, fd0, fd1;
 	ev_io conn_w, in_w;
 	ev_timer timer;
@@ -58,12 +61,24 @@ struct rmsg {
 	int have_qm;
 	size_t rlen;		/* length of the Received line */
 	uint64_t counted;	/* bytes this message adds to bytes_inflight */
+	/* POLICY: what this message runs and does (router_policy.c) */
+	struct sq_actions act;
+	unsigned nscanners;
+	const struct scan_backend *scanners[ROUTER_MAX_SCANNERS];
+	void *states[ROUTER_MAX_SCANNERS];
+	struct control_result *pol;	/* the policy's result, when a policy is in use */
+	const char *quarantine;	/* Maildir for ACTION_QUARANTINE */
+	/* SCAN and DECIDE */
+	struct scan_job job;
+	struct scan_verdict v;	/* the verdict decided on (job.verdict, or the deadline's) */
+	int skip_scan;		/* no scanner, or the envelope said not to scan */
+	int scanned;		/* v holds the scan's verdict */
+	int scan_timed_out;	/* ... which is the scan deadline's */
+	struct sq_decision dec;
 	enum router_action action;	/* what the sync thread does: accept, tag, quarantine */
 	int action_failed;	/* tag or quarantine failed (why[] says how) */
-	int dropped;		/* answered 0 with nothing delivered */
-	char reject_text[300];	/* for the answer after a quarantine */
+	enum sq_status status;	/* the answer */
 	struct queue_env env;
-	struct scan_job job;
 	int in_pool;		/* the pool owns job: do not free */
 	const char **rcpts;
 	char *messpath;		/* for exec scanners, made on first use */
@@ -142,8 +157,8 @@ struct router {
 };
 
 /* router_loop.c */
-void msg_drive(struct rmsg *);
-void msg_answer(struct rmsg *, int plain, const char *verdict, const char *text, const char *why);
+void msg_step(struct rmsg *);
+void msg_finish(struct rmsg *, enum sq_status, const char *what, const char *name, const char *why);
 void router_queue_error(struct rmsg *, const struct queue_err *);
 void router_admit(struct router *);
 /* router_reap_later - free an answered message from the next loop iteration */
@@ -177,6 +192,14 @@ void router_scan_reload(struct router *);
 void router_scan_unpark(struct router *, struct rmsg *);
 void router_scan_check(struct router *);
 size_t router_scan_stats(struct router *, char *buf, size_t len);
+
+/* router_policy.c (loop thread) */
+int router_policy_start(struct router *, char *err, size_t errlen);
+void router_policy_stop(struct router *);
+void router_policy_reload(struct router *);
+/* router_policy_apply - m's scanners and actions; 0, or -1 when answered */
+int router_policy_apply(struct rmsg *);
+void router_policy_fini(struct rmsg *);
 
 /* router_action.c (sync thread) */
 size_t router_tag_headers(const struct rmsg *, char *buf, size_t cap);

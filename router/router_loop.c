@@ -1,18 +1,35 @@
 /*
- * router_loop.c - the loop thread: accept, receive, drive, answer.
+ * router_loop.c - the loop thread and the life of a message.
  *
- *	One struct rmsg per message moves through enum msg_stage:
- *	REQUEST (fds arrive, queue chosen, mess file begun) -> MESS (fd 0 read
- *	non-blocking straight into the mess file) -> ENV (fd 1 read with
- *	qmail-queue's rules) -> SCAN (scan pool) -> COMMIT (sync thread) ->
- *	REPLY.  msg_answer() is the one exit: it removes an uncommitted
- *	message, sends the reply, logs one line and queues the context for
- *	reaping; contexts are freed in an ev_prepare callback, never inside
- *	their own watchers' callbacks.
+ * SUMMARY
+ *	One struct rmsg per message moves through enum msg_stage, driven by
+ *	msg_step(), which every callback re-enters after it recorded what
+ *	happened (bytes arrived, a scan or a commit came back, a deadline):
+ *
+ *	  REQUEST   admitted (go-ahead sent); the request brings fds 0 and 1;
+ *	            a queue is chosen and the mess file begun (Received line)
+ *	  RECEIVE   fd 0 read non-blocking straight into the mess file
+ *	  ENVELOPE  fd 1 read with qmail-queue's rules
+ *	  POLICY    which scanners run and what each verdict does: the
+ *	            per-domain policy (control/) or the daemon's settings
+ *	  SCAN      the scan pool (or parked while its queue is full)
+ *	  DECIDE    verdict -> action and status (client_decide)
+ *	  COMMIT    the sync thread: quarantine, tag, intd, group commit
+ *	  ANSWER    answered; freed on the next loop iteration
+ *
+ *	Each stage's function is entered once when the message reaches it
+ *	(m->entered is 0) and again for each event while it is there; it
+ *	returns 1 when the stage is done (msg_step runs the next one at once)
+ *	or 0 to wait.  msg_finish() is the one exit: it removes an uncommitted
+ *	message, answers with the status's exit code and text (client_answer,
+ *	the only place either is chosen), logs one line and queues the context
+ *	for reaping; contexts are freed in an ev_prepare callback, never
+ *	inside their own watchers' callbacks.
  *
  *	router_admit() is the backpressure valve: over a limit the accept
  *	watcher stops and the kernel's listen backlog holds new clients, whose
- *	sluice-queue gives up with 71 after SLUICE_ACCEPT_TIMEOUT.
+ *	sluice-queue gives up with 71 after SLUICE_ACCEPT_TIMEOUT, still
+ *	holding qmail-smtpd's pipes (they are passed only once admitted).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +48,6 @@
 #define REQUEST_TIMEOUT_MS 10000
 
 static char iobuf[READ_CHUNK];	/* loop thread only */
-
-static void to_commit(struct rmsg *m);
 
 int64_t router_now_ms(void)
 {
@@ -88,6 +103,7 @@ static void msg_free(struct rmsg *m)
 		close_fd(&m->qm.fd);
 		close_fd(&m->qm.intdfd);
 	}
+	router_policy_fini(m);
 	queue_env_free(&m->env);
 	free(m->rcpts);
 	free(m->messpath);
@@ -115,14 +131,20 @@ void router_reap_later(struct rmsg *m)
 	m->r->reap = m;
 }
 
-void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text, const char *why)
+/*
+ * msg_finish - the one way out: status st is the answer (name and score
+ * fill its text: the virus, file or reason; the spam score), what is the
+ * log's verdict word, why the cause for the log (NULL: keep m->why).
+ */
+void msg_finish(struct rmsg *m, enum sq_status st, const char *what, const char *name,
+		const char *why)
 {
 	struct router *r = m->r;
 	char buf[8 + 256];
 	size_t len;
 	int64_t ms = router_now_ms() - m->t0;
 
-	if (m->stage == ST_REPLY)
+	if (m->stage == ST_ANSWER)
 		return;
 	if (m->parked)
 		router_scan_unpark(r, m);
@@ -133,8 +155,9 @@ void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text
 			queue_msg_abort(&m->qm);
 	}
 	stop_io(m);
-	client_reply_make(&m->reply, plain, r->cfg->custom, r->cfg->error_fd, text);
-	m->verdict = verdict;
+	m->status = st;
+	client_answer(&m->reply, st, name, m->v.score, r->cfg->custom, r->cfg->error_fd);
+	m->verdict = what;
 	if (why)
 		snprintf(m->why, sizeof m->why, "%s", why);
 	if (m->conn >= 0) {
@@ -150,7 +173,7 @@ void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text
 		m->rq->inflight--;
 	r->inflight--;
 	r->bytes_inflight -= m->counted;
-	m->stage = ST_REPLY;
+	m->stage = ST_ANSWER;
 	if (!m->in_pool)
 		router_reap_later(m);
 	router_admit(r);
@@ -164,85 +187,19 @@ void msg_answer(struct rmsg *m, int plain, const char *verdict, const char *text
 void router_queue_error(struct rmsg *m, const struct queue_err *e)
 {
 	if (e->errnum == EMFILE || e->errnum == ENFILE || e->errnum == ENOMEM) {
-		msg_answer(m, QQ_TEMP, "error", NULL, e->text);
+		msg_finish(m, SQ_TEMP_BUSY, "error", NULL, e->text);
 		return;
 	}
 	if (m->rq && (e->status == QUEUE_EWRITE || e->status == QUEUE_EPID ||
 		      e->status == QUEUE_EMESS || e->status == QUEUE_EINTD || e->status == QUEUE_ETODO))
 		router_queue_failed(m->r, m->rq);
-	msg_answer(m, client_exit_code(e->status), "error", NULL, e->text);
-}
-
-#define msg_fail router_queue_error
-
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct rmsg *m = w->data;
-	const struct router_config *c = m->r->cfg;
-	int64_t now = router_now_ms(), until;
-
-	switch (m->stage) {
-	case ST_REQUEST:
-		msg_answer(m, QQ_TEMP, "error", NULL, "no request from the client in time");
-		return;
-	case ST_MESS:
-	case ST_ENV:
-		until = m->last_io + (int64_t)c->read_timeout * 1000;
-		if (m->t0 + (int64_t)c->message_timeout * 1000 < until)
-			until = m->t0 + (int64_t)c->message_timeout * 1000;
-		if (now >= until) {
-			char why[120];
-
-			/* qmail-queue's alarm gives 52 "qq timeout" */
-			if (now >= m->t0 + (int64_t)c->message_timeout * 1000)
-				snprintf(why, sizeof why, "the message took longer than "
-					 "SLUICE_MESSAGE_TIMEOUT (%u s)", c->message_timeout);
-			else
-				snprintf(why, sizeof why, "qmail-smtpd sent nothing for "
-					 "SLUICE_READ_TIMEOUT (%u s)", c->read_timeout);
-			msg_answer(m, QQ_TIMEOUT, "timeout", NULL, why);
-			return;
-		}
-		break;
-	case ST_SCAN:
-		until = m->job.in.deadline_ms + 1000;	/* grace for the worker's own check */
-		if (now >= until) {
-			m->job.cancel = 1;
-			if (m->parked)	/* never got a worker */
-				router_scan_unpark(m->r, m);
-			if (c->on_error == ACTION_ACCEPT) {
-				m->verdict = "scan-timeout";
-				snprintf(m->why, sizeof m->why, "scan deadline passed; accepted");
-				to_commit(m);
-			} else
-				msg_answer(m, QQ_TEMP, "scan-timeout",
-					   "Message could not be scanned in time, try again later (#4.3.0)",
-					   "scan deadline passed");
-			return;
-		}
-		break;
-	default:
-		return;
-	}
-	w->repeat = (double)(until - now) / 1000.0;
-	ev_timer_again(loop, w);
+	msg_finish(m, client_queue_status(e->status), "error", NULL, e->text);
 }
 
 static void arm_timer(struct rmsg *m, int64_t ms)
 {
 	m->timer.repeat = (double)ms / 1000.0;
 	ev_timer_again(m->r->loop, &m->timer);
-}
-
-static void on_in(struct ev_loop *loop, ev_io *w, int revents);
-
-/* to_commit - hand the message to the sync thread; nothing of the loop may
- * touch it until router_sync_done() gives it back */
-static void to_commit(struct rmsg *m)
-{
-	stop_io(m);
-	m->stage = ST_COMMIT;
-	router_sync_submit(m->r, m);
 }
 
 static int nonblock(int fd)
@@ -261,8 +218,12 @@ static int readable_type(int fd)
 	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
 }
 
-/* start - the request arrived: choose a queue, begin the mess file */
-static void start(struct rmsg *m)
+static void on_in(struct ev_loop *loop, ev_io *w, int revents);
+
+/* ------------------------------------------------------------------ stages */
+
+/* st_request - the request with the fds: choose a queue, begin the mess file */
+static int st_request(struct rmsg *m)
 {
 	struct router *r = m->r;
 	struct ucred cred;
@@ -273,69 +234,329 @@ static void start(struct rmsg *m)
 	int fds[2];
 	ssize_t n;
 
+	if (!m->entered) {
+		m->entered = 1;
+		arm_timer(m, REQUEST_TIMEOUT_MS);
+		return 0;	/* on_conn re-enters when the request is there */
+	}
 	n = wire_recv_request(m->conn, fds, m->payload, WIRE_REQ_MAX);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
+		return 0;
 	if (n <= 0) {
 		/* n == 0: the client gave up while it waited in the listen
 		 * backlog; it still held qmail-smtpd's pipes and has exited */
-		msg_answer(m, QQ_TEMP, n == 0 ? "client-gone" : "error", NULL,
+		msg_finish(m, SQ_TEMP_BUSY, n == 0 ? "client-gone" : "error", NULL,
 			   n == 0 ? "sluice-queue gave up before it was admitted"
 			   : "malformed request (a sluice-queue of another version?)");
-		return;
+		return 0;
 	}
 	m->payload_len = (size_t)n;
 	m->payload[n] = 0;
 	m->fd0 = fds[0];
 	m->fd1 = fds[1];
 	if (getsockopt(m->conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-		msg_answer(m, QQ_BUG, "error", NULL, "no SO_PEERCRED");
-		return;
+		msg_finish(m, SQ_BUG, "error", NULL, "no SO_PEERCRED");
+		return 0;
 	}
 	m->uid = cred.uid;
 	m->pid = cred.pid;
 	if (!readable_type(m->fd0) || !readable_type(m->fd1)) {
 		/* e.g. sluice-queue started with fd 0 closed passes its own
 		 * socket: reading it would hold a slot until the read timeout */
-		msg_answer(m, QQ_READ, "error", NULL, !readable_type(m->fd0)
+		msg_finish(m, SQ_TEMP_READ, "error", NULL, !readable_type(m->fd0)
 			   ? "the message fd is not a pipe or a file" : "the envelope fd is not a pipe or a file");
-		return;
+		return 0;
 	}
 	if (nonblock(m->fd0) < 0 || nonblock(m->fd1) < 0) {
-		msg_answer(m, QQ_READ, "error", NULL, "cannot make the pipes non-blocking");
-		return;
+		msg_finish(m, SQ_TEMP_READ, "error", NULL, "cannot make the pipes non-blocking");
+		return 0;
 	}
 	if (!(m->rq = router_pick(r, m->uid, m->pid))) {
 		/* IndiMail's qmail-queue answers 53 below MIN_FREE */
 		if (router_all_short_of_space(r))
-			msg_answer(m, QQ_WRITE, "no-queue", NULL, "every queue is below MIN_FREE");
+			msg_finish(m, SQ_TEMP_DISK, "no-queue", NULL, "every queue is below MIN_FREE");
 		else
-			msg_answer(m, QQ_TEMP, "no-queue", NULL,
+			msg_finish(m, SQ_TEMP_BUSY, "no-queue", NULL,
 				   "no queue available (down, full or failing)");
-		return;
+		return 0;
 	}
 	m->rq->inflight++;
 	if (queue_msg_begin(&m->rq->q, &m->qm, &e) != QUEUE_OK) {
-		msg_fail(m, &e);
-		return;
+		router_queue_error(m, &e);
+		return 0;
 	}
 	m->have_qm = 1;
 	rlen = queue_received(recv, sizeof recv, (unsigned long)m->pid, m->uid, &r->uids, time(NULL));
 	m->rlen = rlen;
 	if (queue_msg_write(&m->qm, recv, rlen, &e) != QUEUE_OK) {
-		msg_fail(m, &e);
-		return;
+		router_queue_error(m, &e);
+		return 0;
 	}
 	r->bytes_inflight += rlen;
 	m->counted += rlen;
-	m->stage = ST_MESS;
-	m->last_io = router_now_ms();
-	ev_io_init(&m->in_w, on_in, m->fd0, EV_READ);
-	m->in_w.data = m;
-	ev_io_start(r->loop, &m->in_w);
-	/* the sooner of the two: an idle pipe, or the whole message's time */
-	arm_timer(m, (int64_t)(r->cfg->read_timeout < r->cfg->message_timeout ? r->cfg->read_timeout
-							       : r->cfg->message_timeout) * 1000);
+	return 1;
+}
+
+/* st_receive - fd 0 into the mess file, until EOF */
+static int st_receive(struct rmsg *m)
+{
+	struct router *r = m->r;
+	const struct router_config *c = r->cfg;
+	struct queue_err e;
+	int i;
+
+	if (!m->entered) {
+		m->entered = 1;
+		m->last_io = router_now_ms();
+		ev_io_init(&m->in_w, on_in, m->fd0, EV_READ);
+		m->in_w.data = m;
+		ev_io_start(r->loop, &m->in_w);
+		/* the sooner of the two: an idle pipe, or the whole message's time */
+		arm_timer(m, (int64_t)(c->read_timeout < c->message_timeout ? c->read_timeout
+								     : c->message_timeout) * 1000);
+		return 0;
+	}
+	for (i = 0; i < READS_PER_CALLBACK; i++) {
+		ssize_t n = read(m->fd0, iobuf, sizeof iobuf);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0) {
+			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the message");
+			router_queue_error(m, &e);
+			return 0;
+		}
+		if (n == 0) {
+			close_fd(&m->fd0);
+			ev_io_stop(r->loop, &m->in_w);
+			return 1;
+		}
+		m->last_io = router_now_ms();
+		if (queue_msg_write(&m->qm, iobuf, (size_t)n, &e) != QUEUE_OK) {
+			router_queue_error(m, &e);
+			return 0;
+		}
+		r->bytes_inflight += (uint64_t)n;
+		m->counted += (uint64_t)n;
+		r->st.bytes += (uint64_t)n;
+	}
+	router_admit(r);
+	return 0;
+}
+
+/* st_envelope - fd 1 with qmail-queue's rules; then the recipients' list */
+static int st_envelope(struct rmsg *m)
+{
+	struct queue_err e;
+	enum queue_status st;
+	size_t used;
+	ssize_t n;
+	const char *p;
+	unsigned i = 0;
+
+	if (!m->entered) {
+		m->entered = 1;
+		queue_env_init(&m->env, m->uid, (unsigned long)m->pid);
+		ev_io_set(&m->in_w, m->fd1, EV_READ);
+		ev_io_start(m->r->loop, &m->in_w);
+		return 0;
+	}
+	for (;;) {
+		n = read(m->fd1, iobuf, sizeof iobuf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0) {
+			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the envelope");
+			router_queue_error(m, &e);
+			return 0;
+		}
+		m->last_io = router_now_ms();
+		st = n ? queue_env_feed(&m->env, iobuf, (size_t)n, &used) : queue_env_eof(&m->env);
+		if (st == QUEUE_AGAIN)
+			continue;
+		if (st == QUEUE_OK)
+			break;
+		if (st == QUEUE_EREAD) {
+			/* qmail-smtpd closes fd 1 early to cancel a message */
+			msg_finish(m, SQ_TEMP_READ, "aborted", NULL, "envelope cut short: message aborted");
+			return 0;
+		}
+		queue_errset(&e, st, 0, "%s", st == QUEUE_EADDR ? "envelope address too long"
+			     : st == QUEUE_EFORMAT ? "envelope record of the wrong type"
+			     : "envelope too large");
+		router_queue_error(m, &e);
+		return 0;
+	}
+	close_fd(&m->fd1);
+	ev_io_stop(m->r->loop, &m->in_w);
+	ev_timer_stop(m->r->loop, &m->timer);
+	if (!(m->rcpts = calloc(m->env.nrcpt + 1, sizeof *m->rcpts))) {
+		queue_errset(&e, QUEUE_ENOMEM, ENOMEM, "no memory for recipients");
+		router_queue_error(m, &e);
+		return 0;
+	}
+	for (p = queue_env_rcpt(&m->env, NULL); p && i < m->env.nrcpt; p = queue_env_rcpt(&m->env, p))
+		m->rcpts[i++] = p;
+	return 1;
+}
+
+/* st_policy - the scanners and actions of this message (router_policy.c) */
+static int st_policy(struct rmsg *m)
+{
+	m->entered = 1;
+	return router_policy_apply(m) == 0;
+}
+
+/* st_scan - hand the message to the pool; done when the verdict is back
+ * (or the deadline set a verdict of its own) */
+static int st_scan(struct rmsg *m)
+{
+	if (!m->entered) {
+		m->entered = 1;
+		if (m->nscanners == 0 || m->env.noscan) {
+			m->skip_scan = 1;
+			m->verdict = m->env.noscan ? "noscan" : "clean";
+			return 1;
+		}
+		router_scan_submit(m->r, m);
+		return 0;
+	}
+	return m->scanned;
+}
+
+/* st_decide - the verdict and the message's actions make the decision */
+static int st_decide(struct rmsg *m)
+{
+	const struct scan_verdict *v = &m->v;
+	char why[400];
+
+	m->entered = 1;
+	if (m->skip_scan) {	/* nothing scanned: committed as it came */
+		m->dec.action = ACTION_ACCEPT;
+		m->dec.status = SQ_OK;
+	} else {
+		client_decide(&m->act, v, m->scan_timed_out, &m->dec);
+		m->verdict = m->scan_timed_out ? "scan-timeout" : scan_kind_name(v->kind);
+		if (v->kind != SCAN_CLEAN) {
+			snprintf(why, sizeof why, "%s%s%s", v->scanner ? v->scanner : "",
+				 *v->name ? ": " : "", v->name);
+			snprintf(m->why, sizeof m->why, "%s", why);
+		}
+	}
+	m->action = m->dec.action;
+	switch (m->dec.action) {
+	case ACTION_ACCEPT:
+	case ACTION_TAG:
+	case ACTION_QUARANTINE:
+		return 1;	/* the sync thread commits, tags then commits, or quarantines */
+	case ACTION_DROP:
+	case ACTION_REJECT:
+	case ACTION_DEFER:
+		break;
+	}
+	msg_finish(m, m->dec.status, m->verdict, v->name, NULL);
+	return 0;
+}
+
+/* st_commit - the sync thread's work; its result answers the message */
+static int st_commit(struct rmsg *m)
+{
+	if (!m->entered) {
+		m->entered = 1;
+		/* nothing of the loop may touch it until router_sync_done() */
+		stop_io(m);
+		router_sync_submit(m->r, m);
+		return 0;
+	}
+	if (m->action == ACTION_QUARANTINE) {
+		if (m->action_failed)
+			msg_finish(m, SQ_TEMP_QUARANTINE, "quarantine-failed", NULL, NULL);
+		else
+			msg_finish(m, m->dec.status, m->verdict, m->v.name, NULL);
+	} else if (m->qm.flags & QUEUE_MSG_TODO && m->qm.err.status == QUEUE_OK) {
+		m->rq->committed++;
+		m->rq->fail_streak = 0;
+		msg_finish(m, SQ_OK, m->verdict, NULL, NULL);
+	} else
+		router_queue_error(m, &m->qm.err);
+	return 0;
+}
+
+/* msg_step - run the message's stages until one has to wait */
+void msg_step(struct rmsg *m)
+{
+	static int (*const stage[])(struct rmsg *) = {
+		[ST_REQUEST] = st_request, [ST_RECEIVE] = st_receive,
+		[ST_ENVELOPE] = st_envelope, [ST_POLICY] = st_policy, [ST_SCAN] = st_scan,
+		[ST_DECIDE] = st_decide, [ST_COMMIT] = st_commit,
+	};
+
+	while (m->stage < ST_ANSWER && stage[m->stage](m)) {
+		m->stage++;
+		m->entered = 0;
+	}
+}
+
+/* ------------------------------------------------------------------ events */
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rmsg *m = w->data;
+	const struct router_config *c = m->r->cfg;
+	int64_t now = router_now_ms(), until;
+
+	switch (m->stage) {
+	case ST_REQUEST:
+		msg_finish(m, SQ_TEMP_BUSY, "error", NULL, "no request from the client in time");
+		return;
+	case ST_RECEIVE:
+	case ST_ENVELOPE:
+		until = m->last_io + (int64_t)c->read_timeout * 1000;
+		if (m->t0 + (int64_t)c->message_timeout * 1000 < until)
+			until = m->t0 + (int64_t)c->message_timeout * 1000;
+		if (now >= until) {
+			char why[120];
+
+			/* qmail-queue's alarm gives 52 "qq timeout" */
+			if (now >= m->t0 + (int64_t)c->message_timeout * 1000)
+				snprintf(why, sizeof why, "the message took longer than "
+					 "SLUICE_MESSAGE_TIMEOUT (%u s)", c->message_timeout);
+			else
+				snprintf(why, sizeof why, "qmail-smtpd sent nothing for "
+					 "SLUICE_READ_TIMEOUT (%u s)", c->read_timeout);
+			msg_finish(m, SQ_TEMP_TIMEOUT, "timeout", NULL, why);
+			return;
+		}
+		break;
+	case ST_SCAN:
+		until = m->job.in.deadline_ms + 1000;	/* grace for the worker's own check */
+		if (now >= until) {
+			/* the verdict is the deadline's: SLUICE_ON_ERROR decides */
+			m->job.cancel = 1;
+			if (m->parked)	/* never got a worker */
+				router_scan_unpark(m->r, m);
+			/* the worker may still write job.verdict: ours is m->v */
+			scan_verdict_set(&m->v, SCAN_ERROR, "sluiced", "scan deadline passed");
+			m->scan_timed_out = 1;
+			m->scanned = 1;
+			msg_step(m);
+			return;
+		}
+		break;
+	default:
+		return;
+	}
+	w->repeat = (double)(until - now) / 1000.0;
+	ev_timer_again(loop, w);
+}
+
+static void on_in(struct ev_loop *loop, ev_io *w, int revents)
+{
+	msg_step(w->data);
 }
 
 static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
@@ -345,7 +566,7 @@ static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 
 	if (m->stage == ST_REQUEST) {
-		start(m);
+		msg_step(m);
 		return;
 	}
 	n = recv(m->conn, &c, 1, MSG_DONTWAIT);
@@ -356,122 +577,7 @@ static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
 	if (m->stage == ST_SCAN)
 		m->job.cancel = 1;
 	close_fd(&m->conn);
-	msg_answer(m, QQ_TEMP, "client-gone", NULL, "sluice-queue went away before the verdict");
-}
-
-/* envelope_done - the whole message is here */
-static void envelope_done(struct rmsg *m)
-{
-	const char *p;
-	unsigned i = 0;
-
-	close_fd(&m->fd1);
-	ev_io_stop(m->r->loop, &m->in_w);
-	if (!(m->rcpts = calloc(m->env.nrcpt + 1, sizeof *m->rcpts))) {
-		struct queue_err e;
-
-		queue_errset(&e, QUEUE_ENOMEM, ENOMEM, "no memory for recipients");
-		msg_fail(m, &e);
-		return;
-	}
-	for (p = queue_env_rcpt(&m->env, NULL); p && i < m->env.nrcpt; p = queue_env_rcpt(&m->env, p))
-		m->rcpts[i++] = p;
-	if (m->r->cfg->nscanners == 0 || m->env.noscan) {
-		m->verdict = m->env.noscan ? "noscan" : "clean";
-		to_commit(m);
-		return;
-	}
-	m->stage = ST_SCAN;
-	router_scan_submit(m->r, m);
-}
-
-static void read_mess(struct rmsg *m)
-{
-	struct router *r = m->r;
-	struct queue_err e;
-	int i;
-
-	for (i = 0; i < READS_PER_CALLBACK; i++) {
-		ssize_t n = read(m->fd0, iobuf, sizeof iobuf);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n < 0) {
-			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the message");
-			msg_fail(m, &e);
-			return;
-		}
-		if (n == 0) {
-			close_fd(&m->fd0);
-			ev_io_stop(r->loop, &m->in_w);
-			queue_env_init(&m->env, m->uid, (unsigned long)m->pid);
-			m->stage = ST_ENV;
-			ev_io_set(&m->in_w, m->fd1, EV_READ);
-			ev_io_start(r->loop, &m->in_w);
-			return;
-		}
-		m->last_io = router_now_ms();
-		if (queue_msg_write(&m->qm, iobuf, (size_t)n, &e) != QUEUE_OK) {
-			msg_fail(m, &e);
-			return;
-		}
-		r->bytes_inflight += (uint64_t)n;
-		m->counted += (uint64_t)n;
-		r->st.bytes += (uint64_t)n;
-	}
-	router_admit(r);
-}
-
-static void read_env(struct rmsg *m)
-{
-	struct queue_err e;
-	enum queue_status st;
-	size_t used;
-	ssize_t n;
-
-	for (;;) {
-		n = read(m->fd1, iobuf, sizeof iobuf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n < 0) {
-			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the envelope");
-			msg_fail(m, &e);
-			return;
-		}
-		m->last_io = router_now_ms();
-		st = n ? queue_env_feed(&m->env, iobuf, (size_t)n, &used) : queue_env_eof(&m->env);
-		switch (st) {
-		case QUEUE_AGAIN:
-			continue;
-		case QUEUE_OK:
-			envelope_done(m);
-			return;
-		case QUEUE_EREAD:
-			/* qmail-smtpd closes fd 1 early to cancel a message */
-			msg_answer(m, QQ_READ, "aborted", NULL, "envelope cut short: message aborted");
-			return;
-		default:
-			queue_errset(&e, st, 0, "%s", st == QUEUE_EADDR ? "envelope address too long"
-					 : st == QUEUE_EFORMAT ? "envelope record of the wrong type"
-					 : "envelope too large");
-			msg_fail(m, &e);
-			return;
-		}
-	}
-}
-
-static void on_in(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct rmsg *m = w->data;
-
-	if (m->stage == ST_MESS)
-		read_mess(m);
-	else if (m->stage == ST_ENV)
-		read_env(m);
+	msg_finish(m, SQ_TEMP_BUSY, "client-gone", NULL, "sluice-queue went away before the verdict");
 }
 
 static void on_pause(struct ev_loop *loop, ev_timer *w, int revents)
@@ -526,94 +632,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_start(loop, &m->conn_w);
 		ev_init(&m->timer, on_timer);
 		m->timer.data = m;
-		arm_timer(m, REQUEST_TIMEOUT_MS);
+		msg_step(m);
 		router_admit(r);
-	}
-}
-
-/* msg_drive - apply a finished scan's verdict (called from router_scan_done) */
-void msg_drive(struct rmsg *m)
-{
-	const struct router_config *c = m->r->cfg;
-	const struct scan_verdict *v = &m->job.verdict;
-	enum router_action act = ACTION_ACCEPT;
-	char text[300], why[400];
-	const char *verdict = scan_kind_name(v->kind);
-
-	text[0] = 0;
-	switch (v->kind) {
-	case SCAN_CLEAN:
-		break;
-	case SCAN_INFECTED:
-		act = c->on_virus;
-		snprintf(text, sizeof text,
-			 "Your email was rejected because it contains the %s virus (#5.7.1)", v->name);
-		break;
-	case SCAN_BANNED:
-		act = c->on_banned;
-		snprintf(text, sizeof text,
-			 "Your email was rejected because it contains a bad attachment: %s (#5.7.1)",
-			 v->name);
-		break;
-	case SCAN_SPAM:
-		act = c->on_spam;
-		snprintf(text, sizeof text, "Your email is considered spam (%.2f spam-hits) (#5.7.1)",
-			 v->score);
-		/* rspamd's own actions: add header / rewrite subject, soft reject */
-		if (v->flags & SCAN_F_TAG)
-			act = ACTION_TAG;
-		if (v->flags & SCAN_F_DEFER) {
-			act = ACTION_DEFER;
-			snprintf(text, sizeof text,
-				 "Message temporarily refused by the spam filter, try again later (#4.7.1)");
-		}
-		break;
-	case SCAN_LIMIT:
-		/* permanent by default: a structure that will never scan should
-		 * not be retried by the sender for days */
-		act = c->on_limit;
-		snprintf(text, sizeof text,
-			 "Your email was rejected because it could not be scanned: %s (#5.7.1)",
-			 v->name);
-		break;
-	case SCAN_ERROR:
-		act = c->on_error;
-		snprintf(text, sizeof text,
-			 "Message could not be scanned, try again later (#4.3.0)");
-		break;
-	}
-	snprintf(why, sizeof why, "%s%s%s", v->scanner ? v->scanner : "", *v->name ? ": " : "",
-		 v->name);
-	if (act == ACTION_ACCEPT && c->tag_clean)
-		act = ACTION_TAG;
-	if (act == ACTION_DEFER) {	/* a 451 carries a 4.x.x code */
-		char *p = strstr(text, "(#5.");
-
-		if (p)
-			p[2] = '4';
-	}
-	snprintf(m->reject_text, sizeof m->reject_text, "%s", text);
-	m->verdict = verdict;
-	if (v->kind != SCAN_CLEAN)
-		snprintf(m->why, sizeof m->why, "%s", why);
-	switch (act) {
-	case ACTION_ACCEPT:
-	case ACTION_TAG:
-	case ACTION_QUARANTINE:
-		/* the sync thread commits, tags then commits, or quarantines */
-		m->action = act;
-		to_commit(m);
-		break;
-	case ACTION_REJECT:
-		msg_answer(m, QQ_PERM, verdict, text, why);
-		break;
-	case ACTION_DEFER:
-		msg_answer(m, QQ_TEMP, verdict, text, why);
-		break;
-	case ACTION_DROP:
-		m->dropped = 1;
-		msg_answer(m, QQ_OK, verdict, NULL, why);
-		break;
 	}
 }
 
@@ -748,7 +768,7 @@ static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
 	fprintf(stderr, "sluiced: drain time over: deferring %u messages\n", r->inflight);
 	for (m = r->all; m; m = m->next)
 		if (m->stage < ST_SCAN)
-			msg_answer(m, QQ_TEMP, "shutdown", NULL, "daemon shutting down");
+			msg_finish(m, SQ_TEMP_BUSY, "shutdown", NULL, "daemon shutting down");
 	/* messages being scanned or committed finish on their own */
 }
 

@@ -5,7 +5,8 @@
  *	starts the pool; router_scan_submit() hands a message to the pool, or
  *	parks it in a FIFO while the pool's queue is full (and stops accepting
  *	new clients meanwhile); router_scan_done() takes finished jobs back on
- *	the loop thread and applies their verdicts; router_scan_reload() asks
+ *	the loop thread and hands each verdict to its message's stage
+ *	driver (msg_step); router_scan_reload() asks
  *	every scanner to reload (SIGHUP).
  *	A job scans a dup() of the mess fd: whatever the message's fate, the
  *	worker's fd stays valid until the pool hands the job back.
@@ -121,15 +122,15 @@ static int submit(struct router *r, struct rmsg *m)
 	snprintf(m->queue_id, sizeof m->queue_id, "%s/%lu", m->rq->name, (unsigned long)m->qm.id);
 	j->in.queue_id = m->queue_id;
 	/* spamd sends its X-Spam-* headers only when they will be used */
-	j->in.want_headers = r->cfg->on_spam == ACTION_TAG || r->cfg->tag_clean;
+	j->in.want_headers = m->act.on_spam == ACTION_TAG || m->act.tag_clean;
 	j->in.size = m->qm.size;
 	j->in.sender = queue_env_sender(&m->env);
 	j->in.rcpts = m->rcpts;
 	j->in.deadline_ms = router_now_ms() + r->cfg->scan_timeout_ms;
 	j->scanner_timeout_ms = r->cfg->scanner_timeout_ms;
-	j->scanners = r->cfg->scanners;
-	j->states = r->states;
-	j->nscanners = r->cfg->nscanners;
+	j->scanners = m->scanners;	/* the message's own: router_policy.c */
+	j->states = m->states;
+	j->nscanners = m->nscanners;
 	j->owner = m;
 	if (scan_pool_submit(r->pool, j) < 0) {
 		close(j->in.fd);
@@ -161,7 +162,7 @@ void router_scan_submit(struct router *r, struct rmsg *m)
 		return;
 	}
 	if (rc < 0)
-		msg_answer(m, QQ_NOMEM, "error", NULL, "cannot dup the mess fd for the scanner");
+		msg_finish(m, SQ_TEMP_BUSY, "error", NULL, "cannot dup the mess fd for the scanner");
 }
 
 /* drain_wait - move parked messages into the pool while it has room */
@@ -176,7 +177,7 @@ static void drain_wait(struct router *r)
 		r->scan_wait_head = m->wait_next;
 		m->parked = 0;
 		if (rc < 0)
-			msg_answer(m, QQ_NOMEM, "error", NULL, "cannot dup the mess fd for the scanner");
+			msg_finish(m, SQ_TEMP_BUSY, "error", NULL, "cannot dup the mess fd for the scanner");
 	}
 	if (!r->scan_wait_head)
 		r->scan_wait_tail = NULL;
@@ -208,14 +209,17 @@ void router_scan_done(struct router *r)
 
 		close(j->in.fd);
 		m->in_pool = 0;
-		if (m->stage == ST_SCAN)
-			msg_drive(m);
-		else if (m->stage == ST_REPLY) {
+		if (m->stage == ST_SCAN && !m->scanned) {
+			m->v = j->verdict;
+			m->scanned = 1;
+			msg_step(m);
+		} else if (m->stage == ST_ANSWER) {
 			if (m->abort_pending)
 				queue_msg_abort(&m->qm);
 			router_reap_later(m);
 		}
-		/* ST_COMMIT: accepted after a scan timeout; the sync thread has it */
+		/* past SCAN: the deadline decided (its verdict is m->v) and the
+		 * message moved on; the sync thread may have it */
 		j = next;
 	}
 	drain_wait(r);

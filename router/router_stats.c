@@ -33,7 +33,7 @@ static const char *outcome(const struct rmsg *m)
 {
 	if (m->action == ACTION_QUARANTINE && !m->action_failed)
 		return "quarantine";
-	if (m->dropped)
+	if (m->status == SQ_DROPPED)
 		return "drop";
 	switch (m->reply.plain) {
 	case QQ_OK:
@@ -78,7 +78,7 @@ void router_stats_answer(struct router *r, struct rmsg *m, int64_t ms)
 
 	switch (m->reply.plain) {
 	case QQ_OK:
-		if (m->dropped)
+		if (m->status == SQ_DROPPED)
 			s->dropped++;
 		else
 			s->accepted++;

@@ -229,23 +229,6 @@ void router_sync_done(struct router *r)
 		struct rmsg *m = list;
 
 		list = m->sync_next;
-		if (m->action == ACTION_QUARANTINE) {
-			if (m->action_failed)
-				msg_answer(m, QQ_TEMP, "quarantine-failed",
-					   "Message could not be quarantined, try again later (#4.3.0)", NULL);
-			else if (r->cfg->quarantine_then == ACTION_DROP) {
-				m->dropped = 1;
-				msg_answer(m, QQ_OK, m->verdict, NULL, NULL);
-			}
-			else
-				msg_answer(m, QQ_PERM, m->verdict, m->reject_text, NULL);
-			continue;
-		}
-		if (m->qm.flags & QUEUE_MSG_TODO && m->qm.err.status == QUEUE_OK) {
-			m->rq->committed++;
-			m->rq->fail_streak = 0;
-			msg_answer(m, QQ_OK, m->verdict, NULL, NULL);
-		} else
-			router_queue_error(m, &m->qm.err);
+		msg_step(m);	/* the COMMIT stage answers from what the thread did */
 	}
 }

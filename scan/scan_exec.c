@@ -72,13 +72,14 @@
  *	EXEC_MAX_WORDS words, or QHPSIRC equals QHPSIRN or is outside 0..255.
  *	scan(): exit QHPSIRC gives SCAN_INFECTED named after the virus when
  *	the output has a clamdscan-style "<path>: <name> FOUND" line, else
- *	"QHPSI scanner exit <rc>".  SCAN_ERROR texts: "exec: <cmd> exited
+ *	no name (the reject text then says "a virus").  SCAN_ERROR texts: "exec: <cmd> exited
  *	<n>: <first output line>", "exec: <cmd> killed by signal <n>: ...",
  *	"exec: <cmd> killed after <n> ms" (deadline; ", cancelled" when
  *	cancelled), "exec: cannot run <cmd>: <errno text>" (not found, not
  *	executable), "exec: cannot reopen the message: ...", and "cancelled"
  *	or "deadline passed" when that was so before the scanner started.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -88,7 +89,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -224,6 +225,45 @@ static int exec_high(int fd)
 	return n;
 }
 
+/* exec_pidfd - a pidfd for pid (Linux 5.3), or -1: the tick then notices
+ * the exit.  By syscall number: musl, which sluice-queue's direct mode is
+ * linked with, has no pidfd_open() wrapper. */
+static int exec_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* exec_closefrom - a file action closing every fd from 3 on.  glibc has
+ * posix_spawn_file_actions_addclosefrom_np(); elsewhere (musl: direct mode,
+ * one thread) each fd open now is closed by name, from /proc/self/fd. */
+static int exec_closefrom(posix_spawn_file_actions_t *fa)
+{
+#ifdef __GLIBC__
+	return posix_spawn_file_actions_addclosefrom_np(fa, 3);
+#else
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int rc = 0, self = d ? dirfd(d) : -1;
+
+	if (!d)
+		return errno;
+	while (!rc && (e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd > 2 && fd != self)
+			rc = posix_spawn_file_actions_addclose(fa, fd);
+	}
+	closedir(d);
+	return rc;
+#endif
+}
+
 /* exec_spawn - start the child; 0 with *pid and *out (the pipe's read end), else -1 and v set */
 static int exec_spawn(const struct exec_state *st, const struct scan_input *in, pid_t *pid,
 		      int *out, struct scan_verdict *v)
@@ -264,7 +304,7 @@ static int exec_spawn(const struct exec_state *st, const struct scan_input *in, 
 			      : posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 		rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 		rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-		rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+		rc = rc ? rc : exec_closefrom(&fa);
 		if (rc == 0 && (rc = posix_spawnattr_init(&at)) == 0) {
 			rc = posix_spawnattr_setsigmask(&at, &none);
 			rc = rc ? rc : posix_spawnattr_setsigdefault(&at, &all);
@@ -330,7 +370,7 @@ static int exec_wait(struct exec_state *st, const struct scan_input *in, pid_t p
 {
 	int64_t start = scan_now_ms();
 	int64_t limit = in->deadline_ms ? in->deadline_ms : start + EXEC_NODEADLINE_MS;
-	int pidfd = pidfd_open(pid, 0), piped = 1, rc = -1, i;
+	int pidfd = exec_pidfd(pid), piped = 1, rc = -1, i;
 
 	for (;;) {
 		struct pollfd pf[2] = { { piped ? out : -1, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
@@ -432,7 +472,7 @@ static void exec_verdict(struct exec_state *st, int status, const struct exec_ou
 		if (exec_found(o, name, sizeof name))
 			scan_verdict_set(v, SCAN_INFECTED, SCANNER, "%s", name);
 		else
-			scan_verdict_set(v, SCAN_INFECTED, SCANNER, "QHPSI scanner exit %d", st->rc);
+			scan_verdict_set(v, SCAN_INFECTED, SCANNER, NULL);	/* no name: "a virus" */
 		return;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == st->rn) {

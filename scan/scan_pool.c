@@ -65,13 +65,6 @@ struct scan_pool {
 	void *notify_arg;
 };
 
-int64_t scan_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* run_one - scanner i of the job in the calling thread; the verdict in *v,
  * its headers in *h; 0, or -1 when the message's deadline had passed */

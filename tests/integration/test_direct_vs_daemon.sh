@@ -10,6 +10,13 @@
 # of binary data with CRLF, NULs and no final newline; an empty message; a
 # bounce (empty sender); 60 recipients; an s/qmail Q record (not copied to
 # intd).  The mess file must also be the Received line + the input exactly.
+#
+# Then the same answers: a QHPSI scanner (a script: exit 1 for a virus, 7 for
+# a failure, 0 for clean) run by direct mode and by the daemon's exec backend
+# (SLUICE_SCANNERS=exec), under every custom-error convention (none,
+# notqmail, simscan, indimail) and REJECTVIRUS 0, 1 and 2: the same exit code
+# and the same text for clean, infected and failing scans, and for a tagged
+# message (REJECTVIRUS=0) the same committed bytes after the Received line.
 . "$(dirname "$0")/lib.sh"
 lib_init
 
@@ -87,4 +94,49 @@ if grep -q 'Q' <(tr '\0' '\n' <"$O/q-record.daemon.intd" | cut -c1); then
 	fail "Q record copied to intd"
 fi
 daemon_stop
+
+cat >"$WORK/qhpsi" <<'EOT'
+#!/bin/sh
+for f; do :; done
+grep -q 'PARITY-VIRUS' "$f" && exit 1
+grep -q 'PARITY-FAIL' "$f" && exit 7
+exit 0
+EOT
+chmod +x "$WORK/qhpsi"
+mkmsg "$M/p-clean.eml"
+mkmsg "$M/p-virus.eml" "X-Payload: PARITY-VIRUS"
+mkmsg "$M/p-fail.eml" "X-Payload: PARITY-FAIL"
+# fd - the custom-error fd of a convention
+fd() { case $1 in notqmail) echo 6 ;; simscan) echo 4 ;; indimail) echo 2 ;; *) echo 6 ;; esac; }
+n=0
+for conv in none notqmail simscan indimail; do
+	for rv in 1 2 0; do
+		S=(QHPSI="$WORK/qhpsi" REJECTVIRUS=$rv SLUICE_CUSTOM_ERROR=$conv)
+		daemon_start SLUICE_SCANNERS=exec "${S[@]}"
+		for kind in clean virus fail; do
+			run_qq SLUICE_MODE=direct "${S[@]}" -m "$M/p-$kind.eml" -e "$(fd $conv)"
+			d_rc=$QQ_RC d_text=$QQ_TEXT d_queued=$(count todo)
+			if [ "$d_queued" = 1 ]; then
+				tail -n +2 "$(mess_of "$(todo_files)")" >"$O/p.direct"
+				[ "$kind" != virus ] || cp "$O/p.direct" "$O/p.tagged"
+				clear_queues
+			fi
+			run_qq -m "$M/p-$kind.eml" -e "$(fd $conv)"
+			[ "$QQ_RC" = "$d_rc" ] && [ "$QQ_TEXT" = "$d_text" ] ||
+				fail "$conv REJECTVIRUS=$rv $kind: direct exit $d_rc '$d_text', daemon exit $QQ_RC '$QQ_TEXT'"
+			wait_idle
+			[ "$(count todo)" = "$d_queued" ] ||
+				fail "$conv REJECTVIRUS=$rv $kind: direct mode queued $d_queued, the daemon $(count todo)"
+			if [ "$d_queued" = 1 ]; then
+				tail -n +2 "$(mess_of "$(todo_files)")" | cmp -s - "$O/p.direct" ||
+					fail "$conv REJECTVIRUS=$rv $kind: committed bytes differ: $(tail -n +2 "$(mess_of "$(todo_files)")" | diff - "$O/p.direct" | head -5)"
+				clear_queues
+			fi
+			n=$((n + 1))
+		done
+		daemon_stop
+	done
+done
+grep -q 'X-QHPSI: Virus found' "$O/p.tagged" || fail "REJECTVIRUS=0 did not tag the infected message"
+say "ok: $n cases, direct mode and the daemon answer alike (exit codes, texts, tagged bytes)"
 say "ok"

@@ -544,11 +544,17 @@ static void test_qhpsi_infected(void **unused)
 	r = run(&d, MSG "VIRUS\n", strlen(MSG) + 6, ENV2, sizeof ENV2, -1);
 	assert_int_equal(r.code, 0);
 	assert_nothing_queued("REJECTVIRUS=2");
-	/* REJECTVIRUS=0: accepted as it is */
+	/* REJECTVIRUS=0: accepted and tagged as IndiMail does, with the
+	 * daemon's own headers after the Received line */
 	d.reject_virus = 0;
 	r = run(&d, MSG "VIRUS\n", strlen(MSG) + 6, ENV2, sizeof ENV2, -1);
 	assert_int_equal(r.code, 0);
-	check_committed(&r, MSG "VIRUS\n", strlen(MSG) + 6, ENV2, sizeof ENV2 - 1);
+	{
+		static const char tagged[] = "X-QHPSI: Virus found\nX-Sluice-Verdict: infected\n"
+			"X-Virus-Scanned: sluice " SLUICE_VERSION " (exec)\n" MSG "VIRUS\n";
+
+		check_committed(&r, tagged, sizeof tagged - 1, ENV2, sizeof ENV2 - 1);
+	}
 }
 
 /* a scanner that hangs is killed at the deadline: 71, nothing queued */
@@ -687,11 +693,11 @@ static void test_custom_notqmail(void **unused)
 	r = run_msg(&d, 4);
 	assert_int_equal(r.code, 31);
 	assert_int_equal(r.textlen, 0);
-	/* a scanner failure is no rejection: plain 71, no text */
+	/* a scanner failure: the daemon's answer, 82 + "Z..." (4.3.0) */
 	d.qhpsi = script("fails", "exit 7");
 	r = run_msg(&d, 6);
-	assert_int_equal(r.code, 71);
-	assert_int_equal(r.textlen, 0);
+	assert_int_equal(r.code, 82);
+	assert_string_equal(r.text, "ZMessage could not be scanned, try again later (#4.3.0)");
 	/* accepted: nothing on fd 6 */
 	d.qhpsi = script("clean", "exit 0");
 	r = run_msg(&d, 6);
