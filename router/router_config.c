@@ -62,6 +62,8 @@ static const struct {
 	{ "SLUICE_ON_VIRUS", "reject", "reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_BANNED", "reject", "reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_SPAM", "reject", "reject | defer | drop | accept | tag | quarantine" },
+	{ "SLUICE_CONTROL", "/var/qmail/control", "simscan's policy files (simcontrol.cdb, simcontrol, ssattach)" },
+	{ "SLUICE_POLICY_SENDER", "relay", "when the sender's policy entries count: relay | always | never" },
 	{ "SLUICE_ON_LIMIT", "reject", "limit hit, unopenable structure: reject | defer | drop | accept | tag | quarantine" },
 	{ "SLUICE_ON_ERROR", "defer", "scanner failure or timeout: defer | accept" },
 	{ "REJECTVIRUS", "", "IndiMail: 0 accept and tag, 1 reject, 2 drop (sets SLUICE_ON_VIRUS)" },

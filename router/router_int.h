@@ -8,6 +8,7 @@
 #include <ev.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "router.h"
 
@@ -129,10 +130,14 @@ struct router {
 	struct rqueue *pick_last;
 	unsigned pick_uses;	/* messages given pick_last since it was chosen */
 	struct queue_uids uids;
-	char scanned_by[256];
+	char scanned_by[256];	/* X-Virus-Scanned: "sluice 0.1.0 (clamav 1.4.6, attach)" */
 	int reloading;		/* a reload thread runs */
 	int want_path;		/* a scanner needs the mess file's path (exec) */
-	ev_timer reload_w;	/* SLUICE_RELOAD_CHECK: signature DB changed? */	/* X-Virus-Scanned: "sluice 0.1.0 (clamav 1.4.6, attach)" */
+	ev_timer reload_w;	/* SLUICE_RELOAD_CHECK: signature DB or policy changed? */
+	struct control_policy *policy;	/* the control directory's, or NULL (router_policy.c) */
+	char policy_dir[4096];
+	int policy_failed;	/* the files as policy_bad failed to load: not again */
+	struct stat policy_bad[3];
 	unsigned inflight;
 	uint64_t bytes_inflight;
 	struct rmsg *all;
@@ -199,6 +204,10 @@ void router_policy_stop(struct router *);
 void router_policy_reload(struct router *);
 /* router_policy_apply - m's scanners and actions; 0, or -1 when answered */
 int router_policy_apply(struct rmsg *);
+/* router_policy_input - the policy's hooks and spam settings into a job's input */
+void router_policy_input(struct rmsg *, struct scan_input *);
+/* router_policy_applied - "example.com,joe@example.com" for the log, or NULL */
+const char *router_policy_applied(const struct rmsg *);
 void router_policy_fini(struct rmsg *);
 
 /* router_action.c (sync thread) */

@@ -730,6 +730,7 @@ static void on_stats(struct ev_loop *loop, ev_io *w, int revents)
 static void on_reload_check(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	router_scan_check(w->data);
+	router_policy_reload(w->data);	/* a new simcontrol.cdb, without a restart */
 }
 
 static void begin_stop(struct router *r, const char *why)
@@ -782,6 +783,7 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	router_admit(r);	/* the limits may have changed */
 	fprintf(stderr, "sluiced: SIGHUP: reloading scanners\n");
 	router_scan_reload(r);
+	router_policy_reload(r);
 }
 
 /* on_health - the health thread has fresh figures (router_pick.c) */

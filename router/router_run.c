@@ -252,6 +252,11 @@ int router_run(struct router_config *c)
 		fprintf(stderr, "sluiced: fatal: %s\n", err);
 		goto out;
 	}
+	if (router_policy_start(&r, err, sizeof err) < 0) {
+		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		router_scan_stop(&r);
+		goto out;
+	}
 	/* the watchers first: the sync and health threads wake the loop
 	 * through its ev_async watchers */
 	router_loop_init(&r);
@@ -276,6 +281,7 @@ int router_run(struct router_config *c)
 	router_health_stop(&r);
 	router_sync_stop(&r);
 	router_scan_stop(&r);
+	router_policy_stop(&r);
 	ev_loop_destroy(r.loop);
 	fprintf(stderr, "sluiced: stopped: accepted %lu rejected %lu deferred %lu failed %lu\n",
 		r.st.accepted, r.st.rejected, r.st.deferred, r.st.failed);

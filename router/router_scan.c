@@ -128,6 +128,7 @@ static int submit(struct router *r, struct rmsg *m)
 	j->in.rcpts = m->rcpts;
 	j->in.deadline_ms = router_now_ms() + r->cfg->scan_timeout_ms;
 	j->scanner_timeout_ms = r->cfg->scanner_timeout_ms;
+	router_policy_input(m, &j->in);
 	j->scanners = m->scanners;	/* the message's own: router_policy.c */
 	j->states = m->states;
 	j->nscanners = m->nscanners;

@@ -4,7 +4,7 @@
  *	router_log() writes the multilog-friendly line (no timestamp: multilog
  *	adds one):
  *	  msg queue1 id 123 qp 456 uid 7 from <a@b> rcpts 2 bytes 4211
- *	      verdict clean action commit exit 0 ms 12 [why ...]
+ *	      verdict clean action commit exit 0 ms 12 [policy <entries>] [why ...]
  *	exit shows "31/82" when a custom-error code replaces the plain one
  *	whenever the convention's fd is open.
  *	router_stats_answer() counts answers by outcome, by verdict and latency
@@ -48,20 +48,25 @@ static const char *outcome(const struct rmsg *m)
 
 void router_log(const struct rmsg *m, int64_t ms)
 {
-	char from[256], why[320];
+	char from[256], why[320], pol[540] = "";
+	const char *applied = router_policy_applied(m);
 
 	safe(from, sizeof from, m->env.buf ? queue_env_sender(&m->env) : NULL);
+	if (applied) {
+		memcpy(pol, " policy ", 8);
+		safe(pol + 8, sizeof pol - 8, applied);
+	}
 	snprintf(why, sizeof why, "%s", m->why);
 	for (char *p = why; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	/* "exit 31/82": plain code, and the custom one used when its fd is open */
-	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s action %s exit %d%s%.0d ms %lld%s%s\n",
+	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s action %s exit %d%s%.0d ms %lld%s%s%s\n",
 		m->rq ? m->rq->name : "-", m->have_qm ? (unsigned long)m->qm.id : 0UL,
 		(long)m->pid, (long)m->uid, from, m->env.nrcpt,
 		m->have_qm ? (long long)m->qm.size : 0LL, m->verdict ? m->verdict : "none",
 		outcome(m), m->reply.plain, m->reply.code != m->reply.plain ? "/" : "",
-		m->reply.code != m->reply.plain ? m->reply.code : 0, (long long)ms,
+		m->reply.code != m->reply.plain ? m->reply.code : 0, (long long)ms, pol,
 		*why ? " why " : "", why);
 }
 

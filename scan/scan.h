@@ -90,6 +90,18 @@ struct scan_input {
 	int relayclient;	/* RELAYCLIENT was set: a local or trusted sender */
 	int want_headers;	/* the message will be tagged: spam scanners fill hdr */
 	struct scan_headers *hdr;	/* this scanner's header buffer, or NULL */
+	/* the message's policy on attachment names (attach, and clamav's
+	 * checks of what it unpacks): NULL, the backend's own SLUICE_BANNED;
+	 * else called with each name as Windows would open it (path and
+	 * trailing dots gone): 1 banned, 0 not, -1 the backend's own list
+	 * decides */
+	int (*banned)(void *arg, const char *name, size_t len);
+	void *banned_arg;
+	const void *policy;	/* opaque: for the router's own backends (regex=) */
+	/* the message's policy for spam scanners (0 / NULL: their settings) */
+	double spam_hits;	/* spam at a score >= this */
+	uint64_t spam_maxsize;	/* larger messages are not checked */
+	const char *spam_user;	/* spamd's User: */
 };
 
 /* Settings every backend may read; filled by the daemon from the environment. */

@@ -56,6 +56,7 @@ struct attach_state {
 
 struct hit {
 	const struct attach_ban *ban;
+	const struct scan_input *in;
 	int found;
 	char name[sizeof ((struct scan_verdict *)0)->name];
 };
@@ -118,6 +119,51 @@ static int ends_with(const char *s, size_t n, const char *suf, size_t slen)
 	return 1;
 }
 
+/* norm - what Windows opens of s[0..n): s[*start..*end) */
+static void norm(const char *s, size_t n, size_t *start, size_t *end)
+{
+	size_t prev;
+
+	do {			/* what Windows drops from the end of a name */
+		prev = n;
+		while (n && s[n - 1] && strchr(" .\t\r\n", s[n - 1]))
+			n--;
+		while (n && !s[n - 1])
+			n--;
+		if (ends_with(s, n, "::$data", 7))
+			n -= 7;
+	} while (n != prev);
+	for (*start = n; *start && s[*start - 1] != '/' && s[*start - 1] != '\\'; (*start)--)
+		;
+	*end = n;
+}
+
+/* policy - the message's policy on the normalised s[0..n): 1 banned, 0
+ * not, -1 the backend's own list decides */
+static int policy(const struct scan_input *in, const char *s, size_t n)
+{
+	size_t start, end;
+
+	norm(s, n, &start, &end);
+	return in->banned(in->banned_arg, s + start, end - start);
+}
+
+int scan_attach_banned_for(const struct attach_ban *b, const struct scan_input *in, const char *name,
+			   size_t len)
+{
+	const char *nul;
+	int r;
+
+	if (!in || !in->banned)
+		return scan_attach_banned(b, name, len);
+	if ((r = policy(in, name, len)) < 0)
+		return scan_attach_banned(b, name, len);
+	/* Windows APIs stop at a NUL: "a.exe\0.txt" opens as a.exe */
+	if (!r && (nul = memchr(name, 0, len)))
+		r = policy(in, name, (size_t)(nul - name)) > 0;
+	return r;
+}
+
 /* match - the normalised s[0..n) against the list */
 static int match(const struct attach_ban *b, const char *s, size_t n)
 {
@@ -154,7 +200,7 @@ static int on_name(void *ctx, const char *name, size_t len, enum mime_origin o)
 {
 	struct hit *h = ctx;
 
-	if (!scan_attach_banned(h->ban, name, len))
+	if (!scan_attach_banned_for(h->ban, h->in, name, len))
 		return 0;
 	h->found = 1;
 	scan_mime_printable(h->name, MIME_NAME_SHOWN + 1, name, len);
@@ -186,7 +232,7 @@ static void attach_scan(void *state, const struct scan_input *in, struct scan_ve
 				   .deadline_ms = in->deadline_ms,
 				   .cancel = in->cancel };
 	struct mime_result res;
-	struct hit h = { .ban = st->ban };
+	struct hit h = { .ban = st->ban, .in = in };
 	enum mime_status ms;
 
 	atomic_fetch_add_explicit(&st->scans, 1, memory_order_relaxed);

@@ -144,6 +144,7 @@ struct clam_scanctx {
 	volatile int *cancel;
 	const char *stopped;	/* why clam_precache() stopped the scan */
 	const struct attach_ban *ban;
+	const struct scan_input *in;	/* its banned() is the message's policy */
 	int banned;		/* a callback found a banned name */
 	char name[sizeof ((struct scan_verdict *)0)->name];
 	/* the files open above the current one, by level, and what they yielded */
@@ -218,7 +219,7 @@ static int clam_ban_name(void *arg, const char *name, size_t len, enum mime_orig
 {
 	struct clam_scanctx *ctx = arg;
 
-	if (ctx->banned || !scan_attach_banned(ctx->ban, name, len))
+	if (ctx->banned || !scan_attach_banned_for(ctx->ban, ctx->in, name, len))
 		return ctx->banned;
 	ctx->banned = 1;
 	scan_mime_printable(ctx->name, MIME_NAME_SHOWN + 1, name, len);
@@ -629,7 +630,7 @@ static const char *clam_limit_words(const char *virname)
 static void clamav_scan(void *state, const struct scan_input *in, struct scan_verdict *v)
 {
 	struct clam_state *st = state;
-	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel, .ban = st->ban,
+	struct clam_scanctx ctx = { .deadline_ms = in->deadline_ms, .cancel = in->cancel, .ban = st->ban, .in = in,
 				    .top = -1 };
 	struct clam_msgbuf msgs = { .len = 0 };
 	struct clam_engine *e;

@@ -236,5 +236,9 @@ struct attach_ban *scan_attach_ban_parse(const char *list);
 void scan_attach_ban_free(struct attach_ban *);
 /* scan_attach_banned - does name (as decoded) match the list once normalised? */
 int scan_attach_banned(const struct attach_ban *, const char *name, size_t len);
+/* scan_attach_banned_for - the same for one message: its policy's
+ * in->banned when set (-1 from it: the list decides), else the list */
+int scan_attach_banned_for(const struct attach_ban *, const struct scan_input *, const char *name,
+			   size_t len);
 
 #endif

@@ -425,7 +425,7 @@ static void rspamd_scan(void *state, const struct scan_input *in, struct scan_ve
 	char why[512] = "", *buf;
 
 	__atomic_fetch_add(&st->set.scans, 1, __ATOMIC_RELAXED);
-	if ((uint64_t)in->size > st->maxsize) {
+	if ((uint64_t)in->size > (in->spam_maxsize ? in->spam_maxsize : st->maxsize)) {
 		scan_verdict_set(v, SCAN_CLEAN, SCANNER, "not checked: over SLUICE_SPAM_MAXSIZE");
 		__atomic_fetch_add(&st->skipped, 1, __ATOMIC_RELAXED);
 		return;

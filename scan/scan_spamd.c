@@ -173,7 +173,7 @@ static int spamd_probe(void *ctx, struct scan_server *s, int64_t deadline)
 /* user_of - the User: value, or NULL: a name of printable non-blank ASCII */
 static const char *user_of(const struct spamd *st, const struct scan_input *in)
 {
-	const char *u = st->user, *p;
+	const char *u = in->spam_user ? in->spam_user : st->user, *p;
 
 	if (u && !strcmp(u, "%r"))
 		u = in->rcpts ? in->rcpts[0] : NULL;
@@ -246,8 +246,9 @@ static int try_one(struct spamd *st, struct scan_server *s, const struct scan_in
 		return TRY_DONE;
 	}
 	{
-		double threshold = st->hits > 0 ? st->hits : r.required;
-		int spam = st->hits > 0 ? r.score >= st->hits : r.spam;
+		double hits = in->spam_hits > 0 ? in->spam_hits : st->hits;
+		double threshold = hits > 0 ? hits : r.required;
+		int spam = hits > 0 ? r.score >= hits : r.spam;
 		char syms[200] = "";
 
 		if (!strcmp(cmd, "SYMBOLS")) {
@@ -281,12 +282,12 @@ static void spamd_scan(void *state, const struct scan_input *in, struct scan_ver
 	struct spamd *st = state;
 	unsigned long long tried = 0;
 	char why[512] = "", *buf;
+	uint64_t maxsize = in->spam_maxsize ? in->spam_maxsize : st->maxsize;
 
 	__atomic_fetch_add(&st->set.scans, 1, __ATOMIC_RELAXED);
-	if ((uint64_t)in->size > st->maxsize || (in->relayclient && !st->relay)) {
+	if ((uint64_t)in->size > maxsize || (in->relayclient && !st->relay)) {
 		scan_verdict_set(v, SCAN_CLEAN, SCANNER, "not checked: %s",
-				 (uint64_t)in->size > st->maxsize ? "over SLUICE_SPAM_MAXSIZE"
-								  : "relay client");
+				 (uint64_t)in->size > maxsize ? "over the spam size limit" : "relay client");
 		__atomic_fetch_add(&st->skipped, 1, __ATOMIC_RELAXED);
 		return;
 	}
