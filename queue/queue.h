@@ -12,6 +12,9 @@
  *	queue_commit()      for a whole batch: fsync data, fsync directories,
  *	                    link todo/<id> (the commit point), fsync todo/,
  *	                    trigger, remove pid/ markers
+ *	queue_round_*()     the same as a pipeline of rounds, each owned by its
+ *	                    caller: a round links the batch the previous one
+ *	                    synced and syncs the next (sluiced's sync thread)
  *	queue_msg_abort()   remove whatever the message made
  *
  *	queue_recover() removes, at start, every message a dead writer of ours
@@ -138,53 +141,113 @@ int queue_sync_parse(const char *, enum queue_sync *);
 
 /*
  * queue_commit - commit a batch of messages (each after queue_msg_intd())
- *	with one round of fsyncs: data of every message, then each directory
- *	once, then todo links, then each todo/ directory once, then one trigger
- *	per queue.  Messages may belong to different queues.  Returns the number
- *	committed; a message that failed is aborted and its m->err says why.
+ *	with two rounds of fsyncs: first the data of every message and each
+ *	directory once; then the todo/ links, each todo/ directory once, and
+ *	one trigger per queue.  Messages may belong to different queues.
+ *	Returns the number committed; a message that failed is aborted (or,
+ *	when only its todo/ fsync failed, kept) and its m->err says why.
  *	Committed messages have their fds closed except m->fd when keep_fd.
  */
 size_t queue_commit(struct queue_msg **v, size_t n, enum queue_sync, int keep_fd);
 /*
- * queue_commit_step - the pipelined form the daemon's sync thread uses: link
- *	the todo/ entries of `link` (synced by an earlier step), then one round
+ * queue_commit_step - one whole round of the pipelined group commit: link
+ *	the todo/ entries of `link` (synced by an earlier round), then one round
  *	of fsyncs for their todo/ directories together with the data and
  *	directories of `prep`, which become QUEUE_MSG_SYNCED.  Returns the
- *	number of `link` messages committed.
+ *	number of `link` messages committed.  queue_round_begin() and
+ *	queue_round_end() back to back on a round of its own.
  */
 size_t queue_commit_step(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
 			 enum queue_sync, int keep_fd);
-/*
- * queue_step_begin, queue_step_end - queue_commit_step() in two halves:
- *	begin links `link` and starts the round of fsyncs on the helper
- *	threads; end waits for it, finishes and returns what commit_step
- *	returns.  In between the caller may write the next batch's files (the
- *	round does not cover them); done(arg), if not NULL, is called when the
- *	round's last fsync is done, or at once when no helper thread runs it
- *	(see queue_fsync_start).  One step per thread at a time (a second begin
- *	aborts); both arrays must stay valid until the end.
- */
-void queue_step_begin(struct queue_msg **prep, size_t np, struct queue_msg **link, size_t nl,
-		      enum queue_sync, void (*done)(void *), void *arg);
-size_t queue_step_end(int keep_fd);
 
-/* queue_fsync_threads - issue a batch's fsyncs from n threads at once (the
+/*
+ * A round of fsyncs issued together (queue_fsync.c).  The caller owns it (a
+ * local, a member of its own state); zeroed, it is closed.  Its fields are
+ * queue_fsync.c's: the pool's helper threads use them, under the pool's
+ * lock, from queue_fsync_start() until queue_fsync_wait() returns.
+ */
+struct queue_fsync {
+	const int *fds;
+	int *errs;
+	size_t n, next, left;	/* fds; the next to claim; not yet done */
+	int syncfs;		/* syncfs() the fds, not fsync() */
+	int open;		/* started, not yet waited for */
+	int posted;		/* on the pool's list: helpers may take its fds */
+	void (*done)(void *);
+	void *arg;
+	struct queue_fsync *link;	/* the pool's list of rounds with fds to claim */
+};
+
+/* queue_fsync_threads - issue a round's fsyncs from n threads at once (the
  * journal then commits them together); 0 until called.  -1 if fewer started */
 int queue_fsync_threads(unsigned n);
 /* queue_fsync_all - fsync each fd; errs[i] = 0 or its errno */
 void queue_fsync_all(const int *fds, size_t n, int *errs);
-/* queue_fsync_start, queue_fsync_wait - queue_fsync_all() in two halves: the
- * helpers start the round, the caller does other work, then waits (and helps).
- * syncfs: syncfs() each fd instead (one fd per filesystem).  done(arg), if
- * not NULL, is called once the last fd is done, by whichever thread did it (a
- * helper or the waiter), with the pool's lock held: it must only signal, and
- * the waiter must not hold a lock done() takes.  Without helpers it is called
- * at once: nothing runs before the wait, which then does every fsync.  One
- * round per thread at a time (a second start aborts; queue_fsync_all() in
- * between fsyncs in turn); fds and errs must stay valid until the wait. */
-void queue_fsync_start(const int *fds, size_t n, int *errs, int syncfs,
-		       void (*done)(void *), void *arg);
-void queue_fsync_wait(void);
+/*
+ * queue_fsync_start, queue_fsync_wait - queue_fsync_all() in two halves on
+ *	a round the caller owns: the helpers start on it, the caller does other
+ *	work, then waits (and helps with what no helper has taken).  syncfs:
+ *	syncfs() each fd instead (one fd per filesystem).  done(arg), if not
+ *	NULL, is called once the last fd is done, by whichever thread did it
+ *	(a helper or the waiter), with the pool's lock held: it must only
+ *	signal, and the waiter must not hold a lock done() takes.  Without
+ *	helpers it is called at once: nothing runs before the wait, which then
+ *	does every fsync.  Rounds of different owners (threads, or several
+ *	rounds of one thread) run side by side.  start returns 0, or -1 with
+ *	EBUSY when this round is open already (nothing started).  fds, errs
+ *	and the round must stay valid until the wait; a wait on a closed round
+ *	returns at once.
+ */
+int queue_fsync_start(struct queue_fsync *, const int *fds, size_t n, int *errs, int syncfs,
+		      void (*done)(void *), void *arg);
+void queue_fsync_wait(struct queue_fsync *);
+
+/*
+ * A round of the pipelined group commit (queue_round.c), owned by its
+ * caller: sluiced's sync thread keeps one for its life.  It holds the
+ * round's fd table, its syncfs table (QUEUE_SYNC_FS) and its fsync round;
+ * zeroed (or queue_round_init()) it is closed.  Fields are queue_round.c's.
+ */
+#define QUEUE_ROUND_FDS 1024	/* distinct fds of one round; past them E2BIG */
+#define QUEUE_ROUND_FS 64	/* filesystems of a syncfs round; more: synced at begin */
+struct queue_round {
+	int fd[QUEUE_ROUND_FDS], err[QUEUE_ROUND_FDS];
+	size_t nfd;
+	int *idx;		/* per prep message: its entries in fd[] */
+	int *tidx;		/* per link message: its todo/ entry in fd[] */
+	struct queue_msg **prep, **link;
+	size_t np, nl;
+	enum queue_sync mode;
+	dev_t fsdev[QUEUE_ROUND_FS];	/* QUEUE_SYNC_FS: one fd per filesystem */
+	int fsfd[QUEUE_ROUND_FS], fserr[QUEUE_ROUND_FS];
+	size_t nfs;
+	int fserr_more;		/* a filesystem past fsfd[]: its syncfs errno */
+	int open;		/* begun, not yet ended */
+	struct queue_fsync sync;
+};
+void queue_round_init(struct queue_round *);
+/*
+ * queue_round_begin - the first half of a round: `link` messages (each
+ *	QUEUE_MSG_SYNCED by an earlier round) get their todo/ link, the commit
+ *	point; then the round's fsyncs start on the helper threads: those
+ *	todo/ directories and, for `prep`, the mess and intd files and their
+ *	mess/<n>, intd/ and pid/ directories.  done(arg) as for
+ *	queue_fsync_start().  Returns 0, or -1 with EBUSY when this round is
+ *	open already (nothing is done, the messages are untouched).  Both
+ *	arrays must stay valid until the end.
+ * queue_round_end - waits for the round, then finishes it: one trigger per
+ *	queue and the pid/ markers removed for the linked messages, and the
+ *	`prep` messages QUEUE_MSG_SYNCED, ready to be linked by the next round.
+ *	Returns the number of linked messages committed without error (0 for
+ *	a closed round).
+ *	Between the two the caller may write the next batch's files: the round
+ *	does not cover them.  Under load each round's journal commit serves
+ *	two batches.
+ */
+int queue_round_begin(struct queue_round *, struct queue_msg **prep, size_t np,
+		      struct queue_msg **link, size_t nl, enum queue_sync,
+		      void (*done)(void *), void *arg);
+size_t queue_round_end(struct queue_round *, int keep_fd);
 
 /* queue_trigger - wake the queue's qmail-send (lock/trigger); errors ignored */
 void queue_trigger(struct queue *);

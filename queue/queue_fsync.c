@@ -4,10 +4,11 @@
  *	queue_fsync_all() fsyncs a set of fds and reports each one's errno.
  *	With queue_fsync_threads(n) > 0 it issues them from n helper threads
  *	and the caller at the same time.  queue_fsync_start() and
- *	queue_fsync_wait() are its two halves: the helpers start on the round
- *	and the caller is free until it waits (then it helps with what is
- *	left); an optional callback tells it when the round is done.  A round
- *	may be of syncfs() calls instead, one fd per filesystem.
+ *	queue_fsync_wait() are its two halves, on a round (struct
+ *	queue_fsync) the caller owns: the helpers start on the round and the
+ *	caller is free until it waits (then it helps with what is left); an
+ *	optional callback tells it when the round is done.  A round may be of
+ *	syncfs() calls instead, one fd per filesystem.
  *
  *	Concurrent fsyncs are what a journalling filesystem batches into one
  *	journal commit; issued one after another by one thread, each can cost
@@ -17,29 +18,29 @@
  *	fsynced.
  *
  *	The helper threads are process-wide: sluiced starts them once.  Without
- *	them (sluice-queue, tests) the caller does the fsyncs in turn.
+ *	them (sluice-queue, tests) the caller does the fsyncs in turn.  The
+ *	pool keeps no round of its own: it holds a list of the posted rounds
+ *	that still have fds to claim, oldest first, so that rounds of several
+ *	owners (or several rounds of one thread) run side by side, each
+ *	finished by its own waiter.  A round is never posted twice: a start on
+ *	an open round fails with EBUSY.
+ *
+ * DIAGNOSTICS
+ *	Each fd's errno in its slot of errs[]; nothing is logged.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "queue_int.h"
 
 static struct {
-	pthread_mutex_t mu, round_mu;
+	pthread_mutex_t mu;
 	pthread_cond_t go, done;
 	unsigned nthreads;
-	unsigned long gen;	/* bumped for each round */
-	const int *fds;
-	int *errs;
-	int syncfs;		/* the round's fds are syncfs()ed, not fsync()ed */
-	void (*done_fn)(void *);	/* called when the round's last fd is done */
-	void *done_arg;
-	size_t n, next, left;
+	struct queue_fsync *head, *tail;	/* posted rounds with fds left to claim */
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.round_mu = PTHREAD_MUTEX_INITIALIZER,
 	.go = PTHREAD_COND_INITIALIZER,
 	.done = PTHREAD_COND_INITIALIZER,
 };
@@ -61,36 +62,53 @@ static void in_turn(const int *fds, size_t n, int *errs, int syncfs)
 		errs[i] = sync_one(fds[i], syncfs);
 }
 
-/* work - claim fds of the current round until none is left; mu held */
-static void work(void)
+/* unlist - take a round whose every fd is claimed off the pool's list; mu held */
+static void unlist(struct queue_fsync *r)
 {
-	while (pool.next < pool.n) {
-		size_t i = pool.next++;
-		int e;
+	struct queue_fsync **pp, *prev = NULL;
 
-		pthread_mutex_unlock(&pool.mu);
-		e = sync_one(pool.fds[i], pool.syncfs);
-		pthread_mutex_lock(&pool.mu);
-		pool.errs[i] = e;
-		if (--pool.left == 0) {
-			pthread_cond_broadcast(&pool.done);
-			if (pool.done_fn)
-				pool.done_fn(pool.done_arg);
+	for (pp = &pool.head; *pp; prev = *pp, pp = &(*pp)->link)
+		if (*pp == r) {
+			*pp = r->link;
+			if (pool.tail == r)
+				pool.tail = prev;
+			break;
 		}
+	r->link = NULL;
+}
+
+/*
+ * claim - sync the next fd of round r; mu held, released meanwhile.  The
+ * round stays valid while one of its fds is claimed and not done: its
+ * waiter waits for left to reach 0, and nothing here touches the round
+ * after that.
+ */
+static void claim(struct queue_fsync *r)
+{
+	size_t i = r->next++;
+	int e;
+
+	if (r->next == r->n)
+		unlist(r);
+	pthread_mutex_unlock(&pool.mu);
+	e = sync_one(r->fds[i], r->syncfs);
+	pthread_mutex_lock(&pool.mu);
+	r->errs[i] = e;
+	if (--r->left == 0) {
+		pthread_cond_broadcast(&pool.done);
+		if (r->done)
+			r->done(r->arg);
 	}
 }
 
 static void *helper(void *arg)
 {
-	unsigned long seen = 0;
-
 	(void)arg;
 	pthread_mutex_lock(&pool.mu);
 	for (;;) {
-		while (pool.gen == seen)
+		while (!pool.head)
 			pthread_cond_wait(&pool.go, &pool.mu);
-		seen = pool.gen;
-		work();
+		claim(pool.head);
 	}
 	return NULL;
 }
@@ -98,7 +116,7 @@ static void *helper(void *arg)
 int queue_fsync_threads(unsigned n)
 {
 	pthread_attr_t a;
-	unsigned started = 0;
+	unsigned have;
 
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -109,84 +127,75 @@ int queue_fsync_threads(unsigned n)
 
 		if (pthread_create(&t, &a, helper, NULL) != 0)
 			break;
-		pool.nthreads++;
-		started++;
+		__atomic_add_fetch(&pool.nthreads, 1, __ATOMIC_RELEASE);
 	}
+	have = pool.nthreads;
 	pthread_mutex_unlock(&pool.mu);
 	pthread_attr_destroy(&a);
-	return pool.nthreads >= n ? 0 : -1;
+	return have >= n ? 0 : -1;
 }
 
-/* The round this thread started and has not yet waited for; when no helper
- * took it (posted 0), queue_fsync_wait() does its fsyncs. */
-static __thread struct {
-	const int *fds;
-	int *errs;
-	size_t n;
-	int syncfs, posted;
-	int open;		/* started, not yet waited for */
-} mine;
-
-void queue_fsync_start(const int *fds, size_t n, int *errs, int syncfs,
-		       void (*done)(void *), void *arg)
+int queue_fsync_start(struct queue_fsync *r, const int *fds, size_t n, int *errs, int syncfs,
+		      void (*done)(void *), void *arg)
 {
-	if (mine.open) {	/* would lose that round's fsyncs, or deadlock */
-		fprintf(stderr, "queue_fsync_start: a round is already open on this thread\n");
-		abort();
+	if (r->open) {		/* posting it again would lose its fsyncs */
+		errno = EBUSY;
+		return -1;
 	}
-	mine.open = 1;
-	mine.fds = fds;
-	mine.errs = errs;
-	mine.n = n;
-	mine.syncfs = syncfs;
-	mine.posted = 0;
-	if (n == 0 || pool.nthreads == 0) {
+	r->open = 1;
+	r->fds = fds;
+	r->errs = errs;
+	r->n = n;
+	r->next = 0;
+	r->left = n;
+	r->syncfs = syncfs;
+	r->posted = 0;
+	r->done = done;
+	r->arg = arg;
+	r->link = NULL;
+	if (n == 0 || __atomic_load_n(&pool.nthreads, __ATOMIC_ACQUIRE) == 0) {
 		if (done)	/* nothing runs before the wait: do not wait for it */
 			done(arg);
-		return;		/* done by queue_fsync_wait(), in turn */
+		return 0;	/* done by queue_fsync_wait(), in turn */
 	}
-	pthread_mutex_lock(&pool.round_mu);	/* one round at a time */
 	pthread_mutex_lock(&pool.mu);
-	pool.fds = fds;
-	pool.errs = errs;
-	pool.syncfs = syncfs;
-	pool.done_fn = done;
-	pool.done_arg = arg;
-	pool.n = n;
-	pool.next = 0;
-	pool.left = n;
-	pool.gen++;
+	if (pool.tail)
+		pool.tail->link = r;
+	else
+		pool.head = r;
+	pool.tail = r;
+	r->posted = 1;
 	pthread_cond_broadcast(&pool.go);
 	pthread_mutex_unlock(&pool.mu);
-	mine.posted = 1;
+	return 0;
 }
 
-void queue_fsync_wait(void)
+void queue_fsync_wait(struct queue_fsync *r)
 {
-	mine.open = 0;
-	if (!mine.posted) {
-		in_turn(mine.fds, mine.n, mine.errs, mine.syncfs);
-		mine.n = 0;
+	if (!r->open)
 		return;
+	if (!r->posted)
+		in_turn(r->fds, r->n, r->errs, r->syncfs);
+	else {
+		pthread_mutex_lock(&pool.mu);
+		while (r->next < r->n)	/* help with what no helper took yet */
+			claim(r);
+		while (r->left)
+			pthread_cond_wait(&pool.done, &pool.mu);
+		pthread_mutex_unlock(&pool.mu);
 	}
-	pthread_mutex_lock(&pool.mu);
-	work();
-	while (pool.left)
-		pthread_cond_wait(&pool.done, &pool.mu);
-	pool.n = pool.next = 0;	/* late helpers find nothing to claim */
-	pool.done_fn = NULL;
-	pthread_mutex_unlock(&pool.mu);
-	pthread_mutex_unlock(&pool.round_mu);
-	mine.posted = 0;
-	mine.n = 0;
+	r->open = r->posted = 0;
+	r->n = 0;
 }
 
 void queue_fsync_all(const int *fds, size_t n, int *errs)
 {
-	if (n == 1 || mine.open) {	/* one: no helper to wake; nested: in turn */
+	struct queue_fsync r = { 0 };
+
+	if (n == 1) {		/* one: no helper to wake */
 		in_turn(fds, n, errs, 0);
 		return;
 	}
-	queue_fsync_start(fds, n, errs, 0, NULL, NULL);
-	queue_fsync_wait();
+	queue_fsync_start(&r, fds, n, errs, 0, NULL, NULL);	/* r is closed: cannot fail */
+	queue_fsync_wait(&r);
 }

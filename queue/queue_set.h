@@ -1,10 +1,12 @@
 /*
- * queue_set.h - the admin tools' part of queue/ (sluice-mkqueue,
- * sluice-qstat): which queue trees a command works on (IndiMail's
- * QUEUEDIR, or QUEUE_BASE/queue<N> for N = QUEUE_START ...
- * QUEUE_START+QUEUE_COUNT-1), the installed settings directory they read
- * (queue_envdir_*), the qmail-qread-like listing (queue_list) and the
- * Prometheus form of the counts and of sluiced's live figures (queue_prom_*).
+ * queue_set.h - the parts of queue/ about many queues and the admin tools:
+ * which queue trees a program works on (queue_set_*: IndiMail's QUEUEDIR,
+ * or QUEUE_BASE/queue<N> for N = QUEUE_START ... QUEUE_START+QUEUE_COUNT-1;
+ * sluiced, sluice-queue's direct mode, sluice-mkqueue and sluice-qstat
+ * all choose their queues with it), the installed settings directory the
+ * admin tools read (queue_envdir_*), the qmail-qread-like listing
+ * (queue_list) and the Prometheus form of the counts and of sluiced's live
+ * figures (queue_prom_*).
  *
  * Kept out of queue.h so that queue.h stays the message-path API.
  */
@@ -105,11 +107,12 @@ void queue_list_format(FILE *, const char *prefix, const struct queue_item *);
 
 /*
  * Prometheus text exposition (version 0.0.4): queue_prom_counts() adds one
- * queue's counts (NULL: it could not be counted), queue_prom_stats() sluiced's stats-socket text (known
- * lines by name and type; "key number", "key_version text" and "kind name
- * key value ..." lines generically; anything else is left out) and
- * queue_prom_up() whether the daemon answered; queue_prom_write() prints
- * every family once, HELP and TYPE first, in the order first added.
+ * queue's counts (NULL: it could not be counted), queue_prom_stats()
+ * sluiced's stats-socket text (known lines by name and type; "key number",
+ * "key_version text", "key_engine text" and "kind name key value ..."
+ * lines generically; anything else is left out) and queue_prom_up()
+ * whether the daemon answered; queue_prom_write() prints every family
+ * once, HELP and TYPE first, in the order first added.
  */
 struct queue_prom;
 struct queue_prom *queue_prom_new(void);

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "router_int.h"
-#include "scan/scan_int.h"
 
 static void notify(void *arg)
 {
@@ -28,7 +27,7 @@ static void notify(void *arg)
 }
 
 /* scanned_by - "sluice 0.1.0 (clamav 1.4.6, attach)" for X-Virus-Scanned,
- * with each engine's version when its stats carry "<name>_engine <v>" */
+ * with the engine's version of each backend that has one (version()) */
 static void scanned_by(struct router *r)
 {
 	const struct router_config *c = r->cfg;
@@ -38,16 +37,14 @@ static void scanned_by(struct router *r)
 	n = (size_t)snprintf(r->scanned_by, sizeof r->scanned_by, "sluice %s%s", SLUICE_VERSION,
 			     c->nscanners ? " (" : "");
 	for (i = 0; i < c->nscanners && n < sizeof r->scanned_by - 64; i++) {
-		char st[2048], key[64], *p, ver[64] = "";
+		char ver[64] = "";
+		size_t k;
 
-		if (c->scanners[i]->stats) {
-			size_t k = c->scanners[i]->stats(r->states[i], st, sizeof st - 1);
-
-			st[k] = 0;
-			snprintf(key, sizeof key, "%s_engine ", c->scanners[i]->name);
-			if ((p = strstr(st, key)))
-				sscanf(p + strlen(key), "%63s", ver);
-		}
+		if (c->scanners[i]->version)
+			c->scanners[i]->version(r->states[i], ver, sizeof ver);
+		for (k = 0; ver[k] > ' ' && ver[k] < 0x7f; k++)
+			;
+		ver[k] = 0;	/* one word, header-safe: it goes into every tagged message */
 		n += (size_t)snprintf(r->scanned_by + n, sizeof r->scanned_by - n, "%s%s%s%s",
 				      i ? ", " : "", c->scanners[i]->name, *ver ? " " : "", ver);
 	}
@@ -63,8 +60,8 @@ int router_scan_start(struct router *r, char *err, size_t errlen)
 	for (i = 0; i < c->nscanners; i++) {
 		char e[512] = "";
 
-		if (c->scanners[i] == &scan_backend_exec)
-			r->want_path = 1;	/* only exec passes a path: %s */
+		if (c->scanners[i]->flags & SCAN_B_NEEDS_PATH)
+			r->want_path = 1;	/* exec's %s: every other reads the fd */
 		if (c->scanners[i]->init(&r->states[i], &c->scan, e, sizeof e) < 0) {
 			snprintf(err, errlen, "scanner %s: %s", c->scanners[i]->name, e);
 			return -1;
@@ -272,8 +269,9 @@ void router_scan_check(struct router *r)
 	unsigned i;
 
 	for (i = 0; i < r->cfg->nscanners; i++)
-		if (r->cfg->scanners[i] == &scan_backend_clamav && scan_clamav_changed(r->states[i])) {
-			fprintf(stderr, "sluiced: clamav signature directory changed: reloading\n");
+		if (r->cfg->scanners[i]->changed && r->cfg->scanners[i]->changed(r->states[i])) {
+			fprintf(stderr, "sluiced: %s signature directory changed: reloading\n",
+				r->cfg->scanners[i]->name);
 			router_scan_reload(r);
 			return;
 		}

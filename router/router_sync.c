@@ -3,17 +3,18 @@
  *
  *	router_sync_submit() (loop thread) hands a message over.  The sync
  *	thread does the disk work of its action: quarantine
- *	(router_quarantine), tag (router_tag), then intd/ ("prepare").  Each
- *	round, queue_step_begin() links the todo/ entries of the previous
- *	round's batch and starts ONE round of fsyncs for those todo/
- *	directories together with the prepared batch's data and directories
- *	(queue/INTERNALS.md), up to SLUICE_BATCH messages.  While the helper
- *	threads wait for the disk, the sync thread prepares what arrived
- *	meanwhile, so the next round starts as soon as this one ends.  The
- *	previous batch is then committed and goes back to the loop through an
- *	ev_async; router_sync_done() answers its clients.  Under load one
- *	journal commit serves two batches; when idle a message takes two quick
- *	rounds.
+ *	(router_quarantine), tag (router_tag), then intd/ ("prepare").  The
+ *	thread owns one commit round (struct queue_round, a local of
+ *	sync_main) for its life.  Each round, queue_round_begin() links the
+ *	todo/ entries of the previous round's batch and starts ONE round of
+ *	fsyncs for those todo/ directories together with the prepared batch's
+ *	data and directories (queue/INTERNALS.md), up to SLUICE_BATCH
+ *	messages.  While the helper threads wait for the disk, the sync thread
+ *	prepares what arrived meanwhile, so the next round starts as soon as
+ *	queue_round_end() has finished this one.  The previous batch is then
+ *	committed and goes back to the loop through an ev_async;
+ *	router_sync_done() answers its clients.  Under load one journal commit
+ *	serves two batches; when idle a message takes two quick rounds.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -123,8 +124,10 @@ static void *sync_main(void *arg)
 	struct rmsg *in[BATCH_MAX], *ready[BATCH_MAX], *cur[BATCH_MAX], *prev[BATCH_MAX];
 	struct rmsg *out[BATCH_MAX];
 	struct queue_msg *cur_q[BATCH_MAX], *prev_q[BATCH_MAX];
+	struct queue_round rd;	/* this thread's; ended before each next begin */
 	size_t nprev = 0, nready = 0;
 
+	queue_round_init(&rd);
 	for (;;) {
 		size_t n, i, ncur, nout = 0;
 
@@ -158,7 +161,8 @@ static void *sync_main(void *arg)
 			__atomic_add_fetch(&r->rounds, 1, __ATOMIC_RELAXED);	/* router_pick() chooses again */
 		}
 		pthread_mutex_unlock(&r->sync_mu);
-		queue_step_begin(cur_q, ncur, prev_q, nprev, r->cfg->sync, round_done, r);
+		/* rd is closed here (ended below every time): the begin cannot fail */
+		queue_round_begin(&rd, cur_q, ncur, prev_q, nprev, r->cfg->sync, round_done, r);
 
 		/* while the disk works: write the files of what comes meanwhile */
 		for (;;) {
@@ -176,7 +180,7 @@ static void *sync_main(void *arg)
 			if (done || nready == r->cfg->batch_max)
 				break;
 		}
-		queue_step_end(1);
+		queue_round_end(&rd, 1);
 		post(r, prev, nprev);
 		nprev = 0;
 		for (i = 0; i < ncur; i++) {

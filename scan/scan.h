@@ -21,6 +21,12 @@
  *	pool's network threads, concurrently with the CPU scanners of the
  *	same message).
  *
+ *	The table also carries what the daemon asks of a backend, so that it
+ *	never tells backends apart by identity: flags (SCAN_B_NEEDS_PATH: exec
+ *	alone), changed() for the reload timer (clamav: its signature
+ *	directory) and version() for the X-Virus-Scanned header (clamav:
+ *	libclamav's version).
+ *
  *	Headers a scanner wants added when the message is tagged (X-Spam-*
  *	from spamd, rspamd's milter add_headers) travel apart from the fixed
  *	verdict: the runner gives each scanner a buffer (scan_input.hdr), and
@@ -137,14 +143,28 @@ struct scan_config {
 
 enum scan_class { SCAN_CPU = 0, SCAN_NET };
 
+/* What a backend needs of the daemon (scan_backend.flags). */
+#define SCAN_B_NEEDS_PATH 0x1	/* its scanner opens the mess file by path
+				 * (scan_input.path); the others read the fd */
+
 struct scan_backend {
 	const char *name;
 	enum scan_class class;	/* where the pool runs it */
+	unsigned flags;		/* SCAN_B_* */
 	int (*init)(void **state, const struct scan_config *, char *err, size_t errlen);
 	void (*scan)(void *state, const struct scan_input *, struct scan_verdict *);
 	int (*reload)(void *state, char *err, size_t errlen);	/* may be NULL */
 	/* stats - append "key value\n" lines to buf; returns bytes written */
 	size_t (*stats)(void *state, char *buf, size_t len);	/* may be NULL */
+	/* changed - 1 when what init loaded changed on disk since the serving
+	 * copy was loaded (a signature directory), so that a reload would pick
+	 * it up; else 0.  Cheap: the daemon calls it from a timer.  NULL when
+	 * the backend has nothing to watch. */
+	int (*changed)(void *state);
+	/* version - the engine's version for X-Virus-Scanned ("1.4.6") into buf,
+	 * NUL-terminated, cut at cap; returns its length, 0 when unknown.  NULL
+	 * when the backend has no engine of its own to name. */
+	size_t (*version)(void *state, char *buf, size_t cap);
 	void (*fini)(void *state);
 };
 

@@ -18,8 +18,8 @@
  *	itself when no scan holds it, else the worker finishing the last scan
  *	on it (once per reload; about 20 ms for 110k signatures).  Memory
  *	doubles while both exist.  A directory that fails to load leaves the
- *	old engine serving.  scan_clamav_changed() (scan_int.h) is for the
- *	daemon's timer.
+ *	old engine serving.  scan_clamav_changed() (the table's changed()) is
+ *	for the daemon's timer.
  *
  *	Banned names in what libclamav unpacks.  With cfg->clamav_banned (the
  *	daemon sets it whenever "attach" is among the scanners) the banned
@@ -818,6 +818,18 @@ static size_t clamav_stats(void *state, char *buf, size_t len)
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
 }
 
+/* clamav_version - libclamav's version, as its stats' clamav_engine line */
+static size_t clamav_version(void *state, char *buf, size_t cap)
+{
+	int n;
+
+	(void)state;
+	if (!cap)
+		return 0;
+	n = snprintf(buf, cap, "%s", cl_retver());
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 /* clamav_fini - only once no scan runs: the serving engine goes with it */
 static void clamav_fini(void *state)
 {
@@ -841,5 +853,7 @@ const struct scan_backend scan_backend_clamav = {
 	.scan = clamav_scan,
 	.reload = clamav_reload,
 	.stats = clamav_stats,
+	.changed = scan_clamav_changed,
+	.version = clamav_version,
 	.fini = clamav_fini,
 };

@@ -539,6 +539,7 @@ static size_t exec_stats(void *state, char *buf, size_t len)
 
 const struct scan_backend scan_backend_exec = {
 	.name = SCANNER,
+	.flags = SCAN_B_NEEDS_PATH,	/* the QHPSI command's %s */
 	.init = exec_init,
 	.scan = exec_scan,
 	.reload = NULL,

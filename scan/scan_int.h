@@ -1,5 +1,5 @@
 /*
- * scan_int.h - private to scan/, the daemon's reload timer and the tests.
+ * scan_int.h - private to scan/ and its tests.
  *
  *	One section per source file; add yours, do not reorder the others.
  */
@@ -16,7 +16,8 @@
  * scan_clamav_changed - 1 when the signature directory changed since the
  * serving engine was loaded (cl_statchkdir, plus the directory's own mtime
  * so that added and removed files count too), else 0.  Cheap: meant for a
- * timer.  0 as well while a reload is running.
+ * timer (the daemon's, through scan_backend_clamav.changed).  0 as well
+ * while a reload is running.
  */
 int scan_clamav_changed(void *state);
 

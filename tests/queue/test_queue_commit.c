@@ -1149,7 +1149,7 @@ static void step_done(void *arg)
 }
 
 /*
- * test_step_halves - queue_step_begin/end as the sync thread runs them: the
+ * test_step_halves - queue_round_begin/end as the sync thread runs them: the
  * next batch is written between the two and is not part of the round; the
  * done callback comes once (at once: no helper threads here).
  */
@@ -1157,6 +1157,7 @@ static void test_step_halves(void **state)
 {
 	struct fx *f = *state;
 	static struct batch next;	/* batch_new() has one batch only */
+	static struct queue_round rd;
 	struct batch *b = batch_new(), *c = &next;
 	struct queue_msg **A = b->v, **B = b->v + 4;
 	size_t i;
@@ -1166,12 +1167,14 @@ static void test_step_halves(void **state)
 	assert_int_equal(queue_commit_step(A, 4, NULL, 0, QUEUE_SYNC_FULL, 0), 0);
 	fi_install();
 	step_done_calls = 0;
-	queue_step_begin(B, 4, A, 4, QUEUE_SYNC_FULL, step_done, &step_done_calls);
+	queue_round_init(&rd);
+	assert_int_equal(queue_round_begin(&rd, B, 4, A, 4, QUEUE_SYNC_FULL, step_done,
+					   &step_done_calls), 0);
 	assert_int_equal(step_done_calls, 1);
 	assert_int_equal(fi.fsync_file, 0);	/* no helpers: the end does the round */
 	assert_int_equal(tu_count(tu_path(f->path[0], "todo")), 4);	/* linked at begin */
 	batch_put(f, c, 4, 1);	/* meanwhile: the next batch's files */
-	assert_int_equal(queue_step_end(0), 4);
+	assert_int_equal(queue_round_end(&rd, 0), 4);
 	assert_int_equal(step_done_calls, 1);
 	assert_int_equal(fi.fsync_file, 8);	/* B's mess and intd files only */
 	for (i = 0; i < 4; i++) {
@@ -1190,9 +1193,10 @@ static void test_step_halves(void **state)
 
 	/* an empty step calls back too, and ends with nothing */
 	step_done_calls = 0;
-	queue_step_begin(NULL, 0, NULL, 0, QUEUE_SYNC_FULL, step_done, &step_done_calls);
+	assert_int_equal(queue_round_begin(&rd, NULL, 0, NULL, 0, QUEUE_SYNC_FULL, step_done,
+					   &step_done_calls), 0);
 	assert_int_equal(step_done_calls, 1);
-	assert_int_equal(queue_step_end(0), 0);
+	assert_int_equal(queue_round_end(&rd, 0), 0);
 }
 
 /* test_step_faults - in one step, a failing fsync of the next batch does not

@@ -5,14 +5,16 @@
  *	with them, still every fd exactly once and each fd's own errno in its
  *	slot, from more than one thread, over many rounds and from concurrent
  *	callers.  A group commit through helper threads writes the same bytes
- *	and fsyncs each directory once.  queue_fsync_start/wait: without
- *	helpers the round is done by the wait (the done callback comes at
- *	once); with them the helpers finish the round and call back while the
- *	caller does something else, and a syncfs round calls syncfs, never
- *	fsync.  queue_step_begin/end with helpers, the round held at a gate
- *	while the next batch is written (FULL and FS): that batch is in no
- *	fsync of the round and is not SYNCED by it.  The helper threads are
- *	process-wide and never stop, so the tests without them run first.
+ *	and fsyncs each directory once.  queue_fsync_start/wait, on a round the
+ *	test owns: without helpers the round is done by the wait (the done
+ *	callback comes at once); with them the helpers finish the round and
+ *	call back while the caller does something else, and a syncfs round
+ *	calls syncfs, never fsync.  A start on an open round is refused
+ *	(EBUSY); two rounds of one thread run side by side.
+ *	queue_round_begin/end with helpers, the round held at a gate while the
+ *	next batch is written (FULL and FS): that batch is in no fsync of the
+ *	round and is not SYNCED by it.  The helper threads are process-wide
+ *	and never stop, so the tests without them run first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -256,20 +258,21 @@ static void done_wait(void)
 static void test_halves_in_turn(void **state)
 {
 	struct files *f = *state;
+	struct queue_fsync fr = { 0 };
 	size_t i;
 
 	w_install();
 	done_calls = 0;
 	mark_failures(f, 30, 4, EIO);
-	queue_fsync_start(f->fd, 30, f->err, 0, on_done, &done_calls);
+	queue_fsync_start(&fr, f->fd, 30, f->err, 0, on_done, &done_calls);
 	assert_int_equal(done_now(), 1);	/* the caller must not wait for it */
 	for (i = 0; i < 30; i++)
 		assert_int_equal(w.calls[f->fd[i]], 0);
-	queue_fsync_wait();
+	queue_fsync_wait(&fr);
 	check_round(f, 30);
 	assert_int_equal(w.ntid, 1);
 	assert_int_equal(syncfs_calls, 0);
-	queue_fsync_wait();	/* nothing started: nothing happens */
+	queue_fsync_wait(&fr);	/* nothing started: nothing happens */
 	check_round(f, 30);
 }
 
@@ -278,6 +281,7 @@ static void test_halves_in_turn(void **state)
 static void test_halves_threads(void **state)
 {
 	struct files *f = *state;
+	struct queue_fsync fr = { 0 };
 
 	assert_int_equal(queue_fsync_threads(4), 0);
 	w_install();
@@ -285,7 +289,7 @@ static void test_halves_threads(void **state)
 	done_arg = NULL;
 	mark_failures(f, 12, 5, ENOSPC);
 	gate_set(1);
-	queue_fsync_start(f->fd, 12, f->err, 0, on_done, &done_calls);
+	queue_fsync_start(&fr, f->fd, 12, f->err, 0, on_done, &done_calls);
 	usleep(20000);
 	assert_int_equal(done_now(), 0);	/* the helpers wait at the gate */
 	gate_set(0);
@@ -294,7 +298,7 @@ static void test_halves_threads(void **state)
 	assert_ptr_equal(done_arg, &done_calls);
 	check_round(f, 12);	/* all done without the caller */
 	assert_false(pthread_equal(w.tid[0], pthread_self()));
-	queue_fsync_wait();
+	queue_fsync_wait(&fr);
 	check_round(f, 12);
 	assert_int_equal(done_now(), 1);
 
@@ -302,8 +306,8 @@ static void test_halves_threads(void **state)
 	w_install();
 	done_calls = 0;
 	mark_failures(f, 3, 2, EIO);
-	queue_fsync_start(f->fd, 3, f->err, 1, on_done, &done_calls);
-	queue_fsync_wait();
+	queue_fsync_start(&fr, f->fd, 3, f->err, 1, on_done, &done_calls);
+	queue_fsync_wait(&fr);
 	check_round(f, 3);
 	assert_int_equal(syncfs_calls, 3);
 	assert_int_equal(w.file_calls + w.dir_calls, 0);
@@ -311,9 +315,49 @@ static void test_halves_threads(void **state)
 
 	/* an empty round calls back at once */
 	done_calls = 0;
-	queue_fsync_start(f->fd, 0, f->err, 0, on_done, &done_calls);
+	queue_fsync_start(&fr, f->fd, 0, f->err, 0, on_done, &done_calls);
 	assert_int_equal(done_now(), 1);
-	queue_fsync_wait();
+	queue_fsync_wait(&fr);
+}
+
+/*
+ * test_rounds_one_thread - a start on an open round is refused (EBUSY) and
+ * leaves it running; a second round of the same thread runs beside it (the
+ * helpers held at the gate while both are posted); each fd of each round
+ * is fsynced once, each error lands in its own round's slot, and the
+ * rounds may be waited for in any order.
+ */
+static void test_rounds_one_thread(void **state)
+{
+	struct files *f = *state;
+	struct queue_fsync r1 = { 0 }, r2 = { 0 };
+	static int err2[NFD];
+	size_t i;
+
+	assert_int_equal(queue_fsync_threads(4), 0);
+	w_install();
+	mark_failures(f, 40, 3, EIO);
+	memset(f->err, 0x7f, sizeof f->err);
+	memset(err2, 0x7f, sizeof err2);
+	gate_set(1);
+	assert_int_equal(queue_fsync_start(&r1, f->fd, 20, f->err, 0, NULL, NULL), 0);
+	errno = 0;
+	assert_int_equal(queue_fsync_start(&r1, f->fd + 20, 20, err2, 0, NULL, NULL), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(queue_fsync_start(&r2, f->fd + 20, 20, err2, 0, NULL, NULL), 0);
+	usleep(20000);
+	for (i = 0; i < 40; i++)	/* all held at the gate */
+		assert_int_equal(w.calls[f->fd[i]], 0);
+	gate_set(0);
+	queue_fsync_wait(&r2);
+	queue_fsync_wait(&r1);
+	check_round(f, 20);
+	for (i = 20; i < 40; i++) {
+		assert_int_equal(w.calls[f->fd[i]], 1);
+		assert_int_equal(err2[i - 20], w.fail[f->fd[i]]);
+	}
+	queue_fsync_wait(&r1);	/* waited for: closed, nothing happens */
+	check_round(f, 20);
 }
 
 /* put - one message of queue q, written through intd */
@@ -330,7 +374,7 @@ static void put_msg(struct queue *q, struct queue_msg *m, size_t i)
 }
 
 /*
- * test_step_halves_threads - queue_step_begin/end with helper threads, as the
+ * test_step_halves_threads - queue_round_begin/end with helper threads, as the
  * daemon's sync thread runs them: the round is held at a gate while the next
  * batch is written; that batch is in no fsync of the round and is not
  * SYNCED after it; the callback comes only once the round is through.
@@ -345,6 +389,7 @@ static void test_step_halves_threads(void **state)
 	assert_int_equal(queue_fsync_threads(4), 0);
 	for (mi = 0; mi < 2; mi++) {
 		static struct queue_msg m[12];
+		static struct queue_round rd;
 		struct queue_msg *A[4], *B[4], *C[4];
 		struct queue q[2];
 		struct queue_err e;
@@ -368,7 +413,9 @@ static void test_step_halves_threads(void **state)
 		w_install();
 		done_calls = 0;
 		gate_set(1);
-		queue_step_begin(B, 4, A, 4, modes[mi], on_done, &done_calls);
+		queue_round_init(&rd);
+		assert_int_equal(queue_round_begin(&rd, B, 4, A, 4, modes[mi], on_done, &done_calls),
+				 0);
 		assert_int_equal(tu_count(tu_path(q[0].path, "todo")) +
 				 tu_count(tu_path(q[1].path, "todo")), 4);	/* A linked */
 		for (i = 0; i < 4; i++)	/* meanwhile: the next batch */
@@ -378,7 +425,7 @@ static void test_step_halves_threads(void **state)
 		gate_set(0);
 		done_wait();
 		assert_int_equal(done_now(), 1);
-		assert_int_equal(queue_step_end(0), 4);
+		assert_int_equal(queue_round_end(&rd, 0), 4);
 		for (i = 0; i < 4; i++) {
 			assert_true(B[i]->flags & QUEUE_MSG_SYNCED);
 			assert_false(C[i]->flags & QUEUE_MSG_SYNCED);
@@ -513,6 +560,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_halves_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_callers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rounds_one_thread, setup, teardown),
 		cmocka_unit_test(test_commit_with_threads),
 		cmocka_unit_test(test_step_halves_threads),
 	};

@@ -1,6 +1,7 @@
 /*
- * test_scan_backend.c - the backend table, verdict helpers, null and test
- * backends (scan/scan_backend.c).
+ * test_scan_backend.c - the backend table (names, classes, and what the
+ * daemon asks of each: flags, changed, version), verdict helpers, null and
+ * test backends (scan/scan_backend.c).
  */
 #include "testutil.h"
 
@@ -74,6 +75,26 @@ static void test_find(void **unused)
 	assert_null(scan_backend_find(""));
 	assert_null(scan_backend_find("NULL"));
 	assert_null(scan_backend_find(NULL));
+}
+
+/* test_table_asks - what the daemon asks a backend is in its table: exec
+ * alone needs the mess file's path; clamav alone has a directory to watch
+ * and an engine version to name (test_scan_clamav checks their values) */
+static void test_table_asks(void **unused)
+{
+	static const char *const names[] = { "null", "attach", "clamav", "test", "clamd", "spamd",
+					     "rspamd", "exec" };
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const struct scan_backend *b = scan_backend_find(names[i]);
+		int exec = !strcmp(names[i], "exec"), clamav = !strcmp(names[i], "clamav");
+
+		assert_non_null(b);
+		assert_int_equal(b->flags, exec ? SCAN_B_NEEDS_PATH : 0);
+		assert_int_equal(b->changed != NULL, clamav);
+		assert_int_equal(b->version != NULL, clamav);
+	}
 }
 
 static void test_kind_name(void **unused)
@@ -332,6 +353,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_table_asks),
 		cmocka_unit_test(test_kind_name),
 		cmocka_unit_test(test_verdict_set),
 		cmocka_unit_test(test_merge),

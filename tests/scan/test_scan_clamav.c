@@ -155,6 +155,26 @@ static void test_load_shipped(void **unused)
 	assert_string_equal(stat_value(st, "clamav_db"), SHIPPED_DB);
 	assert_int_equal(stat_num(st, "clamav_reloads"), 0);
 	assert_int_equal(scan_clamav_changed(st), 0);
+	assert_int_equal(clam->changed(st), 0);
+	clam->fini(st);
+}
+
+/* test_version - the table's version(): libclamav's, the stats' engine
+ * line, NUL-terminated when cut */
+static void test_version(void **unused)
+{
+	void *st = load(SHIPPED_DB);
+	char ver[64], tiny[3];
+
+	memset(ver, 'x', sizeof ver);
+	assert_int_equal(clam->version(st, ver, sizeof ver), strlen(cl_retver()));
+	assert_string_equal(ver, cl_retver());
+	assert_string_equal(ver, stat_value(st, "clamav_engine"));
+	memset(tiny, 'x', sizeof tiny);
+	assert_int_equal(clam->version(st, tiny, sizeof tiny), 2);
+	assert_int_equal(tiny[2], 0);
+	assert_memory_equal(tiny, cl_retver(), 2);
+	assert_int_equal(clam->version(st, tiny, 0), 0);
 	clam->fini(st);
 }
 
@@ -570,6 +590,7 @@ static void test_reload_corrupt(void **unused)
 
 	tu_write(tu_path(dir, "sluice-bad.ndb"), bad, strlen(bad));
 	assert_int_equal(scan_clamav_changed(st), 1);
+	assert_int_equal(clam->changed(st), 1);	/* the table's, for the daemon's timer */
 	assert_int_equal(clam->reload(st, err, sizeof err), -1);
 	print_message("  reload error: %s\n", err);
 	assert_non_null(strstr(err, dir));
@@ -703,6 +724,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dbdir),
 		cmocka_unit_test(test_load_shipped),
+		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_eicar),
 		cmocka_unit_test(test_eicar_hash),
