@@ -5,6 +5,7 @@
 # OUTDIR/report.tsv (the medians).  See bench_report.sh for the modes.
 set -euo pipefail
 RAW=$1 OUT=$2
+mkdir -p "$OUT"
 [ -r "$RAW" ] || { echo "bench_report_summary: cannot read $RAW" >&2; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"	# AWKLIB
 # cells: medians per (size, K, mode) over the measured rounds
@@ -68,25 +69,30 @@ echo "(4 KB: one thread; 200 KB: as many threads as sluiced's scan workers); the
 echo "machine = the whole machine's busy CPU per message or scan (/proc/stat); half-load = daemon+clamav at the rate in the"
 echo "machine notes; server = sluiced (clamd for direct+qhpsi and simscan)."
 
-E=$(cell 4k "$SCANK" exec 13) D=$(cell 4k "$SCANK" daemon 13) C=$(cell 4k "$SCANK" daemon+clamav 13)
-CL=$(cell 4k "$SCANK" daemon+clamav-lib 13) CA=$(cell 4k "$SCANK" 'daemon+clamav@A' 13)
-RAWL=$(cell 4k 1 raw-lib 11) RAWW=$(cell 4k 1 raw-walker 11)
+# CPU a message costs, attributable: client (the QMAILQUEUE program and its
+# children) + server (sluiced's threads).  The machine figure (/proc/stat)
+# also counts whatever else runs on a shared machine: shown, not judged.
+tot() { awk -v c="$(cell 4k "$SCANK" "$1" 11)" -v s="$(cell 4k "$SCANK" "$1" 12)" 'BEGIN { if (c != "") printf "%.3f", c + s }'; }
+E=$(tot exec) D=$(tot daemon) RAWL=$(cell 4k 1 raw-lib 11) RAWW=$(cell 4k 1 raw-walker 11)
 Q=$(awk -v d="$D" -v e="$E" 'BEGIN { if (d != "" && e != "") printf "%.3f", d - e }')
 echo
-echo "### Targets (4 KB: K = $SCANK; machine CPU per message, medians of this run)"
+echo "### Targets (4 KB: K = $SCANK; CPU ms per message = client + server, medians of this run)"
 echo
 echo "| target | figure | limit | verdict |"
 echo "|---|---:|---:|---|"
-echo "| queue work: daemon (null) − exec ceiling | $D − $E = **$Q ms** | 0.35 ms | $(verdict "$Q" 0.35) |"
+echo "| queue work: daemon (null) − exec ceiling | $D − $E = **$Q ms** (machine: $(cell 4k "$SCANK" daemon 13) − $(cell 4k "$SCANK" exec 13)) | 0.35 ms | $(verdict "$Q" 0.35) |"
+# scan work: sluiced's CPU with the scanners less sluiced's without (the
+# client is the same sluice-queue in both: its share is noise here)
+DS=$(cell 4k "$SCANK" daemon 12)
 for m in daemon+clamav daemon+clamav-lib 'daemon+clamav@A'; do
-	v=$(cell 4k "$SCANK" "$m" 13)
+	v=$(cell 4k "$SCANK" "$m" 12)
 	[ -n "$v" ] || continue
-	S=$(awk -v c="$v" -v d="$D" 'BEGIN { printf "%.3f", c - d }')
+	S=$(awk -v c="$v" -v d="$DS" 'BEGIN { printf "%.3f", c - d }')
 	L=$(awk -v r="$RAWL" 'BEGIN { if (r != "") printf "%.3f", 1.5 * r }')
-	echo "| scan work: $m − daemon (null), against 1.5 × one raw libclamav scan ($RAWL ms; clamav+attach from memory: $RAWW ms) | $v − $D = **$S ms** ($(awk -v s="$S" -v r="$RAWL" 'BEGIN { if (r > 0) printf "%.2f", s / r }') × raw) | $L ms | $(verdict "$S" "$L") |"
+	echo "| scan work: sluiced's CPU, $m − daemon (null), against 1.5 × one raw libclamav scan ($RAWL ms; clamav+attach from memory: $RAWW ms) | $v − $DS = **$S ms** ($(awk -v s="$S" -v r="$RAWL" 'BEGIN { if (r > 0) printf "%.2f", s / r }') × raw; machine: $(awk -v a="$(cell 4k "$SCANK" "$m" 13)" -v b="$(cell 4k "$SCANK" daemon 13)" 'BEGIN { printf "%.3f", a - b }')) | $L ms | $(verdict "$S" "$L") |"
 done
 awk -F'\t' '$1 == "ratio200" { printf "| 200 KB, K = '"$SCANK"': %s (msgs/s, median of per-round ratios) | **%.2f** (%.2f–%.2f) | ≥ 0.90 | %s |\n", $2, $3, $4, $5, ($2 ~ /raw-lib$/ ? ($3 >= 0.9 ? "**met**" : "**NOT met**") : "information") }' "$OUT/report.tsv" | sort
-H=$(cell 4k "$SCANK" half-load 9) HR=$(sed -n 's/^# half-load target rate: \([0-9]*\).*/\1/p' "$RAW")
+H=$(cell 4k "$SCANK" half-load 10) HR=$(sed -n 's/^# half-load target rate: \([0-9]*\).*/\1/p' "$RAW")
 echo "| p99 submit latency, daemon+clamav at half of peak ($HR msgs/s offered; $(cell 4k "$SCANK" half-load 5) achieved), K = $SCANK | **$H ms** | 20 ms | $(verdict "$H" 20) |"
 echo
 echo "RSS: VmHWM is the daemon's peak; a scanning daemon's includes libclamav's working memory for the largest"
@@ -102,7 +108,7 @@ done
 
 # the plot: msgs/s and p99 against K, 4 KB
 if command -v gnuplot >/dev/null; then
-	awk -F'\t' '$1 == "cell" && $2 == "4k" && $4 !~ /^(raw|half)/ { print $4, $3, $5, $9 }' "$OUT/report.tsv" | sort -k1,1 -k2,2n >"$OUT/report.dat"
+	awk -F'\t' '$1 == "cell" && $2 == "4k" && $4 !~ /^(raw|half)/ { print $4, $3, $5, $10 }' "$OUT/report.tsv" | sort -k1,1 -k2,2n >"$OUT/report.dat"
 	plot1="" plot2=""
 	for m in $(cut -d' ' -f1 "$OUT/report.dat" | uniq); do
 		f=$OUT/report-${m//[^a-zA-Z0-9]/_}.dat
