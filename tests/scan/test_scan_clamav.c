@@ -745,7 +745,7 @@ static void same_dir(struct same *s, const char *dir, const char *suffix)
 		int want = !strncmp(name, "INFECTED-", 9) ? 1 : !strncmp(name, "CLEAN-", 6) ? 0 : -1;
 
 		if (len > strlen(suffix) && !strcmp(name + len - strlen(suffix), suffix))
-			same_one(s, tu_path(dir, name), want);
+			same_one(s, tu_path(dir, "%s", name), want);
 		free(ents[i]);
 	}
 	free(ents);
