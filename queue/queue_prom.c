@@ -251,6 +251,9 @@ static const struct known {
 	{ "clamav_scans", "sluice_clamav_scans_total", "counter", "Messages scanned by libclamav", NULL },
 	{ "clamav_infected", "sluice_clamav_infected_total", "counter", "Messages libclamav found infected", NULL },
 	{ "clamav_errors", "sluice_clamav_errors_total", "counter", "libclamav scans that failed", NULL },
+	{ "clamav_mime", "sluice_clamav_mime_info", "gauge", "How the clamav scanner reads MIME parts (SLUICE_CLAMAV_MIME)", "mode" },
+	{ "clamav_walked", "sluice_clamav_walked_total", "counter", "Messages whose decoded MIME parts libclamav scanned from memory", NULL },
+	{ "clamav_fallbacks", "sluice_clamav_fallbacks_total", "counter", "Messages the walker sent down libclamav's own mail parser", NULL },
 };
 
 /* The "queue <name> key value ..." keys sluice-qstat knows. */

@@ -76,6 +76,7 @@ static const struct {
 	{ "SLUICE_CLAMDB", "", "signature directory of the clamav scanner" },
 	{ "SLUICE_BANNED", "", "banned attachment suffixes of the attach scanner (clamav applies them too when attach runs)" },
 	{ "SLUICE_ENCRYPTED", "pass", "encrypted archive (clamav scanner): pass | limit (SLUICE_ON_LIMIT decides)" },
+	{ "SLUICE_CLAMAV_MIME", "walker", "clamav scanner's MIME parts: walker (decoded in memory) | libclamav (its mail parser, temp files)" },
 	{ "QHPSI", "", "command of the exec scanner (%s = the message, else appended)" },
 	{ "QHPSIARG1", "", "first extra argument of the exec scanner" },
 	{ "QHPSIARG2", "", "second extra argument" },
@@ -442,6 +443,11 @@ int router_config_env(struct router_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->scan.clamav_encrypted = s && !strcmp(s, "limit");
+	if ((s = get("SLUICE_CLAMAV_MIME")) && strcmp(s, "walker") && strcmp(s, "libclamav")) {
+		snprintf(err, errlen, "SLUICE_CLAMAV_MIME=%s: want walker or libclamav", s);
+		return -1;
+	}
+	c->scan.clamav_libmime = s && !strcmp(s, "libclamav");
 	/* the exec scanner (scan/scan_exec.c): qmail's QHPSI settings */
 	c->scan.qhpsi = get("QHPSI");
 	c->scan.qhpsi_arg[0] = get("QHPSIARG1");
@@ -611,6 +617,7 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 	RESTART("SLUICE_CLAMDB", !same_str(n.scan.clamdb, c->scan.clamdb));
 	RESTART("SLUICE_BANNED", !same_str(n.scan.banned, c->scan.banned));
 	RESTART("SLUICE_ENCRYPTED", n.scan.clamav_encrypted != c->scan.clamav_encrypted);
+	RESTART("SLUICE_CLAMAV_MIME", n.scan.clamav_libmime != c->scan.clamav_libmime);
 	RESTART("QHPSI", !same_str(n.scan.qhpsi, c->scan.qhpsi));
 	RESTART("SLUICE_CLAMD", !same_str(n.scan.clamd, c->scan.clamd));
 	RESTART("SLUICE_SPAMD", !same_str(n.scan.spamd, c->scan.spamd));

@@ -121,6 +121,9 @@ struct scan_config {
 	int clamav_banned;	/* clamav matches banned against every file it unpacks
 				 * (the daemon sets it when attach is configured too) */
 	int clamav_encrypted;	/* clamav: an encrypted archive is SCAN_LIMIT */
+	int clamav_libmime;	/* clamav: libclamav's own mail parser reads every
+				 * message (SLUICE_CLAMAV_MIME=libclamav); else the
+				 * MIME walker's decoded parts, scanned from memory */
 	/* exec backend: qmail's QHPSI settings (QHPSI, QHPSIARG1..3, ...) */
 	const char *qhpsi;	/* command; NULL = unset */
 	const char *qhpsi_arg[3];

@@ -126,6 +126,7 @@ struct clam_state {
 	unsigned max_recursion, max_files, max_scantime_ms;
 	struct attach_ban *ban;	/* NULL: banned names are the attach backend's alone */
 	int encrypted;		/* an encrypted archive is SCAN_LIMIT */
+	int libmime;		/* libclamav's mail parser for every message */
 
 	pthread_mutex_t lock;	/* guards cur and every engine's refs */
 	struct clam_engine *cur;
@@ -136,6 +137,7 @@ struct clam_state {
 
 	/* never behind a lock: stats must not wait for a reload */
 	atomic_ulong reloads, reload_failures, scans, infected, banned, limits, errors;
+	atomic_ulong walked, fallbacks;	/* scans done on the walker's path; sent down libclamav's */
 };
 
 /* What one scan hands libclamav's callbacks. */
@@ -155,6 +157,9 @@ struct clam_scanctx {
 	} lvl[CLAM_LEVELS];
 	int top;		/* the deepest open level; -1: none */
 	char unopened[160];	/* the first archive nothing came out of */
+	/* the walker's path: one message is several libclamav scans */
+	unsigned long files;	/* files libclamav was about to scan, all scans */
+	int leaf;		/* scanning a decoded MIME part: its name (level 0) is the walker's */
 };
 
 /* Where libclamav's error messages go while this thread loads or scans. */
@@ -340,6 +345,7 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 
 	if (ctx == NULL)
 		return CL_CLEAN;
+	ctx->files++;
 	clam_open(ctx, (int)recursion_level, type, file_name);
 	if (file_buffer && type && (strcmp(type, "CL_TYPE_POSIX_TAR") == 0 || strcmp(type, "CL_TYPE_OLD_TAR") == 0)) {
 		struct embed_tar t;	/* libclamav lists only the 100-byte name field */
@@ -354,7 +360,7 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 	}
 	if (ctx->ban == NULL || ctx->banned)
 		return CL_CLEAN;
-	if (file_name && !clam_tmpname(file_name) &&
+	if (file_name && !clam_tmpname(file_name) && !(ctx->leaf && recursion_level == 0) &&
 	    !(recursion_level > 0 && ctx->top >= 1 && strcmp(ctx->lvl[ctx->top - 1].type, "CL_TYPE_MAIL") == 0))
 		clam_ban_name(ctx, file_name, strlen(file_name), MIME_NAME_EMBED);
 	if (file_buffer == NULL || type == NULL)
@@ -584,26 +590,178 @@ static void clam_release(struct clam_state *st, struct clam_engine *e)
  * into SCAN_LIMIT.  With encrypted, CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE and
  * _DOC as well.
  */
-static cl_error_t clam_scandesc(const struct cl_engine *cl, int fd, struct clam_scanctx *ctx,
-				int encrypted, const char **virname)
+static struct cl_scan_options clam_options(int encrypted, unsigned parse)
 {
 	struct cl_scan_options opts = {
 		.general = CL_SCAN_GENERAL_HEURISTICS,
-		.parse = ~0u,
+		.parse = parse,
 		.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
 			     (encrypted ? CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC : 0),
 	};
-	unsigned long scanned = 0;
+
+	return opts;
+}
+
+static cl_error_t clam_scandesc(const struct cl_engine *cl, int fd, struct clam_scanctx *ctx,
+				int encrypted, unsigned parse, const char **virname, unsigned long *scanned)
+{
+	struct cl_scan_options opts = clam_options(encrypted, parse);
 	char path[40];
 	int own;
 	cl_error_t rc;
 
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	own = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	rc = cl_scandesc_callback(own >= 0 ? own : fd, NULL, virname, &scanned, cl, &opts, ctx);
+	*scanned = 0;
+	rc = cl_scandesc_callback(own >= 0 ? own : fd, NULL, virname, scanned, cl, &opts, ctx);
 	if (own >= 0)
 		close(own);
 	return rc;
+}
+
+/* clam_limit_name - a Heuristics.Limits.Exceeded.* or (with encrypted) Heuristics.Encrypted.* name */
+static int clam_limit_name(const char *virname, int encrypted)
+{
+	return virname && (strncmp(virname, CLAM_LIMIT_PREFIX, sizeof CLAM_LIMIT_PREFIX - 1) == 0 ||
+			   (encrypted && strncmp(virname, CLAM_ENCRYPTED_PREFIX, sizeof CLAM_ENCRYPTED_PREFIX - 1) == 0));
+}
+
+/*
+ * The walker's path (the default; SLUICE_CLAMAV_MIME=libclamav turns it
+ * off).  libclamav's mail parser writes every MIME part of every message to
+ * a temp file in a temp directory of its own, then scans the files: on a
+ * 4 KB multipart/alternative message that is most of the scan's cost.  The
+ * MIME walker (scan_mime.c) decodes the same parts in memory; libclamav then
+ * scans each decoded leaf from memory (cl_fmap_open_memory) with every
+ * parser on, as it would scan the temp file, and the message itself once
+ * with the mail parser off: its raw bytes, as libclamav also matches them
+ * when it parses the mail.  Whatever the leaves do not carry whole sends the
+ * message down libclamav's own path instead (CLAM_FALLBACK): a walker limit,
+ * a file inside a text body (uuencode, yEnc, begin-base64, BinHex), a
+ * message/rfc822 or message/partial part, a leaf over CLAM_LEAF_MAX, a
+ * walk that failed.  libclamav's limits hold for the message as a whole:
+ * the bytes scanned and the files met are added up over the scans
+ * (MaxScanSize, MaxFiles), and a leaf's limit does not stop the other leaves,
+ * so that a virus further on still wins, as in one scan.
+ */
+#define CLAM_LEAF_MAX	(8u << 20)	/* of one decoded leaf held in memory */
+#define CLAM_FALLBACK	((cl_error_t)-1)
+#define CLAM_BINHEX	"(This file must be converted with BinHex"
+
+struct clam_walkctx {
+	struct clam_state *st;
+	const struct cl_engine *cl;
+	struct clam_scanctx *ctx;
+	uint64_t scanned;	/* bytes, over every scan of the message */
+	cl_error_t rc;		/* CL_VIRUS (a detection), an error, else CL_CLEAN */
+	const char *virname;	/* with CL_VIRUS */
+	const char *limit;	/* the first limit or encrypted name met */
+	int fallback;
+};
+
+/* clam_result - fold one scan's result in; non-zero: stop scanning */
+static int clam_result(struct clam_walkctx *wc, cl_error_t rc, const char *virname, unsigned long scanned)
+{
+	wc->scanned += (uint64_t)scanned * CL_COUNT_PRECISION;
+	if (wc->ctx->stopped)
+		return 1;
+	if (rc == CL_VIRUS && clam_limit_name(virname, wc->st->encrypted)) {
+		if (!wc->limit)
+			wc->limit = virname;
+	} else if (rc != CL_CLEAN) {
+		wc->rc = rc;
+		wc->virname = virname;
+		return 1;
+	}
+	/* the message's budgets: spent, nothing more is scanned (as libclamav stops) */
+	if (wc->scanned > wc->st->max_scansize || wc->ctx->files > wc->st->max_files) {
+		if (!wc->limit)
+			wc->limit = wc->scanned > wc->st->max_scansize ? CLAM_LIMIT_PREFIX "MaxScanSize"
+								       : CLAM_LIMIT_PREFIX "MaxFiles";
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * clam_leaf - mime_leaf_fn: scan one decoded leaf from memory, under the
+ * name libclamav's mail parser would give its temp file: every character but
+ * letters, digits and dots made '_'
+ */
+static int clam_leaf(void *arg, const unsigned char *body, size_t len, const char *name, unsigned depth)
+{
+	struct clam_walkctx *wc = arg;
+	struct cl_scan_options opts = clam_options(wc->st->encrypted, ~0u);
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+	char shown[64];
+	size_t i;
+	cl_fmap_t *map;
+	cl_error_t rc;
+
+	(void)depth;
+	for (i = 0; name[i] && i < sizeof shown - 1; i++)
+		shown[i] = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+			   (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ? name[i] : '_';
+	shown[i] = 0;
+	if (len == 0)
+		return 0;
+	if (memmem(body, len, CLAM_BINHEX, sizeof CLAM_BINHEX - 1)) {
+		wc->fallback = 1;	/* libclamav's mail parser decodes BinHex in text */
+		return 1;
+	}
+	if ((map = cl_fmap_open_memory(body, len)) == NULL) {
+		wc->rc = CL_EMEM;
+		return 1;
+	}
+	wc->ctx->leaf = 1;
+	rc = cl_scanmap_callback(map, *shown ? shown : NULL, &virname, &scanned, wc->cl, &opts, wc->ctx);
+	wc->ctx->leaf = 0;
+	cl_fmap_close(map);
+	clam_close(wc->ctx, 0);
+	return clam_result(wc, rc, virname, scanned);
+}
+
+/*
+ * clam_walk - the walker's path: CLAM_FALLBACK when libclamav's own mail
+ * parser must read the message, else what one scan would return
+ */
+static cl_error_t clam_walk(struct clam_state *st, const struct cl_engine *cl, const struct scan_input *in,
+			    struct clam_scanctx *ctx, const char **virname)
+{
+	struct clam_walkctx wc = { .st = st, .cl = cl, .ctx = ctx, .rc = CL_CLEAN };
+	struct mime_leaves leaves = { .fn = clam_leaf, .ctx = &wc, .max = CLAM_LEAF_MAX };
+	struct mime_limits lim = { .max_depth = st->max_recursion + 1, .max_messages = st->max_recursion,
+				   .deadline_ms = in->deadline_ms, .cancel = in->cancel, .leaves = &leaves };
+	struct mime_result res;
+	enum mime_status ms;
+	off_t size = in->size;
+	struct stat sb;
+
+	if (size <= 0)		/* not given: the whole file, as libclamav reads it */
+		size = fstat(in->fd, &sb) == 0 ? sb.st_size : 0;
+	ms = scan_mime_walk(in->fd, size, &lim, clam_no_name, NULL, &res);
+	if (ctx->stopped || wc.rc != CL_CLEAN) {
+		*virname = wc.virname;
+		return wc.rc;
+	}
+	if (wc.limit && ms == MIME_STOPPED) {	/* a budget spent: see clam_result() */
+		*virname = wc.limit;
+		return CL_VIRUS;
+	}
+	if ((ms != MIME_OK && ms != MIME_STOPPED) || wc.fallback || res.limits || res.unwalked)
+		return CLAM_FALLBACK;
+	{			/* the raw bytes, as libclamav matches them beside its mail parser */
+		const char *vn = NULL;
+		unsigned long scanned;
+		cl_error_t rc = clam_scandesc(cl, in->fd, ctx, st->encrypted, ~0u & ~(unsigned)CL_SCAN_PARSE_MAIL,
+					      &vn, &scanned);
+
+		clam_close(ctx, 0);
+		clam_result(&wc, rc, vn, scanned);
+	}
+	*virname = wc.rc == CL_VIRUS ? wc.virname : wc.limit;
+	return wc.rc != CL_CLEAN ? wc.rc : wc.limit ? CL_VIRUS : CL_CLEAN;
 }
 
 /* clam_limit_words - what a Heuristics.Limits.Exceeded.<what> means */
@@ -646,7 +804,20 @@ static void clamav_scan(void *state, const struct scan_input *in, struct scan_ve
 	}
 	e = clam_acquire(st);
 	clam_capture = &msgs;
-	rc = clam_scandesc(e->cl, in->fd, &ctx, st->encrypted, &virname);
+	rc = st->libmime ? CLAM_FALLBACK : clam_walk(st, e->cl, in, &ctx, &virname);
+	if (!st->libmime)
+		atomic_fetch_add_explicit(rc == CLAM_FALLBACK ? &st->fallbacks : &st->walked, 1,
+					  memory_order_relaxed);
+	if (rc == CLAM_FALLBACK) {
+		struct clam_scanctx fresh = { .deadline_ms = in->deadline_ms, .cancel = in->cancel,
+					      .ban = st->ban, .top = -1 };
+		unsigned long scanned;
+
+		ctx = fresh;	/* what the leaves found is found again */
+		msgs.len = 0;
+		virname = NULL;
+		rc = clam_scandesc(e->cl, in->fd, &ctx, st->encrypted, ~0u, &virname, &scanned);
+	}
 	clam_capture = NULL;
 	clam_close(&ctx, 0);
 	/* virname points into the engine: copy it before the release */
@@ -716,6 +887,7 @@ static int clamav_init(void **state, const struct scan_config *cfg, char *err, s
 	st->max_files = cfg->max_files ? cfg->max_files : CLAM_MAX_FILES;
 	st->max_scantime_ms = cfg->max_scantime_ms ? cfg->max_scantime_ms : CLAM_MAX_SCANTIME_MS;
 	st->encrypted = cfg->clamav_encrypted;
+	st->libmime = cfg->clamav_libmime;
 	if (cfg->clamav_banned &&
 	    (st->ban = scan_attach_ban_parse(cfg->banned && *cfg->banned ? cfg->banned : SCAN_BANNED_DEFAULT)) == NULL) {
 		clam_err(err, errlen, "clamav: out of memory");
@@ -809,10 +981,12 @@ static size_t clamav_stats(void *state, char *buf, size_t len)
 	n = snprintf(buf, len,
 		     "clamav_engine %s\nclamav_db %s\nclamav_signatures %u\nclamav_loaded %ld\n"
 		     "clamav_reloads %lu\nclamav_reload_failures %lu\nclamav_scans %lu\n"
-		     "clamav_infected %lu\nclamav_banned %lu\nclamav_limits %lu\nclamav_errors %lu\n",
+		     "clamav_infected %lu\nclamav_banned %lu\nclamav_limits %lu\nclamav_errors %lu\n"
+		     "clamav_mime %s\nclamav_walked %lu\nclamav_fallbacks %lu\n",
 		     cl_retver(), st->dbdir, sigs, loaded, reloads, failures,
 		     atomic_load(&st->scans), atomic_load(&st->infected), atomic_load(&st->banned),
-		     atomic_load(&st->limits), atomic_load(&st->errors));
+		     atomic_load(&st->limits), atomic_load(&st->errors), st->libmime ? "libclamav" : "walker",
+		     atomic_load(&st->walked), atomic_load(&st->fallbacks));
 	if (n < 0)
 		return 0;
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;

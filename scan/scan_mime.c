@@ -97,6 +97,7 @@ struct part {
 	char tl[MIME_LINE_MAX];
 	size_t tlen;
 	int tbol, tcr;
+	int leaf;		/* the body is a leaf being collected */
 };
 
 struct sink {			/* the file being read: a part's body or a uuencoded file */
@@ -135,6 +136,9 @@ struct walk {
 	unsigned char *inner;
 	size_t ninner, cap_inner;
 	int inner_over;
+	unsigned char *leaf;	/* the current leaf's decoded body (lim.leaves) */
+	size_t nleaf, cap_leaf;
+	int leaf_over;
 	int stop;		/* callback said so, or the part limit */
 	enum mime_status status;
 };
@@ -467,6 +471,48 @@ static void sink_end(struct walk *w)
 	scan_embed_tar_free(&k->tar);
 }
 
+/* ---- leaves: decoded bodies handed to lim.leaves ---- */
+
+static void leaf_add(struct walk *w, const void *d, size_t n)
+{
+	if (!w->p.leaf || w->leaf_over || !n)
+		return;
+	if (w->nleaf + n > w->lim.leaves->max) {
+		w->leaf_over = 1;
+		return;
+	}
+	if (w->nleaf + n > w->cap_leaf) {
+		size_t cap = w->cap_leaf ? w->cap_leaf : 16384;
+		unsigned char *nb;
+
+		while (cap < w->nleaf + n)
+			cap *= 2;
+		if (!(nb = realloc(w->leaf, cap))) {
+			w->status = MIME_ENOMEM;
+			w->stop = 1;
+			return;
+		}
+		w->leaf = nb;
+		w->cap_leaf = cap;
+	}
+	memcpy(w->leaf + w->nleaf, d, n);
+	w->nleaf += n;
+}
+
+/* leaf_end - the part ends: hand its body on */
+static void leaf_end(struct walk *w)
+{
+	if (!w->p.leaf)
+		return;
+	w->p.leaf = 0;
+	if (w->leaf_over)
+		w->res->unwalked++;
+	else if (!w->stop && w->lim.leaves->fn(w->lim.leaves->ctx, w->leaf, w->nleaf, w->p.what, w->nframes))
+		w->stop = 1;
+	w->nleaf = 0;
+	w->leaf_over = 0;
+}
+
 /* ---- text bodies: begin lines, and the files they open ---- */
 
 static void text_line(struct walk *w, const char *s, size_t n, int bol)
@@ -507,6 +553,7 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 	if (!bol || !n || (s[0] != 'b' && s[0] != '=') || !(kind = scan_mime_begin(s, n, &name, &nlen)))
 		return;
 	report(w, name, nlen, MIME_NAME_UUENCODE);
+	w->res->unwalked++;	/* a file inside a leaf: the leaf is not the file */
 	if (kind == 3 || w->stop)
 		return;		/* yEnc: the name is all */
 	{
@@ -684,6 +731,7 @@ static void inner_walk(struct walk *w)
 		struct mime_limits lim = w->lim;
 
 		lim.max_parts = w->lim.max_parts > parts ? w->lim.max_parts - parts : 1;
+		lim.leaves = NULL;	/* counted in unwalked instead */
 		/*
 		 * What this walk holds stays held while the inner one runs: the
 		 * inner one gets what is left, so that messages encoded inside
@@ -696,6 +744,7 @@ static void inner_walk(struct walk *w)
 	}
 	w->res->parts += r.parts;
 	w->res->names += r.names;
+	w->res->unwalked += r.unwalked;
 	if (r.limits)
 		limit(w, r.limits, "%s", r.why);
 	if (st == MIME_STOPPED)
@@ -718,6 +767,7 @@ static void part_done(struct walk *w)
 	if (p->cte == CTE_B64 && (p->body == B_FILE || p->body == B_TEXT)) {
 		size_t k = scan_mime_b64_end(&p->dec, w->dec);	/* unpadded base64 */
 
+		leaf_add(w, w->dec, k);
 		if (p->body == B_FILE)
 			sink_add(w, w->dec, k);
 		else
@@ -727,6 +777,7 @@ static void part_done(struct walk *w)
 		text_bytes(w, (const unsigned char *)"\n", 1);
 	if (w->sink.on)
 		sink_end(w);
+	leaf_end(w);
 	if (p->body == B_INNER)
 		inner_walk(w);
 	w->ninner = 0;
@@ -793,20 +844,25 @@ static void headers_done(struct walk *w)
 	} else if (!strcmp(p->type, "message") && !strcmp(p->sub, "partial")) {
 		/* a piece of a message sent in several: no scanner sees it whole */
 		p->body = B_TEXT;
+		w->res->unwalked++;
 		limit(w, MIME_LIMIT_EMBED, "message/partial: a message in pieces cannot be scanned");
 	} else if (rfc822 && (p->cte == CTE_B64 || p->cte == CTE_QP)) {
+		w->res->unwalked++;
 		p->body = B_INNER;
 		w->ninner = 0;
 		w->inner_over = 0;
 	} else if (rfc822) {
+		w->res->unwalked++;
 		if (push(w, 0) < 0)
 			p->body = B_IGNORE;
 		else
 			new_part(w, 0);
 	} else if (p->cte == CTE_UU || !*p->type || !strcmp(p->type, "text") || !strcmp(p->type, "multipart")) {
 		p->body = B_TEXT;	/* x-uuencode has its begin line in the body */
+		p->leaf = w->lim.leaves != NULL;
 	} else {
 		p->body = B_FILE;
+		p->leaf = w->lim.leaves != NULL;
 		sink_start(w, p->zip, p->what);
 	}
 }
@@ -895,13 +951,10 @@ static void body_line(struct walk *w, const char *s, size_t n, int bol)
 	size_t k = 0;
 	int eol = n && (s[n - 1] == '\n' || s[n - 1] == '\r');
 
-	if (p->body == B_IGNORE || (p->body == B_FILE && w->sink.kind == K_NONE))
+	if (p->body == B_IGNORE || (p->body == B_FILE && w->sink.kind == K_NONE && !p->leaf))
 		return;		/* nothing more to learn from this body */
-	if (p->body == B_TEXT && p->cte == CTE_NONE) {
-		text_line(w, s, n, bol);
-		return;
-	}
-	if (p->body == B_TEXT && p->cte == CTE_UU) {
+	if (p->body == B_TEXT && (p->cte == CTE_NONE || p->cte == CTE_UU)) {
+		leaf_add(w, s, n);
 		text_line(w, s, n, bol);
 		return;
 	}
@@ -914,6 +967,7 @@ static void body_line(struct walk *w, const char *s, size_t n, int bol)
 		break;
 	default:		/* 7bit, 8bit, binary: the bytes are the content */
 		if (p->body == B_FILE) {
+			leaf_add(w, s, n);
 			sink_add(w, (const unsigned char *)s, n);
 			return;
 		}
@@ -921,6 +975,8 @@ static void body_line(struct walk *w, const char *s, size_t n, int bol)
 		k = n;
 		break;
 	}
+	if (p->body == B_TEXT || p->body == B_FILE)
+		leaf_add(w, w->dec, k);
 	if (p->body == B_TEXT)
 		text_bytes(w, w->dec, k);
 	else if (p->body == B_FILE)
@@ -1063,6 +1119,7 @@ out:
 	free(w.dec);
 	free(w.frames);
 	free(w.inner);
+	free(w.leaf);
 	scan_embed_tnef_free(&w.sink.tnef);
 	scan_embed_tar_free(&w.sink.tar);
 	scan_mime_tail_free(&w.tail);

@@ -65,6 +65,22 @@ enum mime_origin {
 /* mime_name_fn - one name as decoded (any bytes, NUL included); non-zero stops the walk */
 typedef int (*mime_name_fn)(void *ctx, const char *name, size_t len, enum mime_origin);
 
+/*
+ * mime_leaf_fn - the body of one leaf part (not a multipart, not a
+ * message/rfc822), decoded, whole, when its part ends; name is the last
+ * file name its header gave, made printable ("" if none); depth is the number
+ * of multiparts around it.  Non-zero stops the walk.
+ */
+typedef int (*mime_leaf_fn)(void *ctx, const unsigned char *body, size_t len, const char *name,
+			    unsigned depth);
+
+struct mime_leaves {
+	mime_leaf_fn fn;
+	void *ctx;
+	size_t max;		/* of one leaf held in memory; a longer one is not
+				 * handed on and counts in mime_result.unwalked */
+};
+
 struct mime_limits {
 	unsigned max_depth;	/* multipart nesting inside one message */
 	unsigned max_messages;	/* message/rfc822 nesting */
@@ -75,6 +91,7 @@ struct mime_limits {
 	size_t chunk;		/* pread() size, also the longest line piece */
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC; 0 = none */
 	volatile int *cancel;	/* checked every chunk */
+	const struct mime_leaves *leaves;	/* NULL: bodies are not collected */
 };
 
 enum mime_status {
@@ -100,6 +117,13 @@ struct mime_result {
 	char why[160];		/* the first limit reached, in words */
 	unsigned parts;		/* parts started */
 	unsigned names;		/* names reported */
+	/*
+	 * With leaves: content no leaf carried, so that the leaves alone do
+	 * not show the whole message: files in text bodies (uuencode, yEnc,
+	 * begin-base64), message/rfc822 and message/partial parts, leaves
+	 * longer than leaves->max.
+	 */
+	unsigned unwalked;
 	int err;		/* errno with MIME_EIO */
 };
 

@@ -22,29 +22,49 @@
 
 #include "scan_mime.h"
 
-static signed char b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (signed char)(c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (signed char)(c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (signed char)(c - '0' + 52);
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* the base64 alphabet's values; -1 for every other byte ('=' included) */
+static const signed char b64tab[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 size_t scan_mime_b64(struct mime_b64 *b, const char *in, size_t len, unsigned char *out)
 {
-	size_t i, o = 0;
+	const unsigned char *u = (const unsigned char *)in;
+	size_t i = 0, o = 0;
 
-	for (i = 0; i < len; i++) {
+	while (i < len) {
 		signed char v;
 
-		if (in[i] == '=') {	/* padding: flush what the quantum holds */
+		/* a whole quantum of alphabet characters: the common case, at once */
+		if (b->n == 0 && len - i >= 4) {
+			int q0 = b64tab[u[i]], q1 = b64tab[u[i + 1]], q2 = b64tab[u[i + 2]], q3 = b64tab[u[i + 3]];
+
+			if ((q0 | q1 | q2 | q3) >= 0) {
+				uint32_t acc = (uint32_t)q0 << 18 | (uint32_t)q1 << 12 | (uint32_t)q2 << 6 | (uint32_t)q3;
+
+				out[o++] = (unsigned char)(acc >> 16);
+				out[o++] = (unsigned char)(acc >> 8);
+				out[o++] = (unsigned char)acc;
+				i += 4;
+				continue;
+			}
+		}
+		if (u[i] == '=') {	/* padding: flush what the quantum holds */
 			if (b->n == 2)
 				out[o++] = (unsigned char)(b->acc >> 4);
 			else if (b->n == 3) {
@@ -53,9 +73,10 @@ size_t scan_mime_b64(struct mime_b64 *b, const char *in, size_t len, unsigned ch
 			}
 			b->n = 0;
 			b->acc = 0;
+			i++;
 			continue;
 		}
-		if ((v = b64val((unsigned char)in[i])) < 0)
+		if ((v = b64tab[u[i++]]) < 0)
 			continue;
 		b->acc = (b->acc << 6 | (uint32_t)v) & 0xffffff;
 		if (++b->n == 4) {

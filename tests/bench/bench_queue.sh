@@ -89,6 +89,7 @@ set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$SRC/tests/bench/machine_cpu.sh"
+. "$SRC/tests/bench/bench_lib.sh"
 BUILD=$SRC/build/release
 ROUNDS=5
 MSGS=0
@@ -145,16 +146,6 @@ die() { echo "bench_queue: $*" >&2; exit 1; }
 # ---------------------------------------------------------------------------
 # summary: from RAW alone (also what --summarize RAW runs)
 
-AWKLIB='
-function med(s,    n, v, i, j, t) {	# median of the space-separated numbers in s
-	n = split(s, v, " ")
-	if (n == 0) return "-"
-	for (i = 2; i <= n; i++) { t = v[i] + 0; for (j = i - 1; j >= 1 && v[j] + 0 > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
-function mn(s,    n, v, i, m) { n = split(s, v, " "); m = v[1] + 0; for (i = 2; i <= n; i++) if (v[i] + 0 < m) m = v[i] + 0; return m }
-function mx(s,    n, v, i, m) { n = split(s, v, " "); m = v[1] + 0; for (i = 2; i <= n; i++) if (v[i] + 0 > m) m = v[i] + 0; return m }
-'
 
 # runs - the measured rows of RAW (no comments, no header, no warm-up)
 runs() { awk -F'\t' '$1 ~ /^[0-9]+$/ && $1 > 0' "$RAW"; }
@@ -332,12 +323,7 @@ if [ ! -x "$CLAMD" ] || [ -z "$CLAMDSCAN" ]; then
 	say "clamd or clamdscan missing (services/install-deps test): direct+qhpsi is skipped"
 fi
 
-# Nothing from the caller's environment may steer the programs.
-for v in $(compgen -e); do
-	case $v in
-	SLUICE_* | QHPSI* | QUEUE_* | QUEUEDIR | CONFSPLIT | MIN_FREE | REJECTVIRUS | ERROR_FD) unset "$v" ;;
-	esac
-done
+unset_sluice_env
 AS_USER=()
 [ "$(id -u)" != 0 ] || AS_USER=(SLUICE_USER=root)	# sluiced insists as root
 WORKERS=$(nproc)
@@ -350,14 +336,7 @@ W=$(mktemp -d "$DIR/sluice-bench.XXXXXX") || die "mktemp in $DIR"
 PIDS=()
 CLAMTMP=""
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	[ -z "$CLAMTMP" ] || rm -rf "$CLAMTMP"
+	stop_servers
 	if [ "$KEEP" = 1 ]; then
 		say "kept $W"
 	else
@@ -448,65 +427,12 @@ for q in direct daemon clamav qhpsi; do
 	"$MKQ" -q -b "$W/q-$q" -c "$NQ" || die "sluice-mkqueue -b $W/q-$q failed"
 done
 
-# start_sluiced NAME VAR=VALUE... - sluiced on $W/q-NAME; sets PID_<NAME>
-start_sluiced() {
-	local name=$1 qb=$W/q-$1 log=$W/sluiced-$1.log pid i
-	shift
-	env QUEUE_BASE="$qb" QUEUE_COUNT="$NQ" SLUICE_SYNC=full SLUICE_MAX_BACKLOG=100000000 \
-		"${AS_USER[@]}" "$@" \
-		"$SLUICED" 2>>"$log" </dev/null &
-	pid=$!
-	PIDS+=("$pid")
-	for ((i = 0; i < 1200; i++)); do
-		if grep -q '^sluiced: listening on ' "$log" && [ -S "$qb/sluiced.sock" ]; then
-			printf -v "PID_$name" %s "$pid"
-			say "sluiced ($name) pid $pid: $(grep '^sluiced: listening on ' "$log")"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || die "sluiced ($name) exited at start: $(cat "$log")"
-		sleep 0.05
-	done
-	die "sluiced ($name) did not listen within 60 s"
-}
-
 PID_daemon="" PID_clamav=""	# set by start_sluiced
-start_sluiced daemon SLUICE_SCANNERS=null
-start_sluiced clamav SLUICE_SCANNERS=clamav SLUICE_CLAMDB="$W/db" SLUICE_WORKERS="$WORKERS"
+start_sluiced daemon "$SLUICED" "$W/q-daemon" "$NQ" SLUICE_SCANNERS=null
+start_sluiced clamav "$SLUICED" "$W/q-clamav" "$NQ" SLUICE_SCANNERS=clamav SLUICE_CLAMDB="$W/db" SLUICE_WORKERS="$WORKERS"
 
 PID_clamd=""
-if [ "$HAVE_CLAMD" = 1 ]; then
-	# libclamav's temp files on tmpfs, as sluiced's (CL_ENGINE_TMPDIR /dev/shm)
-	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-		CLAMTMP=$(mktemp -d /dev/shm/sluice-bench-clamd.XXXXXX)
-	else
-		CLAMTMP=$W/clamd-tmp
-		mkdir "$CLAMTMP"
-	fi
-	# No User line: clamd stays the user running this (root here), who can
-	# read the queues' mess files.  Defaults otherwise (MaxThreads 10 ...).
-	cat >"$W/clamd.conf" <<-EOF
-		LocalSocket $W/clamd.sock
-		LocalSocketMode 660
-		FixStaleSocket yes
-		DatabaseDirectory $W/db
-		TemporaryDirectory $CLAMTMP
-		PidFile $W/clamd.pid
-		LogFile $W/clamd.log
-		LogTime yes
-		Foreground yes
-		SelfCheck 0
-	EOF
-	"$CLAMD" -c "$W/clamd.conf" </dev/null >>"$W/clamd.out" 2>&1 &
-	PID_clamd=$!
-	PIDS+=("$PID_clamd")
-	for ((i = 0; i < 1200; i++)); do
-		[ -S "$W/clamd.sock" ] && break
-		kill -0 "$PID_clamd" 2>/dev/null || die "clamd exited at start: $(tail -5 "$W/clamd.log" "$W/clamd.out" 2>/dev/null)"
-		sleep 0.05
-	done
-	[ -S "$W/clamd.sock" ] || die "clamd did not listen within 60 s"
-	say "clamd pid $PID_clamd: $(grep -m1 'Loaded .* signatures' "$W/clamd.log" || echo '?')"
-fi
+[ "$HAVE_CLAMD" = 0 ] || start_clamd "$W/db"
 QHPSI_CMD="$CLAMDSCAN --no-summary --config-file=$W/clamd.conf %s"
 
 # mode_env MODE - the environment qqsim (and so the program) runs with
@@ -555,14 +481,6 @@ check_one daemon+clamav "$W/eicar.eml" 31
 # one run
 
 CLK_TCK=$(getconf CLK_TCK)
-# cpu_ticks PID - user + system ticks of PID (all its threads)
-cpu_ticks() {
-	local line rest
-	[ -n "$1" ] && read -r line <"/proc/$1/stat" || { echo 0; return; }
-	rest=${line##*) }
-	set -- $rest
-	echo $((${12} + ${13}))
-}
 # batch_stats MODE - "batches batch_messages" of a daemon mode's sluiced
 batch_stats() {
 	local qb

@@ -2,8 +2,8 @@
  * bench_scan - the raw engine rate: libclamav scans per second, nothing else.
  *
  * SYNOPSIS
- *	bench_scan -f MESSAGE [-D DBDIR] [-t THREADS] [-s SECONDS | -n SCANS]
- *		   [-d WORKDIR] [-V header|part]
+ *	bench_scan {-f MESSAGE | -F DIR} [-D DBDIR] [-t THREADS] [-s SECONDS | -n SCANS]
+ *		   [-d WORKDIR] [-V header|part] [-M walker|libclamav] [-a]
  *
  * DESCRIPTION
  *	Loads the signature directory DBDIR (default: what sluiced would load,
@@ -27,6 +27,14 @@
  *	attachment differs too, as in real mail: without it libclamav's cache
  *	answers for the attachment after its first scan.
  *
+ *	-F DIR scans the messages of a corpus (tests/bench/gen_corpus.py) in
+ *	turn instead: each thread writes a mess file per message first, then
+ *	cycles through them, thread t starting at message t.
+ *	-M sets SLUICE_CLAMAV_MIME (default walker): how the clamav backend
+ *	reads MIME parts.  -a runs the attach backend too, after clamav, as
+ *	sluiced does with SLUICE_SCANNERS="clamav attach" (clamav then also
+ *	applies the banned list to what it unpacks).
+ *
  *	Prints one line of key=value figures:
  *	  scans seconds rate threads cpu_ms_per_scan load_ms maxrss_kb clean other vary
  *	(rate in scans per second over the wall clock; CPU of the whole process
@@ -38,6 +46,7 @@
  *	"other" (the synthetic DB detects nothing in clean mail) and the exit
  *	code is 1.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -56,9 +65,12 @@
 #define STAMP_LEN 16
 
 static const struct scan_backend *be = &scan_backend_clamav;
-static void *state;
+static void *state, *astate;
+static int with_attach;
 static char *msg;
 static size_t msglen;
+static char **corpus;		/* -F: the messages */
+static size_t *corpus_len, ncorpus;
 static long part_off = -1;	/* -V part: where to stamp inside the body */
 static const char *workdir;
 static double seconds = 5;
@@ -137,7 +149,7 @@ static long find_part(void)
 }
 
 /* copy_file - a mess file under workdir: Received line + message, unlinked */
-static int copy_file(size_t *recvlen)
+static int copy_msg(const char *m, size_t mlen, size_t *recvlen)
 {
 	char path[4096], recv[256];
 	int fd;
@@ -148,7 +160,7 @@ static int copy_file(size_t *recvlen)
 		die("mkstemp", path);
 	unlink(path);
 	n = (size_t)snprintf(recv, sizeof recv, RECV_FMT, 0UL, (unsigned long)getuid());
-	if (pwrite(fd, recv, n, 0) != (ssize_t)n || pwrite(fd, msg, msglen, (off_t)n) != (ssize_t)msglen)
+	if (pwrite(fd, recv, n, 0) != (ssize_t)n || pwrite(fd, m, mlen, (off_t)n) != (ssize_t)mlen)
 		die("write", path);
 	*recvlen = n;
 	return fd;
@@ -173,23 +185,35 @@ static void stamp(int fd, size_t recvlen, unsigned long seq)
 static void *worker(void *arg)
 {
 	unsigned long id = (unsigned long)(size_t)arg, i = 0;
-	size_t recvlen;
-	int fd = copy_file(&recvlen);
-	struct stat sb;
+	size_t recvlen, nf = ncorpus ? ncorpus : 1, k;
+	int *fds = calloc(nf, sizeof *fds);
+	off_t *sizes = calloc(nf, sizeof *sizes);
 
-	if (fstat(fd, &sb) < 0)
-		die("fstat", NULL);
+	if (!fds || !sizes)
+		die("calloc", NULL);
+	for (k = 0; k < nf; k++) {
+		struct stat sb;
+
+		fds[k] = ncorpus ? copy_msg(corpus[k], corpus_len[k], &recvlen) : copy_msg(msg, msglen, &recvlen);
+		if (fstat(fds[k], &sb) < 0)
+			die("fstat", NULL);
+		sizes[k] = sb.st_size;
+	}
 	pthread_barrier_wait(&ready);	/* every copy written */
 	pthread_barrier_wait(&ready);	/* t_stop set */
-	for (;;) {
-		struct scan_input in = { .fd = fd, .size = sb.st_size };
+	for (k = id % nf;; k = (k + 1) % nf) {
+		struct scan_input in = { .fd = fds[k], .size = sizes[k] };
 		struct scan_verdict v;
 
 		if (max_scans ? atomic_fetch_add(&started, 1) >= max_scans : now() >= t_stop)
 			break;
-		stamp(fd, recvlen, id * 1000000000UL + ++i);
+		stamp(fds[k], recvlen, id * 1000000000UL + ++i);
 		memset(&v, 0, sizeof v);
 		be->scan(state, &in, &v);
+		if (with_attach && v.kind == SCAN_CLEAN) {
+			memset(&v, 0, sizeof v);
+			scan_backend_attach.scan(astate, &in, &v);
+		}
 		if (v.kind == SCAN_CLEAN)
 			atomic_fetch_add(&clean, 1);
 		else {
@@ -198,14 +222,45 @@ static void *worker(void *arg)
 					v.name);
 		}
 	}
-	close(fd);
+	for (k = 0; k < nf; k++)
+		close(fds[k]);
+	free(fds);
+	free(sizes);
 	return NULL;
+}
+
+/* load_corpus - every regular file of dir, in name order */
+static void load_corpus(const char *dir)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort), i;
+	char path[4096];
+
+	if (n < 0)
+		die("scandir", dir);
+	corpus = calloc((size_t)n + 1, sizeof *corpus);
+	corpus_len = calloc((size_t)n + 1, sizeof *corpus_len);
+	for (i = 0; i < n; i++) {
+		struct stat sb;
+
+		snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name);
+		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			corpus[ncorpus] = slurp(path, &corpus_len[ncorpus]);
+			ncorpus++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	if (!ncorpus) {
+		fprintf(stderr, "bench_scan: no message in %s\n", dir);
+		exit(2);
+	}
 }
 
 int main(int argc, char **argv)
 {
 	struct scan_config cfg = { 0 };
-	const char *file = NULL, *vary = "header";
+	const char *file = NULL, *dir = NULL, *vary = "header", *mime = "walker";
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	char err[1024];
 	double t0, c0, load_ms, secs, cpu;
@@ -215,9 +270,12 @@ int main(int argc, char **argv)
 	int c;
 
 	workdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	while ((c = getopt(argc, argv, "f:D:t:s:n:d:V:h")) != -1) {
+	while ((c = getopt(argc, argv, "f:F:D:t:s:n:d:V:M:ah")) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
+		case 'F': dir = optarg; break;
+		case 'M': mime = optarg; break;
+		case 'a': with_attach = 1; break;
 		case 'D': cfg.clamdb = optarg; break;
 		case 't': threads = atol(optarg); break;
 		case 's': seconds = atof(optarg); break;
@@ -225,16 +283,24 @@ int main(int argc, char **argv)
 		case 'd': workdir = optarg; break;
 		case 'V': vary = optarg; break;
 		default:
-			fprintf(stderr, "usage: bench_scan -f MESSAGE [-D DBDIR] [-t THREADS] "
-					"[-s SECONDS | -n SCANS] [-d WORKDIR] [-V header|part]\n");
+			fprintf(stderr, "usage: bench_scan {-f MESSAGE | -F DIR} [-D DBDIR] [-t THREADS] "
+					"[-s SECONDS | -n SCANS] [-d WORKDIR] [-V header|part] "
+					"[-M walker|libclamav] [-a]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (!file || threads < 1 || threads > 256 || (strcmp(vary, "header") && strcmp(vary, "part"))) {
-		fprintf(stderr, "bench_scan: want -f MESSAGE, 1 to 256 threads, -V header or part\n");
+	if (!file == !dir || threads < 1 || threads > 256 || (strcmp(vary, "header") && strcmp(vary, "part")) ||
+	    (strcmp(mime, "walker") && strcmp(mime, "libclamav")) || (dir && !strcmp(vary, "part"))) {
+		fprintf(stderr, "bench_scan: want -f MESSAGE or -F DIR, 1 to 256 threads, -V header or "
+				"part (not with -F), -M walker or libclamav\n");
 		return 2;
 	}
-	msg = slurp(file, &msglen);
+	cfg.clamav_libmime = !strcmp(mime, "libclamav");
+	cfg.clamav_banned = with_attach;
+	if (dir)
+		load_corpus(dir);
+	else
+		msg = slurp(file, &msglen);
 	if (!strcmp(vary, "part") && (part_off = find_part()) < 0) {
 		fprintf(stderr, "bench_scan: -V part: no long base64 line in the second half of %s\n",
 			file);
@@ -243,6 +309,10 @@ int main(int argc, char **argv)
 	t0 = now();
 	if (be->init(&state, &cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "bench_scan: %s\n", err);
+		return 1;
+	}
+	if (with_attach && scan_backend_attach.init(&astate, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "bench_scan: attach: %s\n", err);
 		return 1;
 	}
 	load_ms = (now() - t0) * 1e3;
@@ -263,10 +333,13 @@ int main(int argc, char **argv)
 	done = atomic_load(&clean) + atomic_load(&other);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("scans=%ld seconds=%.3f rate=%.1f threads=%ld cpu_ms_per_scan=%.3f load_ms=%.0f "
-	       "maxrss_kb=%ld clean=%ld other=%ld vary=%s\n",
+	       "maxrss_kb=%ld clean=%ld other=%ld vary=%s mime=%s attach=%d messages=%zu\n",
 	       done, secs, done / secs, threads, done ? cpu / (double)done : 0.0, load_ms,
-	       ru.ru_maxrss, atomic_load(&clean), atomic_load(&other), vary);
+	       ru.ru_maxrss, atomic_load(&clean), atomic_load(&other), vary, mime, with_attach,
+	       ncorpus ? ncorpus : 1);
 	be->fini(state);
+	if (with_attach)
+		scan_backend_attach.fini(astate);
 	free(tid);
 	free(msg);
 	return atomic_load(&other) ? 1 : 0;

@@ -381,6 +381,81 @@ static void test_printable(void **unused)
 	assert_string_equal(out, "");
 }
 
+/*
+ * Leaves (lim.leaves, what the clamav backend scans from memory): every
+ * leaf part's body decoded and whole, in order, with its name and depth,
+ * at any chunk size; what the leaves do not carry counts in unwalked.
+ */
+struct leaves {
+	char all[4096];		/* "depth:name:body|" */
+	unsigned n;
+};
+
+static int leaf_collect(void *ctx, const unsigned char *body, size_t len, const char *name, unsigned depth)
+{
+	struct leaves *l = ctx;
+	size_t at = strlen(l->all);
+
+	snprintf(l->all + at, sizeof l->all - at, "%u:%s:%.*s|", depth, name, (int)len, (const char *)body);
+	l->n++;
+	return 0;
+}
+
+static void test_leaves(void **unused)
+{
+	static const char msg[] =
+		"From: a@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n"
+		"preamble is no leaf\n--o\nContent-Type: multipart/alternative; boundary=\"i\"\n\n"
+		"--i\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nh=C3=A9llo =\nworld\n"
+		"--i\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--i--\n"
+		"--o\nContent-Type: application/octet-stream; name=\"a.bin\"\nContent-Transfer-Encoding: base64\n\n"
+		"aGVsbG8g\nd29ybGQ\n--o--\nepilogue is no leaf\n";
+	static const char want[] = "2::h\xc3\xa9llo world\n|2::<p>hi</p>\r\n|1:a.bin:hello world|";
+	size_t chunks[] = { 256, 300, 65536 }, c;
+
+	for (c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+		struct leaves l = { .n = 0 };
+		struct mime_leaves lv = { .fn = leaf_collect, .ctx = &l, .max = 1 << 20 };
+		struct mime_limits lim = { .chunk = chunks[c], .leaves = &lv };
+
+		memset(&got, 0, sizeof got);
+		assert_int_equal(scan_mime_walk_mem(msg, sizeof msg - 1, &lim, collect, &got, &res), MIME_OK);
+		assert_string_equal(l.all, want);
+		assert_int_equal(l.n, 3);
+		assert_int_equal(res.unwalked, 0);
+		assert_int_equal(res.limits, 0);
+	}
+	{			/* no MIME: the body is the one leaf */
+		struct leaves l = { .n = 0 };
+		struct mime_leaves lv = { .fn = leaf_collect, .ctx = &l, .max = 1 << 20 };
+		static const char plain[] = "Subject: x\n\nbody line\n";
+
+		assert_int_equal(scan_mime_walk_mem(plain, sizeof plain - 1, &(struct mime_limits){ .leaves = &lv },
+						    collect, &got, &res), MIME_OK);
+		assert_string_equal(l.all, "0::body line\n|");
+	}
+	{			/* what leaves do not carry: uuencode, message/rfc822, a leaf over max */
+		static const char *const odd[] = {
+			"Subject: x\n\nbegin 644 a.txt\n#86)C\n`\nend\n",
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\n"
+			"Subject: in\n\nhi\n--b--\n",
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n"
+			"Content-Transfer-Encoding: base64\n\nU3ViamVjdDogaW4KCmhpCg==\n--b--\n",
+			"Subject: x\n\n0123456789abcdef0123456789\n",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+			struct leaves l = { .n = 0 };
+			struct mime_leaves lv = { .fn = leaf_collect, .ctx = &l, .max = 16 };
+
+			scan_mime_walk_mem(odd[i], strlen(odd[i]), &(struct mime_limits){ .leaves = &lv }, collect,
+					   &got, &res);
+			assert_true(res.unwalked > 0);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_stop_and_checks),
 		cmocka_unit_test(test_fd),
 		cmocka_unit_test(test_printable),
+		cmocka_unit_test(test_leaves),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,9 +19,18 @@
  *	where ID is PREFIX-<session>-<n> with -i PREFIX, else <session>-<n>
  *	(session 0..K-1, n the message's number within its session).
  *
- * usage: qqsim -p PROGRAM [-m FILE | -s BYTES] [-f SENDER] [-r RCPT]...
- *	  [-E RAWENVFILE] [-a] [-e FD] [-n N -k K] [-D DAEMONPID] [-w MS]
+ * usage: qqsim -p PROGRAM [-m FILE | -s BYTES | -M DIR] [-f SENDER] [-r RCPT]...
+ *	  [-E RAWENVFILE] [-a] [-e FD] [-n N -k K [-R RATE]] [-D DAEMONPID] [-w MS]
  *	  [-i PREFIX] [-u] [-v]
+ *	-M DIR	the messages are the regular files of DIR (a corpus written by
+ *		tests/bench/gen_corpus.py), read once at start, in name order;
+ *		message n of session s is file (n * K + s) mod count, so the K
+ *		sessions go through the corpus together, each file once before
+ *		any repeats (-u is refused with -M)
+ *	-R RATE	load mode: submit at most RATE messages a second in all, each
+ *		session starting its n-th message no earlier than n * K / RATE
+ *		seconds after the start (latency under a given load, not at
+ *		the peak); the figures add "target_rate="
  *	-a	abort: close the envelope pipe before the final NUL (qmail-smtpd's cancel)
  *	-w MS	pause MS milliseconds in the middle of the message (a slow sender)
  *	-i PREFIX  put "X-Qqsim-Id: PREFIX-<session>-<n>" as the first header line
@@ -42,7 +51,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -60,6 +72,11 @@ static long unique_off = -1;	/* -u: where the per-message stamp goes */
 static size_t gen_size;
 static char *msg;
 static size_t msglen;
+static const char *corpus_dir;	/* -M */
+static const char **corpus;
+static size_t *corpus_len, ncorpus;
+static int nsessions = 1;
+static double target_rate;	/* -R */
 
 static void die(const char *what)
 {
@@ -102,6 +119,45 @@ static void make_message(void)
 
 	if (messfile) {
 		msg = slurp(messfile, &msglen);
+		return;
+	}
+	if (corpus_dir) {
+		struct dirent **ents;
+		int ne = scandir(corpus_dir, &ents, NULL, alphasort), e;
+		char path[4096];
+
+		if (ne < 0)
+			die(corpus_dir);
+		corpus = calloc((size_t)ne + 1, sizeof *corpus);
+		corpus_len = calloc((size_t)ne + 1, sizeof *corpus_len);
+		for (e = 0; e < ne; e++) {
+			struct stat sb;
+
+			snprintf(path, sizeof path, "%s/%s", corpus_dir, ents[e]->d_name);
+			if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+				/*
+				 * mapped, not read: fork copies no page tables
+				 * of a file mapping, so the RSS of the program
+				 * (ru_maxrss of the pre-exec fork) stays its own
+				 */
+				int fd = open(path, O_RDONLY);
+				void *p = fd < 0 ? MAP_FAILED
+						 : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+				if (p == MAP_FAILED)
+					die(path);
+				close(fd);
+				corpus[ncorpus] = p;
+				corpus_len[ncorpus] = (size_t)sb.st_size;
+				ncorpus++;
+			}
+			free(ents[e]);
+		}
+		free(ents);
+		if (!ncorpus) {
+			fprintf(stderr, "qqsim: -M %s: no message there\n", corpus_dir);
+			exit(100);
+		}
 		return;
 	}
 	n = gen_size ? gen_size : 4096;
@@ -205,6 +261,12 @@ static int one(int s, int n, char *text, size_t textcap)
 	}
 
 	stamp_unique(n);
+	if (ncorpus) {
+		size_t at = ((size_t)n * (size_t)nsessions + (size_t)s) % ncorpus;
+
+		msg = (char *)corpus[at];	/* only read: -u is refused with -M */
+		msglen = corpus_len[at];
+	}
 	if (pipe(pm) < 0 || pipe(pe) < 0 || (errfd >= 0 && pipe(perr) < 0))
 		die("pipe");
 	if ((pid = fork()) < 0)
@@ -330,7 +392,15 @@ static int load(int n, int k, pid_t daemon)
 			memset(&rec, 0, sizeof rec);
 			rec.session = i;
 			for (j = 0; j < share; j++) {
-				double s = now_ms();
+				double s;
+
+				if (target_rate > 0) {	/* -R: no earlier than planned */
+					double due = t0 + (double)j * k * 1e3 / target_rate, w = due - now_ms();
+
+					if (w > 0)
+						usleep((useconds_t)(w * 1e3));
+				}
+				s = now_ms();
 				int st = one(i, j, text, sizeof text);
 
 				rec.ms = now_ms() - s;
@@ -378,10 +448,13 @@ static int load(int n, int k, pid_t daemon)
 
 		qsort(lat, (size_t)got, sizeof *lat, cmpd);
 		printf("msgs=%d seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f cpu_ms_per_msg=%.3f "
-		       "client_maxrss_kb=%ld daemon_hwm_kb=%ld exits=",
+		       "client_maxrss_kb=%ld daemon_hwm_kb=%ld ",
 		       got, secs, got / secs, got ? lat[got / 2] : 0.0,
 		       got ? lat[(int)(got * 0.99) < got ? (int)(got * 0.99) : got - 1] : 0.0,
 		       got ? cpu / got : 0.0, maxrss, daemon > 0 ? hwm_kb(daemon) : -1L);
+		if (target_rate > 0)
+			printf("target_rate=%.1f ", target_rate);
+		printf("exits=");
 		for (i = 0; i < 256; i++)
 			if (exits[i])
 				printf("%d:%d,", i, exits[i]);
@@ -396,9 +469,11 @@ int main(int argc, char **argv)
 	int c, n = 0, k = 1;
 	pid_t daemon = 0;
 
-	while ((c = getopt(argc, argv, "p:m:s:f:r:E:ae:n:k:D:w:i:uvh")) != -1) {
+	while ((c = getopt(argc, argv, "p:m:M:s:f:r:E:ae:n:k:R:D:w:i:uvh")) != -1) {
 		switch (c) {
 		case 'p': prog = optarg; break;
+		case 'M': corpus_dir = optarg; break;
+		case 'R': target_rate = atof(optarg); break;
 		case 'm': messfile = optarg; break;
 		case 's': gen_size = strtoul(optarg, NULL, 10); break;
 		case 'f': sender = optarg; break;
@@ -414,8 +489,9 @@ int main(int argc, char **argv)
 		case 'u': unique_off = 0; break;
 		case 'v': verbose = 1; break;
 		default:
-			fprintf(stderr, "usage: qqsim -p PROGRAM [-m FILE|-s BYTES] [-f SENDER] [-r RCPT]... "
-					"[-E ENVFILE] [-a] [-e FD] [-w MS] [-i PREFIX] [-u] [-n N -k K -D PID [-v]]\n");
+			fprintf(stderr, "usage: qqsim -p PROGRAM [-m FILE|-s BYTES|-M DIR] [-f SENDER] [-r RCPT]... "
+					"[-E ENVFILE] [-a] [-e FD] [-w MS] [-i PREFIX] [-u] "
+					"[-n N -k K [-R RATE] -D PID [-v]]\n");
 			return c == 'h' ? 0 : 100;
 		}
 	}
@@ -425,6 +501,11 @@ int main(int argc, char **argv)
 	}
 	if (!nrcpt)
 		rcpts[nrcpt++] = "rcpt@example.net";
+	if (corpus_dir && (messfile || unique_off == 0)) {
+		fprintf(stderr, "qqsim: -M takes neither -m nor -u\n");
+		return 100;
+	}
+	nsessions = n > 0 && k > 1 ? k : 1;
 	signal(SIGPIPE, SIG_IGN);
 	make_message();
 	if (unique_off == 0 && (unique_off = find_unique_off()) < 0) {
