@@ -63,22 +63,38 @@ static int setup(void **unused)
 	return 0;
 }
 
+/* the last load()'s configuration: its strings stay valid until the next
+ * load() or the end of the test */
+static struct router_config held;
+static int holding;
+
+static void release(void)
+{
+	if (holding)
+		router_config_free(&held);
+	holding = 0;
+}
+
 static int teardown(void **unused)
 {
+	release();
 	tu_rmtree(tmp);
 	free(tmp);
 	tmp = NULL;
 	return 0;
 }
 
-/* load - router_config_env(); its return value, the text in err */
+/* load - router_config_env(); its return value, the text in err.  What c
+ * points to is freed by the next load() (or the teardown). */
 static int load(struct router_config *c, char *err, size_t errlen)
 {
 	int rc;
 
+	release();
 	err[0] = 0;
 	rc = router_config_env(c, err, errlen);
-	router_config_free(c);	/* the fields the tests read are not freed */
+	held = *c;
+	holding = 1;
 	if (rc == 0)
 		assert_string_equal(err, "");
 	else
@@ -171,7 +187,12 @@ static void test_defaults(void **unused)
 	assert_int_equal(c.scan.qhpsi_rc, 1);
 	assert_int_equal(c.scan.qhpsi_rn, 0);
 	/* the queues: QUEUE_BASE/queue1..5 */
-	assert_int_equal(c.set.n, 0);	/* freed by load() */
+	assert_int_equal(c.set.n, 5);
+	snprintf(want, sizeof want, "%s/queue5", tmp);
+	assert_string_equal(c.set.v[4].path, want);
+	/* the policy: the control directory, the sender's entries for relay clients */
+	assert_string_equal(c.policy.dir, "/var/qmail/control");
+	assert_int_equal(c.policy.sender, CONTROL_SENDER_RELAY);
 }
 
 static void test_queue_set(void **unused)
@@ -631,7 +652,9 @@ static void test_envdir(void **unused)
 	envput(d, "SLUICE_QUARANTINE", "/var/spool/sluice-quarantine\n");
 	envput(d, "SLUICE_ON_BANNED", "quarantine\n");
 	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
-	assert_non_null(strstr(msg, "needs SLUICE_QUARANTINE at start"));
+	assert_non_null(strstr(msg, "needs SLUICE_QUARANTINE"));
+	assert_non_null(strstr(msg, "settings that change at restart as they run"));
+	assert_non_null(strstr(msg, "running settings kept"));
 	assert_int_equal(c.on_banned, ACTION_REJECT);
 	assert_int_equal(c.max_inflight, 40);
 
