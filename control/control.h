@@ -289,6 +289,10 @@ void control_settings_help(FILE *, unsigned any, unsigned none);
 char *control_settings_type_text(enum control_setting_id, char *buf, size_t cap);
 /* control_settings_default_text - the default as the table shows it ("unset" for none) */
 const char *control_settings_default_text(enum control_setting_id);
+/* control_settings_effect_text - when a change takes effect: "on SIGHUP"
+ * (a live setting of sluiced), "at restart" (sluiced's others), "at each
+ * run" (read only by programs that run per message or per command) */
+const char *control_settings_effect_text(enum control_setting_id);
 /* control_settings_programs_text - "sluiced, sluice-queue (direct mode)" into buf */
 char *control_settings_programs_text(unsigned programs, char *buf, size_t cap);
 

@@ -4,10 +4,10 @@
  *	control_settings_help() prints "  NAME  meaning [default]" for the
  *	variables a program reads: sluiced's --help and sluice-queue's come
  *	from here, so they list what the parser reads and nothing else.
- *	control_settings_type_text(), _default_text() and _programs_text()
- *	give the type with its range, the default as shown, and the readers:
- *	the lines of each entry in sluice-control(5), which a test compares
- *	with the table.
+ *	control_settings_type_text(), _default_text(), _programs_text() and
+ *	_effect_text() give the type with its range, the default as shown,
+ *	the readers and when a change takes effect: the lines of each entry
+ *	in sluice-control(5), which a test compares with the table.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +19,15 @@ const char *control_settings_default_text(enum control_setting_id id)
 	const struct control_setting *e = &control_settings_table[id];
 
 	return e->derived ? e->derived : e->def ? e->def : "unset";
+}
+
+const char *control_settings_effect_text(enum control_setting_id id)
+{
+	const struct control_setting *e = &control_settings_table[id];
+
+	if (!(e->programs & CONTROL_P_SLUICED))
+		return "at each run";
+	return e->live ? "on SIGHUP" : "at restart";
 }
 
 void control_settings_help(FILE *f, unsigned any, unsigned none)
