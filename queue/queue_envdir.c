@@ -15,8 +15,10 @@
  *	line with trailing blanks (spaces, tabs) cut and NULs made newlines;
  *	an empty file (0 bytes) unsets the variable (value NULL).  Symbolic
  *	links are followed.  Names starting with a dot, names holding '=',
- *	and subdirectories are skipped.  A first line longer than
- *	QUEUE_ENVDIR_LINE_MAX bytes is an error, never a value cut short.
+ *	and subdirectories are skipped; anything else that is not a regular
+ *	file (a FIFO, a device) is an error, as is a first line longer than
+ *	QUEUE_ENVDIR_LINE_MAX bytes: never a reload that hangs or a value cut
+ *	short.
  *	queue_envdir_lookup() finds a name in what was read;
  *	queue_envdir_free() releases it.
  *
@@ -134,6 +136,7 @@ enum queue_status queue_envdir_read(const char *dir, struct queue_envdir *out,
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	int fd = -1;
 
 	out->v = NULL;
 	out->n = 0;
@@ -143,29 +146,32 @@ enum queue_status queue_envdir_read(const char *dir, struct queue_envdir *out,
 		struct queue_envvar *nv;
 		struct stat st;
 		char *value;
-		int fd;
 
 		if (e->d_name[0] == '.' || strchr(e->d_name, '='))
 			continue;
 		/* envdir follows symlinks; a directory is no setting */
 		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode))
 			continue;
-		if ((fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC)) < 0 ||
-		    first_line(fd, &value) < 0) {
+		/* O_NONBLOCK: a FIFO must not hang a reload; it is refused
+		 * below, as is anything else that is not a plain file */
+		if ((fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) >= 0 &&
+		    (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+			queue_errset(err, QUEUE_ECONFIG, 0, "%s/%s: not a regular file", dir, e->d_name);
+			goto fail;
+		}
+		if (fd < 0 || first_line(fd, &value) < 0) {
 			int e_no = errno;
 
-			if (fd >= 0)
-				close(fd);
-			closedir(d);
-			queue_envdir_free(out);
 			if (e_no == EFBIG)
-				return queue_errset(err, QUEUE_ECONFIG, 0, "%s/%s: first line longer "
-						    "than %u bytes", dir, e->d_name,
-						    QUEUE_ENVDIR_LINE_MAX);
-			return queue_errset(err, e_no == ENOMEM ? QUEUE_ENOMEM : QUEUE_ECONFIG, e_no,
-					    "cannot read %s/%s", dir, e->d_name);
+				queue_errset(err, QUEUE_ECONFIG, 0, "%s/%s: first line longer than %u bytes",
+					     dir, e->d_name, QUEUE_ENVDIR_LINE_MAX);
+			else
+				queue_errset(err, e_no == ENOMEM ? QUEUE_ENOMEM : QUEUE_ECONFIG, e_no,
+					     "cannot read %s/%s", dir, e->d_name);
+			goto fail;
 		}
 		close(fd);
+		fd = -1;
 		if (!(nv = realloc(out->v, (out->n + 1) * sizeof *out->v)) ||
 		    !(nv[out->n].name = strdup(e->d_name))) {
 			if (nv)
@@ -187,6 +193,12 @@ enum queue_status queue_envdir_read(const char *dir, struct queue_envdir *out,
 	}
 	closedir(d);
 	return QUEUE_OK;
+fail:	/* err set, naming the file (before closedir: e points into d) */
+	if (fd >= 0)
+		close(fd);
+	closedir(d);
+	queue_envdir_free(out);
+	return err ? err->status : QUEUE_ECONFIG;
 }
 
 enum queue_status queue_envdir_apply(const char *dir, struct queue_err *err)

@@ -67,8 +67,8 @@ void queue_set_free(struct queue_set *);
  * queue_envdir_read - every variable of the directory: a file's first line,
  *	trailing blanks cut, NULs made newlines; value NULL for an empty file
  *	(the variable unset).  Symlinks followed; dot names, names with '='
- *	and subdirectories skipped; a first line over QUEUE_ENVDIR_LINE_MAX
- *	bytes is QUEUE_ECONFIG naming the file.
+ *	and subdirectories skipped; a FIFO, a device, or a first line over
+ *	QUEUE_ENVDIR_LINE_MAX bytes is QUEUE_ECONFIG naming the file.
  * queue_envdir_lookup - the variable name as read, or NULL when the
  *	directory has no such file.
  * queue_envdir_find - the settings directory to read: opt (the command
