@@ -265,6 +265,11 @@ int control_settings_read(struct control_settings *, unsigned programs,
 			  const struct control_env *src, char *err, size_t errlen);
 void control_settings_free(struct control_settings *);
 
+/* control_settings_unknown - the names in ed that look like a setting of
+ * sluice (SLUICE_*, QHPSI*) and are none: a typo the parser would never
+ * see.  Space-separated into buf (cut to fit); how many. */
+size_t control_settings_unknown(const struct queue_envdir *ed, char *buf, size_t cap);
+
 /* control_settings_text - the value as given, else the default (NULL: none) */
 const char *control_settings_text(const struct control_settings *, enum control_setting_id);
 /* control_settings_word - an ENUM's word (a synonym given as its word) */

@@ -15,6 +15,10 @@
  *	control_settings_read() does it for every setting a program reads
  *	and keeps copies of the texts.
  *
+ *	control_settings_unknown() names the files of a settings directory
+ *	that look like settings and are none (a misspelt name is otherwise
+ *	ignored in silence).
+ *
  *	control_settings_queue_set(), _socket() and _options() derive what
  *	several programs need alike: the queue list, the daemon's socket, the
  *	policy's options.
@@ -258,6 +262,27 @@ fail:
 	s->v[i].text = NULL;	/* points into the environment, not ours */
 	control_settings_free(s);
 	return -1;
+}
+
+size_t control_settings_unknown(const struct queue_envdir *ed, char *buf, size_t cap)
+{
+	const struct control_setting *e;
+	size_t i, n = 0, len = 0;
+
+	if (cap)
+		buf[0] = 0;
+	for (i = 0; ed && i < ed->n; i++) {
+		const char *name = ed->v[i].name;
+
+		if (strncmp(name, "SLUICE_", 7) && strncmp(name, "QHPSI", 5))
+			continue;
+		if ((e = control_settings_find(name)) && e->type != CONTROL_T_FILE)
+			continue;
+		n++;
+		if (len < cap)
+			len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? " " : "", name);
+	}
+	return n;
 }
 
 const char *control_settings_text(const struct control_settings *s, enum control_setting_id id)

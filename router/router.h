@@ -87,6 +87,7 @@ struct router_config {
 	/* the values everything above is derived from; it owns the strings
 	 * the pointers above point at */
 	struct control_settings settings;
+	char unknown[256];	/* SLUICE_ENVDIR files named like a setting that is none */
 	atomic_uint refs;	/* router_config_load()'s snapshots: _ref / _unref */
 };
 

@@ -19,7 +19,9 @@
  *	table's live flags: limits, time-outs, actions, custom-error
  *	convention, MIN_FREE, SLUICE_MAX_BACKLOG), and which wait for a
  *	restart; the latter keep their running values in the new snapshot.
- *	A bad value anywhere refuses the whole new snapshot.
+ *	A bad value anywhere refuses the whole new snapshot.  A file of the
+ *	directory named like a setting that is none (SLUICE_ON_VIRSU) is
+ *	named in c->unknown, for the log.
  *
  *	router_config_reload() is SIGHUP on a configuration used in place:
  *	load, compare, then copy the fields that differ (only those derived
@@ -57,6 +59,7 @@ void router_config_help(void)
  * the directory set: what a later read of the directory falls back to when
  * a file is gone.  Written once at start, before any thread. */
 static struct queue_envdir before;
+static char start_unknown[256];	/* the directory's misspelt names at start */
 
 /* envdir_read - SLUICE_ENVDIR (dir) as it is now; -1 with err */
 static int envdir_read(const char *dir, struct queue_envdir *ed, char *err, size_t errlen)
@@ -80,6 +83,7 @@ int router_envdir_start(char *err, size_t errlen)
 		return 0;
 	if (envdir_read(dir, &ed, err, errlen) < 0)
 		return -1;
+	control_settings_unknown(&ed, start_unknown, sizeof start_unknown);
 	queue_envdir_free(&before);
 	if (ed.n && !(before.v = calloc(ed.n, sizeof *before.v)))
 		goto nomem;
@@ -289,6 +293,10 @@ static int config_read(struct router_config *c, const struct control_env *src, c
 	c->max_inflight_auto = ROUTER_INFLIGHT_DEFAULT;	/* router_run() measures it */
 	if (control_settings_read(&c->settings, CONTROL_P_SLUICED, src, err, errlen) < 0)
 		return -1;
+	if (src)
+		control_settings_unknown(src->envdir, c->unknown, sizeof c->unknown);
+	else	/* the directory is in the environment now: as read at start */
+		snprintf(c->unknown, sizeof c->unknown, "%s", start_unknown);
 	/* a default derived from outside the settings goes into the value, so
 	 * that a reload compares it (a CPU brought online is a change) */
 	if (!V(SLUICE_WORKERS).text)
@@ -381,6 +389,12 @@ int router_config_compare(const struct router_config *running, struct router_con
 	}
 	if (n == 0)
 		snprintf(msg, cap, "settings unchanged");
+	if (next->unknown[0]) {
+		size_t len = strlen(msg);
+
+		snprintf(msg + len, cap - len, "; SLUICE_ENVDIR: %s: no such setting, ignored",
+			 next->unknown);
+	}
 	return 0;
 }
 

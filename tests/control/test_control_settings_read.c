@@ -12,6 +12,9 @@
  *	          file unsets, a name not in it falls back to what the
  *	          environment held before the directory was applied, else the
  *	          environment
+ *	unknown   a directory's files named SLUICE_* or QHPSI* that are no
+ *	          setting (a typo, a control file's name) are named; others
+ *	          (PATH) and real settings are not
  *	read      only the settings the readers read (a bad value of another
  *	          program's setting is not an error); copies of the texts; the
  *	          first bad value named; text, word and the derivations (queue
@@ -372,12 +375,31 @@ static void test_read(void **unused)
 	unsetenv("SLUICE_QUARANTINE_THEN");
 }
 
+static void test_unknown(void **unused)
+{
+	struct queue_envvar v[] = {
+		{ "SLUICE_ON_VIRSU", "quarantine" }, { "SLUICE_ON_VIRUS", "defer" }, { "PATH", "/bin" },
+		{ "QHPSIARG4", "x" }, { "QHPSIARG3", "y" }, { "SLUICE_simcontrol", NULL },
+		{ "simcontrol", NULL }, { "QUEUE_BASE", "/q" },
+	};
+	struct queue_envdir ed = { sizeof v / sizeof v[0], v };
+	char buf[100], small[12];
+
+	assert_int_equal(control_settings_unknown(&ed, buf, sizeof buf), 3);
+	assert_string_equal(buf, "SLUICE_ON_VIRSU QHPSIARG4 SLUICE_simcontrol");
+	assert_int_equal(control_settings_unknown(&ed, small, sizeof small), 3);
+	assert_string_equal(small, "SLUICE_ON_V");	/* cut, terminated */
+	assert_int_equal(control_settings_unknown(NULL, buf, sizeof buf), 0);
+	assert_string_equal(buf, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test(test_unknown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 	};
 

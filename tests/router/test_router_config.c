@@ -891,6 +891,19 @@ static void test_snapshot(void **unused)
 	envput(d, "SLUICE_QUARANTINE", NULL);
 	envput(d, "SLUICE_ON_VIRUS", NULL);
 
+	/* a misspelt file: named at start and in what a reload says */
+	envput(d, "SLUICE_ON_VIRSU", "quarantine\n");
+	router_config_free(&run);
+	assert_int_equal(router_envdir_start(err, sizeof err), 0);
+	assert_int_equal(router_config_env(&run, err, sizeof err), 0);
+	assert_string_equal(run.unknown, "SLUICE_ON_VIRSU");
+	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	assert_string_equal(msg, "settings unchanged; SLUICE_ENVDIR: SLUICE_ON_VIRSU: no such "
+				 "setting, ignored");
+	envput(d, "SLUICE_ON_VIRSU", NULL);
+	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	assert_string_equal(msg, "settings unchanged");
+
 	/* a file removed since the start gives back the environment's value
 	 * from before the directory was applied, not the directory's */
 	envput(d, "SLUICE_TAG_CLEAN", "1\n");
