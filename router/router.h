@@ -113,6 +113,14 @@ void router_config_unref(struct router_config *);
  */
 int router_config_compare(const struct router_config *running, struct router_config *next,
 			  char *msg, size_t cap);
+/*
+ * A reload by swapping snapshots (what router_config_reload() does in place):
+ *	n = router_config_load(err, sizeof err);        NULL: log err, keep running
+ *	router_config_compare(running, n, msg, cap);    -1: log msg, unref n, keep running
+ *	log msg; publish n; unref the old one once no message holds it.
+ * router_config_load() also serves at start (after router_envdir_start()):
+ * it gives what router_config_env() gives, as a snapshot.
+ */
 /* router_config_reload - SIGHUP: load, compare, and apply the live values
  * to the running config in place (loop thread); msg tells what changed,
  * what needs a restart, or (-1) why nothing was applied */

@@ -158,16 +158,17 @@ static int scanners(struct router_config *c, char *err, size_t errlen)
 static int socket_group(struct router_config *c, char *err, size_t errlen)
 {
 	const char *s = V(SLUICE_SOCKET_GROUP).text;
-	struct group *g;
+	struct group gr, *g = NULL;
+	char buf[16384];	/* getgrnam_r: a reload may run on any thread */
 
 	c->socket_gid = (gid_t)-1;
 	if (s) {
-		if (!(g = getgrnam(s))) {
+		if (getgrnam_r(s, &gr, buf, sizeof buf, &g) != 0 || !g) {
 			snprintf(err, errlen, "SLUICE_SOCKET_GROUP=%s: no such group", s);
 			return -1;
 		}
 		c->socket_gid = g->gr_gid;
-	} else if (geteuid() == 0 && (g = getgrnam("nofiles"))) {
+	} else if (geteuid() == 0 && getgrnam_r("nofiles", &gr, buf, sizeof buf, &g) == 0 && g) {
 		c->socket_gid = g->gr_gid;
 	}
 	return 0;
