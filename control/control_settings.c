@@ -137,7 +137,7 @@ const struct control_setting control_settings_table[CONTROL_NSETTINGS] = {
 	  .help = "what to do on a scanner failure or time-out"),
 	S(REJECTVIRUS, ENUM(w_rejectvirus), .programs = D | DM, LIVE,
 	  .derived = "unset: SLUICE_ON_VIRUS; direct mode: 1",
-	  .help = "IndiMail: 0 accept (sluiced: and tag), 1 reject, 2 drop; over SLUICE_ON_VIRUS"),
+	  .help = "IndiMail's virus action: 0 accept, 1 reject, 2 drop; over SLUICE_ON_VIRUS"),
 	S(SLUICE_TAG_CLEAN, NUM(0, 1), .programs = D, LIVE, .def = "0",
 	  .help = "1: X-QHPSI and X-Virus-Scanned headers on clean mail too"),
 	S(SLUICE_QUARANTINE, PATH, .programs = D,
