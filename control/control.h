@@ -30,6 +30,16 @@
  *	control_regex_scan() applies the regex= entries of a result to a
  *	message, line by line, as simscan does.
  *
+ *	The settings (control_settings*.c, built on their own as the
+ *	sluice_settings library: libc and queue/ only, so that sluice-queue
+ *	and sluice-qmqpd link it) are one table of every setting of every
+ *	sluice program: environment variables (with SLUICE_ENVDIR, an
+ *	envdir(8) directory, over them) and the policy's control files.  One
+ *	parser, driven by the table, reads them for sluiced, sluice-queue (its
+ *	daemon and direct modes), sluice-qmqpd and sluice-cdb; --help and
+ *	sluice-control(5) list the same table; control_settings_diff() tells
+ *	what a reload changes and keeps restart-only values as they run.
+ *
  * DIAGNOSTICS
  *	open, reload and compile return NULL or -1 with the first error in
  *	the caller's buffer; every error and warning, one line each naming
@@ -42,6 +52,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define CONTROL_DIR_DEFAULT "/var/qmail/control"
@@ -117,11 +128,199 @@ struct control_options {
 	void *diag_arg;
 };
 
+/*
+ * Settings: the table.  Every setting of every program, with where it comes
+ * from, its type, default, meaning, readers, and whether a running sluiced
+ * applies a change on SIGHUP.  Indexed by enum control_setting_id, whose
+ * names are the variables' (CONTROL_S_<NAME>; the control files
+ * CONTROL_S_SIMCONTROL, _SIMCONTROL_CDB, _SSATTACH).
+ */
+enum control_stype {
+	CONTROL_T_NUMBER,	/* plain decimal in [lo, hi] */
+	CONTROL_T_SECONDS,	/* the same, a number of seconds */
+	CONTROL_T_BYTES,	/* the same, a number of bytes */
+	CONTROL_T_MODE,		/* a file mode in octal, at most hi */
+	CONTROL_T_ENUM,		/* one of words */
+	CONTROL_T_SCORE,	/* a decimal fraction, 0 or more and below 10^9 */
+	CONTROL_T_STRING,
+	CONTROL_T_PATH,
+	CONTROL_T_LIST,		/* items separated by commas, blanks or colons */
+	CONTROL_T_FILE,		/* a control file in $SLUICE_CONTROL, not a variable */
+};
+
+/* The programs that read a setting. */
+#define CONTROL_P_SLUICED	0x01u
+#define CONTROL_P_QUEUE		0x02u	/* sluice-queue, at every run */
+#define CONTROL_P_DIRECT	0x04u	/* sluice-queue in direct mode */
+#define CONTROL_P_QMQPD		0x08u
+#define CONTROL_P_QSTAT		0x10u
+#define CONTROL_P_MKQUEUE	0x20u
+#define CONTROL_P_CDB		0x40u
+#define CONTROL_P_ALL		0x7fu
+
+struct control_setting {
+	const char *name;
+	enum control_stype type;
+	unsigned programs;	/* CONTROL_P_* */
+	int live;		/* sluiced applies a change on SIGHUP; 0: at restart */
+	uint64_t lo, hi;	/* numbers: the range; MODE: hi is the largest mode */
+	/* ENUM: the words, a value is its word's index; LIST: the items
+	 * allowed (NULL: any).  NULL-terminated.  "w=t" makes w a synonym of
+	 * the word t, "w=" allows w without naming it in help or errors. */
+	const char *const *words;
+	const char *def;	/* the default as the admin would write it; NULL: none */
+	const char *derived;	/* how the default is derived, shown in its place; NULL: def */
+	const char *help;	/* one line */
+};
+
+enum control_setting_id {
+	/* queues */
+	CONTROL_S_QUEUE_BASE, CONTROL_S_QUEUE_COUNT, CONTROL_S_QUEUE_START, CONTROL_S_QUEUEDIR,
+	CONTROL_S_CONFSPLIT,
+	/* sockets, user, the settings directory */
+	CONTROL_S_SLUICE_SOCKET, CONTROL_S_SLUICE_STATS_SOCKET, CONTROL_S_SLUICE_SOCKET_MODE,
+	CONTROL_S_SLUICE_STATS_MODE, CONTROL_S_SLUICE_SOCKET_GROUP, CONTROL_S_SLUICE_USER,
+	CONTROL_S_SLUICE_ENVDIR,
+	/* limits and time-outs */
+	CONTROL_S_SLUICE_MAX_INFLIGHT, CONTROL_S_SLUICE_MAX_BYTES, CONTROL_S_SLUICE_SCAN_QUEUE,
+	CONTROL_S_SLUICE_WORKERS, CONTROL_S_SLUICE_READ_TIMEOUT, CONTROL_S_SLUICE_MESSAGE_TIMEOUT,
+	CONTROL_S_SLUICE_SCAN_TIMEOUT, CONTROL_S_SLUICE_SCANNER_TIMEOUT,
+	CONTROL_S_SLUICE_DRAIN_TIMEOUT, CONTROL_S_SLUICE_RELOAD_CHECK,
+	/* commit and queue choice */
+	CONTROL_S_SLUICE_SYNC, CONTROL_S_SLUICE_BATCH, CONTROL_S_SLUICE_FSYNC_THREADS,
+	CONTROL_S_MIN_FREE, CONTROL_S_SLUICE_REQUIRE_SEND, CONTROL_S_SLUICE_MAX_BACKLOG,
+	/* scanning and verdicts */
+	CONTROL_S_SLUICE_SCANNERS, CONTROL_S_SLUICE_ON_VIRUS, CONTROL_S_SLUICE_ON_BANNED,
+	CONTROL_S_SLUICE_ON_SPAM, CONTROL_S_SLUICE_ON_LIMIT, CONTROL_S_SLUICE_ON_ERROR,
+	CONTROL_S_REJECTVIRUS, CONTROL_S_SLUICE_TAG_CLEAN, CONTROL_S_SLUICE_QUARANTINE,
+	CONTROL_S_SLUICE_QUARANTINE_LOG, CONTROL_S_SLUICE_QUARANTINE_THEN,
+	CONTROL_S_SLUICE_CUSTOM_ERROR, CONTROL_S_ERROR_FD,
+	/* the scanners */
+	CONTROL_S_SLUICE_CLAMDB, CONTROL_S_SLUICE_BANNED, CONTROL_S_SLUICE_ENCRYPTED,
+	CONTROL_S_SLUICE_CLAMAV_MIME,
+	CONTROL_S_QHPSI, CONTROL_S_QHPSIARG1, CONTROL_S_QHPSIARG2, CONTROL_S_QHPSIARG3,
+	CONTROL_S_QHPSIMINSIZE, CONTROL_S_QHPSIMAXSIZE, CONTROL_S_QHPSIRC, CONTROL_S_QHPSIRN,
+	CONTROL_S_SLUICE_CLAMD, CONTROL_S_SLUICE_CLAMD_FILDES, CONTROL_S_SLUICE_CLAMD_MAXSTREAM,
+	CONTROL_S_SLUICE_SPAMD, CONTROL_S_SLUICE_SPAMD_USER, CONTROL_S_SLUICE_SPAM_HITS,
+	CONTROL_S_SLUICE_SPAM_MAXSIZE, CONTROL_S_SLUICE_SPAM_RELAYCLIENT, CONTROL_S_SLUICE_RSPAMD,
+	CONTROL_S_SLUICE_NET_THREADS, CONTROL_S_SLUICE_NET_CONNS,
+	CONTROL_S_SLUICE_NET_CONNECT_TIMEOUT, CONTROL_S_SLUICE_NET_RETRY,
+	/* the policy */
+	CONTROL_S_SLUICE_CONTROL, CONTROL_S_SLUICE_POLICY_SENDER,
+	/* sluice-queue */
+	CONTROL_S_SLUICE_MODE, CONTROL_S_SLUICE_FALLBACK, CONTROL_S_SLUICE_ACCEPT_TIMEOUT,
+	CONTROL_S_SLUICE_TIMEOUT,
+	/* sluice-qmqpd */
+	CONTROL_S_SLUICE_QMQPD_MODE, CONTROL_S_SLUICE_QMQPD_TIMEOUT,
+	CONTROL_S_SLUICE_QMQPD_IO_TIMEOUT, CONTROL_S_QMAILQUEUE, CONTROL_S_SLUICE_QMAIL_HOME,
+	/* control files of the policy (simcontrol(5), ssattach(5)) */
+	CONTROL_S_SIMCONTROL, CONTROL_S_SIMCONTROL_CDB, CONTROL_S_SSATTACH,
+	CONTROL_NSETTINGS
+};
+
+extern const struct control_setting control_settings_table[CONTROL_NSETTINGS];
+
+/* control_settings_find - the entry named name (variable or control file), or NULL */
+const struct control_setting *control_settings_find(const char *name);
+
+/* One setting's value.  text is NULL when the setting is unset (or empty:
+ * an empty value counts as unset everywhere).  Numbers (NUMBER, SECONDS,
+ * BYTES, MODE) are in u, an ENUM's word index too, a SCORE in d; unset,
+ * they hold the default's value (0 when there is none). */
+struct control_value {
+	const char *text;
+	uint64_t u;
+	double d;
+};
+
+/* The settings a program read: values it owns (control_settings_free). */
+struct control_settings {
+	struct control_value v[CONTROL_NSETTINGS];
+	unsigned programs;	/* read for these readers (CONTROL_P_*) */
+};
+
+/* Where values are looked up: the environment, with an envdir(8) directory
+ * over it.  before holds, for the names the directory set at start, the
+ * environment's values from before (so that a file removed since gives
+ * back the environment's value, not the one the directory had put there). */
+struct queue_envdir;
+struct control_env {
+	const struct queue_envdir *envdir;	/* consulted first; NULL: none */
+	const struct queue_envdir *before;	/* NULL: none */
+};
+
+/* control_settings_lookup - name's value through src (NULL: the environment
+ * alone); NULL when unset or empty */
+const char *control_settings_lookup(const struct control_env *src, const char *name);
+
+/* control_settings_parse - text as setting id (NULL or "": unset, the
+ * default); 0, or -1 with "NAME=text: want ..." in err.  out->text is text
+ * itself, not a copy. */
+int control_settings_parse(enum control_setting_id, const char *text, struct control_value *out,
+			   char *err, size_t errlen);
+
+/* control_settings_read - every setting some reader in programs reads, from
+ * src (NULL: the environment); the others are left unset, at their
+ * defaults.  0, or -1 with the first bad value named in err (nothing kept). */
+int control_settings_read(struct control_settings *, unsigned programs,
+			  const struct control_env *src, char *err, size_t errlen);
+void control_settings_free(struct control_settings *);
+
+/* control_settings_unknown - the names in ed that look like a setting of
+ * sluice (SLUICE_*, QHPSI*) and are none: a typo the parser would never
+ * see.  Space-separated into buf (cut to fit); how many. */
+size_t control_settings_unknown(const struct queue_envdir *ed, char *buf, size_t cap);
+
+/* control_settings_text - the value as given, else the default (NULL: none) */
+const char *control_settings_text(const struct control_settings *, enum control_setting_id);
+/* control_settings_word - an ENUM's word (a synonym given as its word) */
+const char *control_settings_word(const struct control_settings *, enum control_setting_id);
+
+/*
+ * control_settings_diff - what changed from running to next among the
+ *	settings readers in programs read, "; "-separated into msg: "NAME old
+ *	-> new" for a live setting, "NAME changed: takes effect at restart"
+ *	for the others, whose values in next are then replaced by copies of
+ *	running's (so next is what a running daemon can take).  The number of
+ *	changes, or -1 when out of memory (next then half merged: drop it).
+ */
+int control_settings_diff(const struct control_settings *running, struct control_settings *next,
+			  unsigned programs, char *msg, size_t cap);
+
+/* control_settings_help - "  NAME  help [default]" for each variable some
+ * reader in any reads and none in none does */
+void control_settings_help(FILE *, unsigned any, unsigned none);
+/* control_settings_type_text - "number, 1 to 64", "one of: full, data, fs,
+ * none", ... into buf; returns buf */
+char *control_settings_type_text(enum control_setting_id, char *buf, size_t cap);
+/* control_settings_default_text - the default as the table shows it ("unset" for none) */
+const char *control_settings_default_text(enum control_setting_id);
+/* control_settings_effect_text - when a change takes effect: "on SIGHUP"
+ * (a live setting of sluiced), "at restart" (sluiced's others), "at each
+ * run" (read only by programs that run per message or per command) */
+const char *control_settings_effect_text(enum control_setting_id);
+/* control_settings_programs_text - "sluiced, sluice-queue (direct mode)" into buf */
+char *control_settings_programs_text(unsigned programs, char *buf, size_t cap);
+
+/* What several programs derive alike from the settings. */
+struct queue_set;
+/* control_settings_queue_set - the queues: QUEUEDIR, else QUEUE_BASE/queue<N>
+ * for QUEUE_COUNT queues from QUEUE_START; 0, or -1 with err */
+int control_settings_queue_set(const struct control_settings *, struct queue_set *, char *err,
+			       size_t errlen);
+/* control_settings_socket - SLUICE_SOCKET, else QUEUE_BASE/sluiced.sock, into buf */
+const char *control_settings_socket(const struct control_settings *, char *buf, size_t cap);
+/* control_settings_options - the policy's options (dir, sender) from the
+ * settings; the other fields are left as they are.  dir points into s. */
+void control_settings_options(const struct control_settings *s, struct control_options *);
+
 /* control_options_env - options from the environment: SLUICE_CONTROL,
- * SLUICE_POLICY_SENDER (relay | always | never); -1 with the cause in err */
+ * SLUICE_POLICY_SENDER (relay | always | never), parsed as the settings
+ * table says; -1 with the cause in err */
 int control_options_env(struct control_options *, char *err, size_t errlen);
 
-/* The variables control_options_env() reads, for the daemon's --help. */
+/* The variables control_options_env() reads (the table's entries for
+ * them, in a form of their own kept for older callers). */
 struct control_envvar {
 	const char *name, *def, *help;
 };

@@ -42,25 +42,22 @@ const struct control_envvar control_env_vars[] = {
 	{ "SLUICE_CONTROL", CONTROL_DIR_DEFAULT,
 	  "control directory: simcontrol(.cdb) and ssattach, per-domain policy" },
 	{ "SLUICE_POLICY_SENDER", "relay",
-	  "relay | always | never: when the sender's simcontrol entries count" },
+	  "when the sender's simcontrol entries count: relay, always or never" },
 };
 const size_t control_env_nvars = sizeof control_env_vars / sizeof control_env_vars[0];
 
 int control_options_env(struct control_options *o, char *err, size_t errlen)
 {
-	const char *dir = getenv("SLUICE_CONTROL"), *s = getenv("SLUICE_POLICY_SENDER");
+	struct control_settings s;
 
-	o->dir = dir && *dir ? dir : CONTROL_DIR_DEFAULT;
-	if (!s || !*s || !strcmp(s, "relay")) {
-		o->sender = CONTROL_SENDER_RELAY;
-	} else if (!strcmp(s, "always")) {
-		o->sender = CONTROL_SENDER_ALWAYS;
-	} else if (!strcmp(s, "never")) {
-		o->sender = CONTROL_SENDER_NEVER;
-	} else {
-		snprintf(err, errlen, "SLUICE_POLICY_SENDER=%s: want relay, always or never", s);
+	/* the settings table's parser: the same words and messages as sluiced */
+	memset(&s, 0, sizeof s);
+	s.v[CONTROL_S_SLUICE_CONTROL].text = control_settings_lookup(NULL, "SLUICE_CONTROL");
+	if (control_settings_parse(CONTROL_S_SLUICE_POLICY_SENDER,
+				   control_settings_lookup(NULL, "SLUICE_POLICY_SENDER"),
+				   &s.v[CONTROL_S_SLUICE_POLICY_SENDER], err, errlen) < 0)
 		return -1;
-	}
+	control_settings_options(&s, o);	/* s's texts are the environment's: not freed */
 	return 0;
 }
 

@@ -1,12 +1,11 @@
 /*
- * queue_set.h - the parts of queue/ about many queues and the admin tools:
- * which queue trees a program works on (queue_set_*: IndiMail's QUEUEDIR,
- * or QUEUE_BASE/queue<N> for N = QUEUE_START ... QUEUE_START+QUEUE_COUNT-1;
- * sluiced, sluice-queue's direct mode, sluice-mkqueue and sluice-qstat
- * all choose their queues with it), the installed settings directory the
- * admin tools read (queue_envdir_*), the qmail-qread-like listing
- * (queue_list) and the Prometheus form of the counts and of sluiced's live
- * figures (queue_prom_*).
+ * queue_set.h - the admin tools' part of queue/ (sluice-mkqueue,
+ * sluice-qstat): which queue trees a command works on (IndiMail's
+ * QUEUEDIR, or QUEUE_BASE/queue<N> for N = QUEUE_START ...
+ * QUEUE_START+QUEUE_COUNT-1), the installed settings directory they read
+ * (queue_envdir_*, also the reader of sluiced's SLUICE_ENVDIR), the
+ * qmail-qread-like listing (queue_list) and the Prometheus form of the
+ * counts and of sluiced's live figures (queue_prom_*).
  *
  * Kept out of queue.h so that queue.h stays the message-path API.
  */
@@ -61,12 +60,36 @@ enum queue_status queue_set_env(struct queue_set *, const struct queue_set_opts 
 void queue_set_free(struct queue_set *);
 
 /*
+ * envdir(8) directories (queue_envdir.c), the project's one reader: sluiced
+ * reads SLUICE_ENVDIR with it (through control/'s settings), the admin's
+ * tools their installed settings.
+ *
+ * queue_envdir_read - every variable of the directory: a file's first line,
+ *	trailing blanks cut, NULs made newlines; value NULL for an empty file
+ *	(the variable unset).  Symlinks followed; dot names, names with '='
+ *	and subdirectories skipped; a FIFO, a device, or a first line over
+ *	QUEUE_ENVDIR_LINE_MAX bytes is QUEUE_ECONFIG naming the file.
+ * queue_envdir_lookup - the variable name as read, or NULL when the
+ *	directory has no such file.
  * queue_envdir_find - the settings directory to read: opt (the command
  *	line's) if not NULL, else $SLUICE_ENVDIR if set, else compiled when it
  *	is a directory; an empty opt or SLUICE_ENVDIR means none (NULL).
- * queue_envdir_apply - put its files into the environment, as envdir(8)
- *	and sluiced do (they override the environment; an empty file unsets).
+ * queue_envdir_apply - read it and put it into the environment, as
+ *	envdir(8) and sluiced do (it overrides the environment; an empty file
+ *	unsets).
  */
+#define QUEUE_ENVDIR_LINE_MAX 16384
+struct queue_envvar {
+	char *name;
+	char *value;		/* NULL: an empty file, the variable unset */
+};
+struct queue_envdir {
+	size_t n;
+	struct queue_envvar *v;
+};
+enum queue_status queue_envdir_read(const char *dir, struct queue_envdir *, struct queue_err *);
+const struct queue_envvar *queue_envdir_lookup(const struct queue_envdir *, const char *name);
+void queue_envdir_free(struct queue_envdir *);
 const char *queue_envdir_find(const char *opt, const char *compiled);
 enum queue_status queue_envdir_apply(const char *dir, struct queue_err *);
 
@@ -107,12 +130,11 @@ void queue_list_format(FILE *, const char *prefix, const struct queue_item *);
 
 /*
  * Prometheus text exposition (version 0.0.4): queue_prom_counts() adds one
- * queue's counts (NULL: it could not be counted), queue_prom_stats()
- * sluiced's stats-socket text (known lines by name and type; "key number",
- * "key_version text", "key_engine text" and "kind name key value ..."
- * lines generically; anything else is left out) and queue_prom_up()
- * whether the daemon answered; queue_prom_write() prints every family
- * once, HELP and TYPE first, in the order first added.
+ * queue's counts (NULL: it could not be counted), queue_prom_stats() sluiced's stats-socket text (known
+ * lines by name and type; "key number", "key_version text" and "kind name
+ * key value ..." lines generically; anything else is left out) and
+ * queue_prom_up() whether the daemon answered; queue_prom_write() prints
+ * every family once, HELP and TYPE first, in the order first added.
  */
 struct queue_prom;
 struct queue_prom *queue_prom_new(void);

@@ -128,8 +128,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-mkqueue: %s\n", err.text);
 		return 2;
 	}
-	if (!split)
-		split = queue_split_default();	/* after the settings: CONFSPLIT may be one */
+	if (!split) {	/* after the settings: CONFSPLIT may be one */
+		const char *cs = getenv("CONFSPLIT");
+		char *end;
+
+		split = queue_split_default();
+		/* a typo must not lay out queues with a split qmail-send does not use */
+		if (cs && *cs && (*cs < '0' || *cs > '9' || strtoul(cs, &end, 10) != split || *end)) {
+			fprintf(stderr, "sluice-mkqueue: CONFSPLIT=%s: want a number from 1 to %u\n", cs,
+				QUEUE_SPLIT_MAX);
+			return 2;
+		}
+	}
 	if (queue_set_env(&set, &opts, &err) != QUEUE_OK) {
 		fprintf(stderr, "sluice-mkqueue: %s\n", err.text);
 		return err.status == QUEUE_ECONFIG ? 2 : 1;

@@ -12,8 +12,9 @@
  *	client_direct() queues a message from fds 0 and 1 like qmail-queue.
  *	client_reject_text() sanitises a custom reject text.
  *
- *	This library links libc and queue/ only: sluice-queue runs once per
- *	message and its start-up cost is on every message's path.
+ *	This library links libc, queue/ and control/'s settings only:
+ *	sluice-queue runs once per message and its start-up cost is on every
+ *	message's path.  Settings come through control/'s settings table.
  */
 #ifndef SLUICE_CLIENT_H
 #define SLUICE_CLIENT_H
@@ -139,14 +140,6 @@ size_t client_tag_headers(char *buf, size_t cap, const struct scan_verdict *, co
 int client_exit_code(enum queue_status);
 const char *client_exit_reply(int code);
 
-/* client_num_parse - the value s of setting name, as client_env_num() takes it */
-int client_num_parse(const char *name, const char *s, uint64_t def, uint64_t lo, uint64_t hi,
-		     uint64_t *out, char *err, size_t errlen);
-/* client_env_num - $name as a plain decimal in [lo, hi], def when unset or
- * empty; -1 with "NAME=value: want a number from lo to hi" in err */
-int client_env_num(const char *name, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,
-		   char *err, size_t errlen);
-
 /* Custom reject text conventions; an installation picks one. */
 enum client_custom {
 	CUSTOM_NONE,		/* plain 31 / 71 */
@@ -191,8 +184,6 @@ ssize_t wire_recv_request(int sock, int fds[2], char *buf, size_t cap);
 size_t wire_reply_encode(const struct wire_reply *, char *buf);
 /* wire_reply_decode - 1 when buf[0..len) holds a whole reply, 0 if short, -1 bad */
 int wire_reply_decode(const char *buf, size_t len, struct wire_reply *);
-/* client_conn_path - $SLUICE_SOCKET, else $QUEUE_BASE/sluiced.sock (in buf) */
-const char *client_conn_path(char *buf, size_t cap);
 /* client_conn_open - connect to the daemon's socket within timeout seconds;
  * the socket, or -1 with errno */
 int client_conn_open(const char *path, long timeout);

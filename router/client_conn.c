@@ -2,8 +2,9 @@
  * client_conn.c - a client's connection to sluiced's unix socket, shared by
  * sluice-queue and sluice-qmqpd.
  *
- *	client_conn_path() is the socket's path: $SLUICE_SOCKET, else
- *	$QUEUE_BASE/sluiced.sock.  client_conn_open() connects within a
+ *	The socket's path comes from the settings (control_settings_socket():
+ *	$SLUICE_SOCKET, else $QUEUE_BASE/sluiced.sock).
+ *	client_conn_open() connects within a
  *	timeout (a full listen backlog blocks connect(); SO_SNDTIMEO bounds
  *	that wait).  client_conn_wait() reads the ack or a whole reply
  *	(client.h's wire protocol) within a timeout.
@@ -23,17 +24,6 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "queue/queue_set.h"
-
-const char *client_conn_path(char *buf, size_t cap)
-{
-	const char *s = getenv("SLUICE_SOCKET"), *base = getenv("QUEUE_BASE");
-
-	if (s && *s)
-		return s;
-	snprintf(buf, cap, "%s/sluiced.sock", base && *base ? base : QUEUE_BASE_DEFAULT);
-	return buf;
-}
 
 int client_conn_open(const char *path, long timeout)
 {

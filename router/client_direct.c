@@ -1,10 +1,12 @@
 /*
  * client_direct.c - direct mode: sluice-queue does qmail-queue's whole job.
  *
- *	client_direct_env() reads the settings: the queue (QUEUEDIR, else one
- *	of QUEUE_BASE/queue<N> chosen by pid), SLUICE_SYNC, the QHPSI scanner
- *	(QHPSI, QHPSIARG1..3, QHPSIMINSIZE, QHPSIMAXSIZE, QHPSIRC, QHPSIRN),
- *	REJECTVIRUS, SLUICE_CUSTOM_ERROR and ERROR_FD.
+ *	client_direct_env() reads the settings through control/'s settings
+ *	table, with the parser sluiced uses for the same variables: the queue
+ *	(QUEUEDIR, else one of QUEUE_BASE/queue<N> chosen by pid), CONFSPLIT,
+ *	SLUICE_SYNC, MIN_FREE, the QHPSI scanner (QHPSI, QHPSIARG1..3,
+ *	QHPSIMINSIZE, QHPSIMAXSIZE, QHPSIRC, QHPSIRN), REJECTVIRUS,
+ *	SLUICE_CUSTOM_ERROR and ERROR_FD.
  *	client_direct_run() reads fd 0 into the mess file behind the Received
  *	line, reads the envelope from fd 1, runs the QHPSI scanner on the mess
  *	file when configured, and commits: the same bytes on disk as stock
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "control/control.h"
 #include "queue/queue_set.h"
 
 #define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take (struct client_direct) */
@@ -36,58 +39,48 @@
 
 int client_direct_env(struct client_direct *d, char *err, size_t errlen)
 {
+	/* d's strings point into it: one message per process, and a second
+	 * call (the tests) frees the first's */
+	static struct control_settings s;
 	static char path[4096];
-	const char *s;
+	const struct control_value *v = s.v;
 	struct queue_set set;
-	struct queue_set_opts opts = { 0 };
-	struct queue_err qe;
-	uint64_t v;
 
 	memset(d, 0, sizeof *d);
-	d->split = queue_split_default();
-	d->sync = QUEUE_SYNC_FULL;
-	if ((s = getenv("SLUICE_SYNC")) && *s && queue_sync_parse(s, &d->sync) < 0) {
-		snprintf(err, errlen, "SLUICE_SYNC=%s: want full, data, fs or none", s);
+	control_settings_free(&s);
+	/* the settings table's parser, as sluiced reads the same variables */
+	if (control_settings_read(&s, CONTROL_P_DIRECT, NULL, err, errlen) < 0)
+		return -1;
+	d->split = (unsigned)v[CONTROL_S_CONFSPLIT].u;
+	if (queue_sync_parse(control_settings_word(&s, CONTROL_S_SLUICE_SYNC), &d->sync) < 0 ||
+	    client_custom_parse(control_settings_word(&s, CONTROL_S_SLUICE_CUSTOM_ERROR),
+				&d->custom) < 0) {
+		snprintf(err, errlen, "the settings table and direct mode disagree");	/* a bug */
 		return -1;
 	}
-	if (queue_set_env(&set, &opts, &qe) != QUEUE_OK) {
-		snprintf(err, errlen, "%s", qe.text);
+	if (control_settings_queue_set(&s, &set, err, errlen) < 0)
 		return -1;
-	}
 	snprintf(path, sizeof path, "%s", set.v[(unsigned long)getpid() % set.n].path);
 	queue_set_free(&set);
 	d->queuedir = path;
-	if ((s = getenv("QHPSI")) && *s) {
-		d->qhpsi = s;
-		d->qhpsi_arg[0] = getenv("QHPSIARG1");
-		d->qhpsi_arg[1] = getenv("QHPSIARG2");
-		d->qhpsi_arg[2] = getenv("QHPSIARG3");
-		if (client_env_num("QHPSIMINSIZE", 0, 0, ULONG_MAX, &v, err, errlen) < 0)
-			return -1;
-		d->qhpsi_min = (unsigned long)v;
-		if (client_env_num("QHPSIMAXSIZE", 0, 0, ULONG_MAX, &v, err, errlen) < 0)
-			return -1;
-		d->qhpsi_max = (unsigned long)v;
-		if (client_env_num("QHPSIRC", 1, 0, 255, &v, err, errlen) < 0)
-			return -1;
-		d->qhpsi_rc = (int)v;
-		if (client_env_num("QHPSIRN", 0, 0, 255, &v, err, errlen) < 0)
-			return -1;
-		d->qhpsi_rn = (int)v;
-	}
-	if (client_env_num("MIN_FREE", 0, 0, ULONG_MAX, &v, err, errlen) < 0)
-		return -1;
-	d->min_free = v;
-	if (client_env_num("REJECTVIRUS", 1, 0, 2, &v, err, errlen) < 0)
-		return -1;
-	d->reject_virus = (int)v;
-	if ((s = getenv("SLUICE_CUSTOM_ERROR")) && client_custom_parse(s, &d->custom) < 0) {
-		snprintf(err, errlen, "SLUICE_CUSTOM_ERROR=%s: want none, notqmail, simscan or indimail", s);
+	d->qhpsi = v[CONTROL_S_QHPSI].text;
+	d->qhpsi_arg[0] = v[CONTROL_S_QHPSIARG1].text;
+	d->qhpsi_arg[1] = v[CONTROL_S_QHPSIARG2].text;
+	d->qhpsi_arg[2] = v[CONTROL_S_QHPSIARG3].text;
+	d->qhpsi_min = (unsigned long)v[CONTROL_S_QHPSIMINSIZE].u;
+	d->qhpsi_max = (unsigned long)v[CONTROL_S_QHPSIMAXSIZE].u;
+	d->qhpsi_rc = (int)v[CONTROL_S_QHPSIRC].u;
+	d->qhpsi_rn = (int)v[CONTROL_S_QHPSIRN].u;
+	/* as the daemon's exec scanner refuses it: one exit code cannot mean
+	 * both infected and clean */
+	if (d->qhpsi && d->qhpsi_rc == d->qhpsi_rn) {
+		snprintf(err, errlen, "QHPSIRC and QHPSIRN are both %d", d->qhpsi_rc);
 		return -1;
 	}
-	if (client_env_num("ERROR_FD", 2, 0, 127, &v, err, errlen) < 0)
-		return -1;
-	d->error_fd = (int)v;
+	d->min_free = v[CONTROL_S_MIN_FREE].u;
+	/* REJECTVIRUS unset: reject, which is also sluiced's SLUICE_ON_VIRUS default */
+	d->reject_virus = v[CONTROL_S_REJECTVIRUS].text ? (int)v[CONTROL_S_REJECTVIRUS].u : 1;
+	d->error_fd = (int)v[CONTROL_S_ERROR_FD].u;
 	return 0;
 }
 

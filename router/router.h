@@ -3,7 +3,12 @@
  *
  * SUMMARY
  *	router_config_env() reads every setting from the environment (the
- *	supervise way); router_config_help() prints them.  router_run() serves
+ *	supervise way) as control/'s settings table says; router_config_help()
+ *	prints them.  router_config_load() reads a whole new configuration
+ *	(environment and SLUICE_ENVDIR afresh) as a reference-counted
+ *	snapshot; router_config_compare() tells what differs from the running
+ *	one and makes it what a running daemon can take (restart-only
+ *	settings as they run).  router_run() serves
  *	until SIGTERM: one libev loop thread receives messages straight into
  *	their mess files and reads the envelopes, a scan pool inspects them,
  *	a sync thread commits them in batches with one round of fsyncs, and
@@ -17,9 +22,11 @@
 #ifndef SLUICE_ROUTER_H
 #define SLUICE_ROUTER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "control/control.h"
 #include "queue/queue.h"
 #include "queue/queue_set.h"
 #include "router/client.h"
@@ -66,15 +73,47 @@ struct router_config {
 	int error_fd;
 	const char *passwd;	/* for the Received line's users; NULL = /etc/passwd */
 	struct scan_config scan;
+	struct control_options policy;	/* SLUICE_CONTROL, SLUICE_POLICY_SENDER: opens the policy */
+	/* the values everything above is derived from; it owns the strings
+	 * the pointers above point at */
+	struct control_settings settings;
+	char unknown[256];	/* SLUICE_ENVDIR files named like a setting that is none */
+	atomic_uint refs;	/* router_config_load()'s snapshots: _ref / _unref */
 };
 
 int router_config_env(struct router_config *, char *err, size_t errlen);
 /* router_envdir_start - SLUICE_ENVDIR's variables into the environment
  * (at start, before any thread); -1 with the cause in err */
 int router_envdir_start(char *err, size_t errlen);
-/* router_config_reload - SIGHUP: read SLUICE_ENVDIR again and apply what a
- * running daemon can change (loop thread); msg tells what changed, what
- * needs a restart, or (-1) why nothing was applied */
+/* router_config_load - a new snapshot from the environment with
+ * SLUICE_ENVDIR read again over it (one reference), or NULL with the first
+ * bad value in err.  Any thread; it does not touch the environment. */
+struct router_config *router_config_load(char *err, size_t errlen);
+void router_config_ref(struct router_config *);
+/* router_config_unref - drop a reference to a loaded snapshot; the last frees it */
+void router_config_unref(struct router_config *);
+/*
+ * router_config_compare - what next changes against running, into msg
+ *	("SLUICE_ON_VIRUS defer -> reject; SLUICE_WORKERS changed: takes
+ *	effect at restart", or "settings unchanged"), as the settings table's
+ *	live flags say; next's restart-only settings become running's and
+ *	its derived fields follow, so that next can replace running as it is.
+ *	0, or -1 when that merged snapshot is not valid (msg says why and
+ *	that the running settings are kept; next must be dropped).
+ */
+int router_config_compare(const struct router_config *running, struct router_config *next,
+			  char *msg, size_t cap);
+/*
+ * A reload by swapping snapshots (what router_config_reload() does in place):
+ *	n = router_config_load(err, sizeof err);        NULL: log err, keep running
+ *	router_config_compare(running, n, msg, cap);    -1: log msg, unref n, keep running
+ *	log msg; publish n; unref the old one once no message holds it.
+ * router_config_load() also serves at start (after router_envdir_start()):
+ * it gives what router_config_env() gives, as a snapshot.
+ */
+/* router_config_reload - SIGHUP: load, compare, and apply the live values
+ * to the running config in place (loop thread); msg tells what changed,
+ * what needs a restart, or (-1) why nothing was applied */
 int router_config_reload(struct router_config *, char *msg, size_t cap);
 void router_config_free(struct router_config *);
 void router_config_help(void);

@@ -110,14 +110,10 @@ static void diag(void *arg, int error, const char *line)
 int router_policy_start(struct router *r, char *err, size_t errlen)
 {
 	const struct router_config *c = r->cfg;
-	struct control_options o;
+	struct control_options o = c->policy;	/* SLUICE_CONTROL, SLUICE_POLICY_SENDER */
 	char e[512];
 	unsigned i;
 
-	if (control_options_env(&o, e, sizeof e) < 0) {
-		snprintf(err, errlen, "%s", e);
-		return -1;
-	}
 	o.applies = CONTROL_APPLY_REGEX | CONTROL_APPLY_QUARANTINE | CONTROL_APPLY_SPAMUSER;
 	o.available = 0;
 	for (i = 0; i < c->nscanners; i++)

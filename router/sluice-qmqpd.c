@@ -2,7 +2,7 @@
  * sluice-qmqpd - the QMQP server: one message per connection, run by
  * tcpserver as qmail-qmqpd is (access by tcprules CDB).
  *
- *	Reads settings from the environment, serves the connection on fds 0
+ *	Reads settings from the environment (control/'s settings table), serves the connection on fds 0
  *	and 1 (qmqp_server_run()), logs one line on fd 2, and exits as
  *	qmail-qmqpd does: 0 after a reply or when the client left, 100 for a
  *	malformed request, 111 for a request over the limits or out of time.
@@ -14,80 +14,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/control.h"
 #include "qmqp.h"
 
-static const char usage[] =
-	"usage: sluice-qmqpd   (run by tcpserver: the QMQP client on fds 0 and 1, log on fd 2)\n"
-	"\n"
-	"Environment:\n"
-	"  SLUICE_QMQPD_MODE          daemon (default: hand each message to sluiced) or exec\n"
-	"  SLUICE_SOCKET              sluiced's socket (default $QUEUE_BASE/sluiced.sock)\n"
-	"  SLUICE_ACCEPT_TIMEOUT      seconds for sluiced to take the message (10)\n"
-	"  SLUICE_QMQPD_TIMEOUT       seconds for one whole connection (3600)\n"
-	"  SLUICE_QMQPD_IO_TIMEOUT    seconds without a byte from the client, or without\n"
-	"                             progress writing to the queue program or the reply (1200)\n"
-	"  QMAILQUEUE                 exec mode: the queue program (/var/qmail/bin/qmail-queue)\n"
-	"  SLUICE_QMAIL_HOME          exec mode: its working directory (/var/qmail)\n"
-	"  SLUICE_CUSTOM_ERROR        exec mode: none, notqmail (82, fd 6), simscan (82, fd 4)\n"
-	"                             or indimail (88, ERROR_FD): where it writes a reject text\n"
-	"  ERROR_FD                   exec mode, indimail convention: that fd (2)\n"
-	"  TCPREMOTEHOST TCPREMOTEINFO TCPREMOTEIP TCPLOCALHOST TCPLOCALIP\n"
-	"                             set by tcpserver: the Received line\n"
-	"Exit codes: 0 answered (or the client left), 100 malformed request, 111 over a\n"
-	"limit or out of time (no reply).  See sluice-qmqpd(8).\n";
-
-static const char *env(const char *name, const char *def)
+/* usage - from the settings table: what this program reads */
+static void usage(void)
 {
-	const char *v = getenv(name);
-
-	return v && *v ? v : def;
+	printf("usage: sluice-qmqpd   (run by tcpserver: the QMQP client on fds 0 and 1, log on "
+	       "fd 2)\n\nEnvironment (default in brackets):\n");
+	control_settings_help(stdout, CONTROL_P_QMQPD, 0);
+	printf("  TCPREMOTEHOST TCPREMOTEINFO TCPREMOTEIP TCPLOCALHOST TCPLOCALIP\n"
+	       "                         set by tcpserver: the Received line\n"
+	       "Exit codes: 0 answered (or the client left), 100 malformed request, 111 over a\n"
+	       "limit or out of time (no reply).  See sluice-qmqpd(8) and sluice-control(5).\n");
 }
 
-/* secs - $name in seconds into *ms; 0, or -1 with err set */
-static int secs(const char *name, uint64_t def, unsigned *ms, char *err, size_t errlen)
+/* settings - cfg from the environment, as the settings table says; 0, or
+ * -1 with err set.  cfg's strings point into set. */
+static int settings(struct qmqp_server_cfg *cfg, struct control_settings *set, char *path,
+		    size_t pathcap, char *err, size_t errlen)
 {
-	uint64_t v;
+	const struct control_value *v = set->v;
 
-	if (client_env_num(name, def, 1, 86400 * 7, &v, err, errlen) < 0)
+	if (control_settings_read(set, CONTROL_P_QMQPD, NULL, err, errlen) < 0)
 		return -1;
-	*ms = (unsigned)(v * 1000);
-	return 0;
-}
-
-/* settings - cfg from the environment; 0, or -1 with err set */
-static int settings(struct qmqp_server_cfg *cfg, char *path, size_t pathcap, char *err,
-		    size_t errlen)
-{
-	const char *mode = env("SLUICE_QMQPD_MODE", "daemon");
-	uint64_t efd;
-
-	if (!strcmp(mode, "daemon"))
-		cfg->qq.mode = QMQP_QQ_DAEMON;
-	else if (!strcmp(mode, "exec"))
-		cfg->qq.mode = QMQP_QQ_EXEC;
-	else {
-		snprintf(err, errlen, "SLUICE_QMQPD_MODE=%s: want daemon or exec", mode);
-		return -1;
-	}
-	cfg->qq.socket = client_conn_path(path, pathcap);
-	cfg->qq.program = env("QMAILQUEUE", "/var/qmail/bin/qmail-queue");
-	cfg->qq.home = env("SLUICE_QMAIL_HOME", "/var/qmail");
+	cfg->qq.mode = !strcmp(control_settings_word(set, CONTROL_S_SLUICE_QMQPD_MODE), "exec")
+			       ? QMQP_QQ_EXEC : QMQP_QQ_DAEMON;
+	cfg->qq.socket = control_settings_socket(set, path, pathcap);
+	cfg->qq.program = control_settings_text(set, CONTROL_S_QMAILQUEUE);
+	cfg->qq.home = control_settings_text(set, CONTROL_S_SLUICE_QMAIL_HOME);
 	if (cfg->qq.mode == QMQP_QQ_EXEC && cfg->qq.program[0] != '/') {
 		snprintf(err, errlen, "QMAILQUEUE=%s: want an absolute path", cfg->qq.program);
 		return -1;
 	}
-	if (client_custom_parse(env("SLUICE_CUSTOM_ERROR", "none"), &cfg->qq.custom) < 0) {
-		snprintf(err, errlen, "SLUICE_CUSTOM_ERROR=%s: want none, notqmail, simscan or "
-			 "indimail", getenv("SLUICE_CUSTOM_ERROR"));
+	if (client_custom_parse(control_settings_word(set, CONTROL_S_SLUICE_CUSTOM_ERROR),
+				&cfg->qq.custom) < 0) {
+		snprintf(err, errlen, "the settings table and sluice-qmqpd disagree");	/* a bug */
 		return -1;
 	}
-	if (client_env_num("ERROR_FD", 2, 0, 127, &efd, err, errlen) < 0)
-		return -1;
-	cfg->qq.error_fd = (int)efd;
-	if (secs("SLUICE_ACCEPT_TIMEOUT", 10, &cfg->qq.accept_ms, err, errlen) < 0 ||
-	    secs("SLUICE_QMQPD_TIMEOUT", 3600, &cfg->timeout_ms, err, errlen) < 0 ||
-	    secs("SLUICE_QMQPD_IO_TIMEOUT", 1200, &cfg->io_ms, err, errlen) < 0)
-		return -1;
+	cfg->qq.error_fd = (int)v[CONTROL_S_ERROR_FD].u;
+	cfg->qq.accept_ms = (unsigned)v[CONTROL_S_SLUICE_ACCEPT_TIMEOUT].u * 1000;
+	cfg->timeout_ms = (unsigned)v[CONTROL_S_SLUICE_QMQPD_TIMEOUT].u * 1000;
+	cfg->io_ms = (unsigned)v[CONTROL_S_SLUICE_QMQPD_IO_TIMEOUT].u * 1000;
 	cfg->qq.io_ms = cfg->io_ms;
 	return 0;
 }
@@ -95,17 +63,18 @@ static int settings(struct qmqp_server_cfg *cfg, char *path, size_t pathcap, cha
 int main(int argc, char **argv)
 {
 	struct qmqp_server_cfg cfg = { .in = 0, .out = 1 };
+	struct control_settings set;
 	struct qmqp_server_report rep;
 	char path[4200], err[512];
 	enum qmqp_served how;
 	int64_t t0 = qmqp_now_ms();
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(usage, stdout);
+		usage();
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (settings(&cfg, path, sizeof path, err, sizeof err) < 0) {
+	if (settings(&cfg, &set, path, sizeof path, err, sizeof err) < 0) {
 		cfg.refuse = qmqp_reply_exit(QQ_CONFIG);
 		cfg.refuse_why = err;
 		if (!cfg.timeout_ms)

@@ -24,33 +24,17 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "control/control.h"
 
-static const char usage[] =
-	"usage: sluice-queue   (run by qmail-smtpd as QMAILQUEUE; message on fd 0, envelope on fd 1)\n"
-	"\n"
-	"Environment:\n"
-	"  SLUICE_SOCKET          daemon socket (default $QUEUE_BASE/sluiced.sock)\n"
-	"  SLUICE_MODE            daemon (default) or direct\n"
-	"  SLUICE_FALLBACK        none (default: exit 71 without a daemon) or direct\n"
-	"  SLUICE_ACCEPT_TIMEOUT  seconds to wait for the daemon to take the message (10)\n"
-	"  SLUICE_TIMEOUT         seconds to wait for the verdict (86400); then exit 52\n"
-	"Direct mode: QUEUEDIR or QUEUE_BASE/QUEUE_COUNT/QUEUE_START, CONFSPLIT, SLUICE_SYNC, MIN_FREE,\n"
-	"  QHPSI, QHPSIARG1..3, QHPSIMINSIZE, QHPSIMAXSIZE, QHPSIRC, QHPSIRN, REJECTVIRUS,\n"
-	"  SLUICE_CUSTOM_ERROR (none|notqmail|simscan|indimail), ERROR_FD.\n"
-	"Exit codes are qmail-queue's; see sluice-queue(8).\n";
-
-/* env_secs - $name in seconds (1 ... 10^7), def when unset or empty; -1 with
- * a message naming the variable for anything else */
-static long env_secs(const char *name, long def)
+/* usage - from the settings table: what this program reads, and nothing else */
+static void usage(void)
 {
-	char err[300];
-	uint64_t v;
-
-	if (client_env_num(name, (uint64_t)def, 1, 10000000, &v, err, sizeof err) < 0) {
-		fprintf(stderr, "sluice-queue: %s\n", err);
-		return -1;
-	}
-	return (long)v;
+	printf("usage: sluice-queue   (run by qmail-smtpd as QMAILQUEUE; message on fd 0, "
+	       "envelope on fd 1)\n\nEnvironment (default in brackets):\n");
+	control_settings_help(stdout, CONTROL_P_QUEUE, 0);
+	printf("Direct mode (SLUICE_MODE=direct, or SLUICE_FALLBACK=direct without a daemon):\n");
+	control_settings_help(stdout, CONTROL_P_DIRECT, CONTROL_P_QUEUE);
+	printf("Exit codes are qmail-queue's; see sluice-queue(8) and sluice-control(5).\n");
 }
 
 static void on_alarm(int sig)
@@ -125,11 +109,11 @@ static const char *denied_why(const char *path, char *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
-	char path[4200], req[WIRE_REQ_MAX], buf[512];
-	const char *mode = getenv("SLUICE_MODE"), *fb = getenv("SLUICE_FALLBACK"), *sock;
-	long accept_timeout = env_secs("SLUICE_ACCEPT_TIMEOUT", 10);
-	long timeout = env_secs("SLUICE_TIMEOUT", 86400);
-	int fds[2] = { 0, 1 }, s;
+	char path[4200], req[WIRE_REQ_MAX], buf[512], err[512];
+	const char *sock;
+	struct control_settings set;
+	long accept_timeout, timeout;
+	int fds[2] = { 0, 1 }, s, direct_mode, fallback;
 	struct wire_reply r;
 	ssize_t n;
 	size_t len;
@@ -137,13 +121,22 @@ int main(int argc, char **argv)
 	long left;
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(usage, stdout);
+		usage();
 		return 0;
 	}
+	/* the settings table's parser: a bad value names the variable and
+	 * gives 451 qq unable to read configuration, never a silent default */
+	if (control_settings_read(&set, CONTROL_P_QUEUE, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "sluice-queue: %s\n", err);
+		return QQ_CONFIG;
+	}
+	accept_timeout = (long)set.v[CONTROL_S_SLUICE_ACCEPT_TIMEOUT].u;
+	timeout = (long)set.v[CONTROL_S_SLUICE_TIMEOUT].u;
+	direct_mode = !strcmp(control_settings_word(&set, CONTROL_S_SLUICE_MODE), "direct");
+	fallback = !strcmp(control_settings_word(&set, CONTROL_S_SLUICE_FALLBACK), "direct");
+	sock = control_settings_socket(&set, path, sizeof path);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);
-	if (accept_timeout < 0 || timeout < 0)
-		return QQ_CONFIG;	/* 451 qq unable to read configuration */
 	alarm((unsigned)timeout);
 	/* Before anything can take their numbers: a closed fd 0 or 1 would
 	 * otherwise be our own socket, sent to the daemon as the message. */
@@ -152,10 +145,9 @@ int main(int argc, char **argv)
 			"qmail-queue (message on fd 0, envelope on fd 1)\n", fcntl(0, F_GETFL) < 0 ? 0 : 1);
 		return QQ_READ;
 	}
-	if (mode && !strcmp(mode, "direct"))
+	if (direct_mode)
 		return direct();
 
-	sock = client_conn_path(path, sizeof path);
 	t_start = time(NULL);
 	if ((s = client_conn_open(sock, accept_timeout)) < 0) {
 		int e = errno;
@@ -164,8 +156,8 @@ int main(int argc, char **argv)
 		if (e == EACCES)
 			denied_why(sock, why, sizeof why);
 		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s%s\n", sock, strerror(e),
-			why, fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
-		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
+			why, fallback ? "; queueing directly" : "");
+		return fallback ? direct() : QQ_TEMP;
 	}
 	/* Over its limits the daemon does not accept: we wait in the listen
 	 * backlog holding the fds ourselves, and giving up frees them. */
@@ -175,18 +167,18 @@ int main(int argc, char **argv)
 		if (n == -2)
 			fprintf(stderr, "sluice-queue: %s did not admit the message within %ld s "
 				"(SLUICE_ACCEPT_TIMEOUT)%s\n", sock, accept_timeout,
-				fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+				fallback ? "; queueing directly" : "");
 		else
 			fprintf(stderr, "sluice-queue: %s closed the connection before admitting the "
-				"message%s\n", sock, fb && !strcmp(fb, "direct") ? "; queueing directly" : "");
+				"message%s\n", sock, fallback ? "; queueing directly" : "");
 		close(s);
-		return fb && !strcmp(fb, "direct") ? direct() : QQ_TEMP;
+		return fallback ? direct() : QQ_TEMP;
 	}
 	len = wire_env(req, sizeof req);
 	if (wire_send_request(s, fds, req, len) < 0) {
 		fprintf(stderr, "sluice-queue: cannot pass the message to %s: %s\n", sock,
 			strerror(errno));
-		return fb && !strcmp(fb, "direct") ? (close(s), direct()) : QQ_TEMP;
+		return fallback ? (close(s), direct()) : QQ_TEMP;
 	}
 	/* The daemon holds the pipes now; without our copies a dead daemon
 	 * gives qmail-smtpd EPIPE instead of a full pipe it waits on. */

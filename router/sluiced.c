@@ -59,6 +59,9 @@ int main(int argc, char **argv)
 		return 111;
 	}
 	warn_custom(&c);
+	if (c.unknown[0])	/* a misspelt file: its setting would be ignored in silence */
+		fprintf(stderr, "sluiced: warning: SLUICE_ENVDIR: %s: no such setting, ignored\n",
+			c.unknown);
 	rc = router_run(&c);
 	router_config_free(&c);
 	return rc;

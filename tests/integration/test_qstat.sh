@@ -160,6 +160,13 @@ grep -qx "sluice-qstat: sluiced does not answer on $tmp/run/sluiced.sock.stats: 
 echo 5 >"$conf/CONFSPLIT"	# the settings' split is sluice-mkqueue's default too
 run "mkqueue -C -n" 0 "$mk" -C "$conf" -n
 grep -qx 'queue3: would create 0, would fix 0' "$tmp/out" || fail "mkqueue -C: $(tail -3 "$tmp/out")"
+# a CONFSPLIT typo is an error, never a layout with the default split
+echo 5x >"$conf/CONFSPLIT"
+run "mkqueue CONFSPLIT=5x" 2 "$mk" -C "$conf" -n
+grep -qx 'sluice-mkqueue: CONFSPLIT=5x: want a number from 1 to 1000' "$tmp/err" ||
+	fail "mkqueue CONFSPLIT=5x: $(cat "$tmp/err")"
+run "mkqueue CONFSPLIT=0" 2 env CONFSPLIT=0 "$mk" -b "$base" -c 3 -n
+echo 5 >"$conf/CONFSPLIT"
 
 # --- --prometheus without a daemon: the counts, sluice_up 0, exit 0 (so a
 # textfile is still replaced), and valid for a strict reader

@@ -2,7 +2,8 @@
 # test_reload_settings.sh - SLUICE_ENVDIR: read at start; on SIGHUP read
 # again and applied to the running daemon (actions, the custom-error
 # convention, limits), a bad value keeps every running setting, a setting
-# that needs a restart is named as such; no message is lost meanwhile.
+# that needs a restart is named as such, a misspelt file is named; no
+# message is lost meanwhile.
 . "$(dirname "$0")/lib.sh"
 lib_init
 
@@ -54,10 +55,17 @@ last_reload | grep -q 'SLUICE_WORKERS changed: takes effect at restart' ||
 run_qq -m "$WORK/virus.eml"
 expect "virus: SLUICE_ON_VIRUS=defer applied with the reload" 71
 
+# a misspelt name is named, not ignored in silence
+echo 1 >"$ENV/SLUICE_TAG_CLAEN"
+hup_and_wait 4
+last_reload | grep -q 'SLUICE_ENVDIR: SLUICE_TAG_CLAEN: no such setting, ignored' ||
+	fail "misspelt setting not reported: $(last_reload)"
+rm "$ENV/SLUICE_TAG_CLAEN"
+
 # an empty file unsets: back to the default (reject, no custom text)
 : >"$ENV/SLUICE_ON_VIRUS"
 : >"$ENV/SLUICE_CUSTOM_ERROR"
-hup_and_wait 4
+hup_and_wait 5
 run_qq -m "$WORK/virus.eml"
 expect "virus with both settings unset: the defaults" 31
 daemon_running || fail "sluiced died during the reloads"

@@ -1,8 +1,9 @@
 #!/bin/bash
 # test_sluiced_cli.sh - sluiced's and sluice-queue's command line and settings.
 #
-#   sluiced --help lists every variable of its settings table and every
-#   variable its sources read (router/, scan/, queue/ looked up with grep),
+#   sluiced --help lists every variable of the settings table it reads
+#   (control/control_settings.c) and every variable its sources read
+#   (router/, scan/, queue/ looked up with grep),
 #   exit 0; --version; an unknown argument exits 100.
 #   A bad setting exits 111 within 10 s with a message naming the variable,
 #   and leaves no socket: SLUICE_MAX_INFLIGHT=abc / 0 / -1 / 12x,
@@ -47,10 +48,13 @@ say "--- sluiced --help"
 run_d 0 -- --help
 echo "$D_OUT" >"$WORK/help"
 src=$SLUICE_SRC
-table=$(grep -ohE '^\s*\{ "[A-Z][A-Z_0-9]*",' "$src/router/router_config.c" | grep -oE '[A-Z][A-Z_0-9]*' | sort -u)
+# the table's entries sluiced reads (programs include D, the sluiced flag)
+table=$(grep -ohE '^\s*S\([A-Z][A-Z_0-9]*,.*\.programs = [^,]*\bD\b' "$src/control/control_settings.c" |
+	grep -oE 'S\([A-Z][A-Z_0-9]*' | cut -c3- | sort -u)
 read_vars=$(cat "$src"/router/router_*.c "$src"/router/sluiced.c "$src"/scan/*.c "$src"/queue/queue_*.c |
-	grep -ohE '\b(get|getenv|num|NUM|action)\("[A-Z][A-Z_0-9]*"' | grep -oE '"[A-Z_0-9]+"' | tr -d '"' | sort -u)
-[ "$(echo "$table" | wc -w)" -ge 20 ] || fail "cannot read the settings table of router_config.c"
+	grep -ohE '\b(get|getenv|num|NUM|action|V|TEXT|WORD)\("?[A-Z][A-Z_0-9]*"?\)?' |
+	grep -oE '\("?[A-Z][A-Z_0-9]*' | tr -d '("' | sort -u)
+[ "$(echo "$table" | wc -w)" -ge 60 ] || fail "cannot read the settings table of control_settings.c"
 n=0
 for v in $table $read_vars QUEUE_BASE QUEUE_COUNT QUEUE_START QUEUEDIR CONFSPLIT SLUICE_SOCKET \
 	SLUICE_STATS_SOCKET SLUICE_USER SLUICE_MAX_INFLIGHT SLUICE_MAX_BYTES SLUICE_SCAN_QUEUE \
@@ -132,10 +136,15 @@ rc=0
 "$SQ" --help >"$WORK/sq.help" 2>"$WORK/sq.err" </dev/null || rc=$?
 [ "$rc" = 0 ] || fail "sluice-queue --help exit $rc"
 grep -q '^usage: sluice-queue' "$WORK/sq.help" || fail "sluice-queue --help: no usage line"
-for v in SLUICE_SOCKET SLUICE_MODE SLUICE_FALLBACK SLUICE_ACCEPT_TIMEOUT SLUICE_TIMEOUT \
+sq_table=$(grep -ohE '^\s*S\([A-Z][A-Z_0-9]*,.*\.programs = [^,]*\b(Q|DM)\b' "$src/control/control_settings.c" |
+	grep -oE 'S\([A-Z][A-Z_0-9]*' | cut -c3- | sort -u)
+[ "$(echo "$sq_table" | wc -w)" -ge 15 ] || fail "cannot read sluice-queue's settings in control_settings.c"
+for v in SLUICE_SOCKET SLUICE_MODE SLUICE_FALLBACK SLUICE_ACCEPT_TIMEOUT SLUICE_TIMEOUT QHPSI REJECTVIRUS \
+	MIN_FREE SLUICE_CUSTOM_ERROR $sq_table \
 	$(grep -ohE '(getenv|env_long)\("[A-Z][A-Z_0-9]*"' "$src/router/sluice-queue.c" | grep -oE '[A-Z][A-Z_0-9]+' | sort -u); do
-	grep -q "$v" "$WORK/sq.help" || fail "sluice-queue --help does not name $v"
+	grep -qE "^  $v( |\$)" "$WORK/sq.help" || fail "sluice-queue --help does not list $v"
 done
+! grep -qE '^  SLUICE_WORKERS ' "$WORK/sq.help" || fail "sluice-queue --help lists sluiced's SLUICE_WORKERS"
 say "ok: sluice-queue --help"
 
 say "--- sluiced with a missing SLUICE_ENVDIR, under valgrind"

@@ -23,7 +23,26 @@
  *	              an empty file unsets, a missing dir is an error naming it;
  *	              reload: live settings applied and named old -> new, a
  *	              restart-only change named and not applied, a bad value
- *	              applies nothing, no SLUICE_ENVDIR changes nothing
+ *	              applies nothing, no SLUICE_ENVDIR changes nothing; a file
+ *	              removed gives back the start-time environment's value
+ *	every         each setting sluiced reads, from the table, changed in the
+ *	              envdir and reloaded: a live one is named "old -> new" and
+ *	              changes the running configuration, a restart-only one is
+ *	              named as such and changes not one byte of it; then back
+ *	snapshot      router_config_load() / _compare() / _ref() / _unref():
+ *	              the new snapshot takes live values, keeps restart-only
+ *	              ones (also an externally derived one: the workers), carries
+ *	              the derived in-flight limit, is refused whole when bad, and
+ *	              frees on the last reference without touching the running one
+ *	direct        sluiced and direct mode take the same QHPSI*, REJECTVIRUS,
+ *	              SLUICE_CUSTOM_ERROR, ERROR_FD, SLUICE_SYNC, MIN_FREE,
+ *	              CONFSPLIT and queue values the same way, and refuse the
+ *	              same ones with the same words
+ *	table         what the table says fits the daemon: scanner words are
+ *	              scan/'s backends, SLUICE_BANNED's default is scan/'s, the
+ *	              in-flight default is ROUTER_INFLIGHT_DEFAULT, every live
+ *	              setting is a number or a word (reload in place copies no
+ *	              string)
  */
 #include <grp.h>
 #include <stdio.h>
@@ -47,7 +66,8 @@ static const char *const vars[] = {
 	"REJECTVIRUS", "SLUICE_TAG_CLEAN", "SLUICE_QUARANTINE", "SLUICE_QUARANTINE_LOG",
 	"SLUICE_QUARANTINE_THEN", "SLUICE_CUSTOM_ERROR", "ERROR_FD", "SLUICE_CLAMDB",
 	"SLUICE_BANNED", "SLUICE_ENCRYPTED", "QHPSI", "QHPSIARG1", "QHPSIARG2", "QHPSIARG3", "QHPSIMINSIZE",
-	"QHPSIMAXSIZE", "QHPSIRC", "QHPSIRN", "SLUICE_ENVDIR",
+	"QHPSIMAXSIZE", "QHPSIRC", "QHPSIRN", "SLUICE_ENVDIR", "SLUICE_CONTROL",
+	"SLUICE_POLICY_SENDER", "SLUICE_ON_LIMIT", "SLUICE_STATS_MODE",
 };
 
 static char *tmp;
@@ -63,22 +83,38 @@ static int setup(void **unused)
 	return 0;
 }
 
+/* the last load()'s configuration: its strings stay valid until the next
+ * load() or the end of the test */
+static struct router_config held;
+static int holding;
+
+static void release(void)
+{
+	if (holding)
+		router_config_free(&held);
+	holding = 0;
+}
+
 static int teardown(void **unused)
 {
+	release();
 	tu_rmtree(tmp);
 	free(tmp);
 	tmp = NULL;
 	return 0;
 }
 
-/* load - router_config_env(); its return value, the text in err */
+/* load - router_config_env(); its return value, the text in err.  What c
+ * points to is freed by the next load() (or the teardown). */
 static int load(struct router_config *c, char *err, size_t errlen)
 {
 	int rc;
 
+	release();
 	err[0] = 0;
 	rc = router_config_env(c, err, errlen);
-	router_config_free(c);	/* the fields the tests read are not freed */
+	held = *c;
+	holding = 1;
 	if (rc == 0)
 		assert_string_equal(err, "");
 	else
@@ -171,7 +207,12 @@ static void test_defaults(void **unused)
 	assert_int_equal(c.scan.qhpsi_rc, 1);
 	assert_int_equal(c.scan.qhpsi_rn, 0);
 	/* the queues: QUEUE_BASE/queue1..5 */
-	assert_int_equal(c.set.n, 0);	/* freed by load() */
+	assert_int_equal(c.set.n, 5);
+	snprintf(want, sizeof want, "%s/queue5", tmp);
+	assert_string_equal(c.set.v[4].path, want);
+	/* the policy: the control directory, the sender's entries for relay clients */
+	assert_string_equal(c.policy.dir, "/var/qmail/control");
+	assert_int_equal(c.policy.sender, CONTROL_SENDER_RELAY);
 }
 
 static void test_queue_set(void **unused)
@@ -631,7 +672,9 @@ static void test_envdir(void **unused)
 	envput(d, "SLUICE_QUARANTINE", "/var/spool/sluice-quarantine\n");
 	envput(d, "SLUICE_ON_BANNED", "quarantine\n");
 	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
-	assert_non_null(strstr(msg, "needs SLUICE_QUARANTINE at start"));
+	assert_non_null(strstr(msg, "needs SLUICE_QUARANTINE"));
+	assert_non_null(strstr(msg, "settings that change at restart as they run"));
+	assert_non_null(strstr(msg, "running settings kept"));
 	assert_int_equal(c.on_banned, ACTION_REJECT);
 	assert_int_equal(c.max_inflight, 40);
 
@@ -648,6 +691,359 @@ static void test_envdir(void **unused)
 	assert_string_equal(msg, "no SLUICE_ENVDIR: settings unchanged");
 	router_config_free(&c);
 	free(d);
+}
+
+/* ------------------------------------------------------------- every one */
+
+/* other_value - a valid value of setting e other than what it has now
+ * (cur), or NULL when the test cannot make one up */
+static const char *other_value(const struct control_setting *e, const struct control_value *cur)
+{
+	static char buf[4200];
+	struct group *g;
+	size_t i, n;
+
+	switch (e->type) {
+	case CONTROL_T_NUMBER:
+	case CONTROL_T_SECONDS:
+	case CONTROL_T_BYTES:
+		snprintf(buf, sizeof buf, "%llu",
+			 (unsigned long long)(cur->u != e->lo ? e->lo : e->lo + 1));
+		return buf;
+	case CONTROL_T_MODE:
+		return cur->u == 0600 ? "0640" : "0600";
+	case CONTROL_T_SCORE:
+		return "7.5";
+	case CONTROL_T_ENUM:
+		/* the last word that is not the current one (REJECTVIRUS: 2,
+		 * drop, not 1, which means what SLUICE_ON_VIRUS's default does);
+		 * not quarantine, which needs the Maildir made at start */
+		for (n = 0; e->words[n]; n++)
+			;
+		for (i = n; i-- > 0;)
+			if (!strchr(e->words[i], '=') && strcmp(e->words[i], "quarantine") &&
+			    i != cur->u)
+				return e->words[i];
+		return NULL;
+	case CONTROL_T_STRING:
+		if (!strcmp(e->name, "SLUICE_SOCKET_GROUP"))
+			return (g = getgrgid(getgid())) ? g->gr_name : NULL;
+		return "some-value";
+	case CONTROL_T_LIST:
+		if (!strcmp(e->name, "SLUICE_SCANNERS"))
+			return "attach";
+		return "unix:/nowhere";
+	case CONTROL_T_PATH:
+		snprintf(buf, sizeof buf, "%s/other", tmp);
+		return buf;
+	case CONTROL_T_FILE:
+		break;
+	}
+	return NULL;
+}
+
+/* without_values - c's bytes with the settings' values left out */
+static void without_values(const struct router_config *c, struct router_config *out)
+{
+	memcpy(out, c, sizeof *out);
+	memset(&out->settings, 0, sizeof out->settings);
+}
+
+static void test_every_setting(void **unused)
+{
+	static struct router_config c, before, after;
+	char err[600], msg[2048], want[300];
+	const char *dir = tu_path(tmp, "env");
+	char *d = strdup(dir);
+	size_t i, live = 0, restart = 0;
+
+	assert_int_equal(mkdir(d, 0755), 0);
+	setenv("SLUICE_ENVDIR", d, 1);
+	assert_int_equal(router_envdir_start(err, sizeof err), 0);
+	assert_int_equal(router_config_env(&c, err, sizeof err), 0);
+	for (i = 0; i < CONTROL_NSETTINGS; i++) {
+		const struct control_setting *e = &control_settings_table[i];
+		const char *v;
+		int changed;
+
+		if (!(e->programs & CONTROL_P_SLUICED) || e->type == CONTROL_T_FILE)
+			continue;
+		if (!(v = other_value(e, &c.settings.v[i])))
+			fail_msg("no other value for %s", e->name);
+		envput(d, e->name, v);
+		without_values(&c, &before);
+		if (router_config_reload(&c, msg, sizeof msg) != 0)
+			fail_msg("%s=%s: reload refused: %s", e->name, v, msg);
+		without_values(&c, &after);
+		changed = memcmp(&before, &after, sizeof before) != 0;
+		if (e->live) {
+			snprintf(want, sizeof want, "%s ", e->name);
+			if (strncmp(msg, want, strlen(want)) || !strstr(msg, " -> ") || strchr(msg, ';'))
+				fail_msg("%s=%s (live): \"%s\"", e->name, v, msg);
+			if (!changed)
+				fail_msg("%s=%s (live): the running configuration did not change", e->name,
+					 v);
+			live++;
+		} else {
+			snprintf(want, sizeof want, "%s changed: takes effect at restart", e->name);
+			if (strcmp(msg, want))
+				fail_msg("%s=%s (restart): \"%s\"", e->name, v, msg);
+			if (changed)
+				fail_msg("%s=%s (restart): the running configuration changed", e->name, v);
+			restart++;
+		}
+		/* back: the file removed, the start's value again */
+		envput(d, e->name, NULL);
+		if (router_config_reload(&c, msg, sizeof msg) != 0)
+			fail_msg("%s back: %s", e->name, msg);
+		if (!e->live && strcmp(msg, "settings unchanged"))
+			fail_msg("%s back: \"%s\"", e->name, msg);
+		assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+		if (strcmp(msg, "settings unchanged"))
+			fail_msg("%s back, twice: \"%s\"", e->name, msg);
+		without_values(&c, &after);
+		if (e->live && memcmp(&before, &after, sizeof before))
+			fail_msg("%s back: the running configuration is not what it was", e->name);
+	}
+	print_message("%zu live and %zu restart-only settings reloaded\n", live, restart);
+	router_config_free(&c);
+	unsetenv("SLUICE_ENVDIR");
+	free(d);
+}
+
+/* -------------------------------------------------------------- snapshot */
+
+static void test_snapshot(void **unused)
+{
+	static struct router_config run;
+	struct router_config *n, *m;
+	char err[600], msg[2048];
+	const char *dir = tu_path(tmp, "env");
+	char *d = strdup(dir);
+
+	assert_int_equal(mkdir(d, 0755), 0);
+	setenv("SLUICE_ENVDIR", d, 1);
+	assert_int_equal(router_envdir_start(err, sizeof err), 0);
+	assert_int_equal(router_config_env(&run, err, sizeof err), 0);
+	run.max_inflight = run.max_inflight_auto = 77;	/* as router_run() derives it */
+
+	/* a whole new snapshot: live values taken, restart-only ones kept */
+	envput(d, "SLUICE_ON_SPAM", "tag\n");
+	envput(d, "SLUICE_READ_TIMEOUT", "30\n");
+	envput(d, "SLUICE_SYNC", "none\n");
+	envput(d, "QUEUE_COUNT", "2\n");
+	envput(d, "SLUICE_BANNED", ".zip\n");
+	n = router_config_load(err, sizeof err);
+	assert_non_null(n);
+	/* as read, before the comparison */
+	assert_int_equal(n->sync, QUEUE_SYNC_NONE);
+	assert_int_equal(n->set.n, 2);
+	assert_int_equal(n->max_inflight, ROUTER_INFLIGHT_DEFAULT);
+	assert_int_equal(router_config_compare(&run, n, msg, sizeof msg), 0);
+	assert_string_equal(msg, "QUEUE_COUNT changed: takes effect at restart; "
+				 "SLUICE_READ_TIMEOUT 1200 -> 30; SLUICE_SYNC changed: takes effect "
+				 "at restart; SLUICE_ON_SPAM reject -> tag; SLUICE_BANNED changed: "
+				 "takes effect at restart");
+	assert_int_equal(n->on_spam, ACTION_TAG);
+	assert_int_equal(n->read_timeout, 30);
+	assert_int_equal(n->sync, QUEUE_SYNC_FULL);
+	assert_int_equal(n->set.n, 5);
+	assert_string_equal(n->set.v[4].path, run.set.v[4].path);
+	assert_ptr_not_equal(n->set.v[4].path, run.set.v[4].path);	/* its own copy */
+	assert_string_equal(n->scan.banned, SCAN_BANNED_DEFAULT);
+	assert_int_equal(n->workers, run.workers);
+	/* the in-flight limit router_run() derived carries over while unset */
+	assert_int_equal(n->max_inflight, 77);
+	assert_int_equal(n->max_inflight_auto, 77);
+	/* a reference held elsewhere keeps it alive; the last one frees it and
+	 * nothing of the running one (valgrind checks the rest) */
+	router_config_ref(n);
+	router_config_unref(n);
+	assert_int_equal(n->read_timeout, 30);
+	router_config_unref(n);
+	assert_int_equal(run.set.n, 5);
+	assert_non_null(run.set.v[4].path);
+
+	/* the workers are derived from the processors: a different count (a
+	 * CPU brought online) is a restart-only change like any other */
+	n = router_config_load(err, sizeof err);
+	assert_non_null(n);
+	n->settings.v[CONTROL_S_SLUICE_WORKERS].u = run.workers + 1;
+	assert_int_equal(router_config_compare(&run, n, msg, sizeof msg), 0);
+	assert_non_null(strstr(msg, "SLUICE_WORKERS changed: takes effect at restart"));
+	assert_int_equal(n->workers, run.workers);
+	router_config_unref(n);
+
+	/* a bad value: no snapshot at all */
+	envput(d, "SLUICE_NET_CONNS", "0\n");
+	assert_null(router_config_load(err, sizeof err));
+	assert_string_equal(err, "SLUICE_NET_CONNS=0: want a number from 1 to 10000");
+	envput(d, "SLUICE_NET_CONNS", NULL);
+	/* valid alone, invalid with the restart-only values as they run */
+	envput(d, "SLUICE_QUARANTINE", "/var/spool/q\n");
+	envput(d, "SLUICE_ON_VIRUS", "quarantine\n");
+	m = router_config_load(err, sizeof err);
+	assert_non_null(m);
+	assert_int_equal(router_config_compare(&run, m, msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "needs SLUICE_QUARANTINE"));
+	assert_non_null(strstr(msg, "running settings kept"));
+	router_config_unref(m);
+	envput(d, "SLUICE_QUARANTINE", NULL);
+	envput(d, "SLUICE_ON_VIRUS", NULL);
+
+	/* a misspelt file: named at start and in what a reload says */
+	envput(d, "SLUICE_ON_VIRSU", "quarantine\n");
+	router_config_free(&run);
+	assert_int_equal(router_envdir_start(err, sizeof err), 0);
+	assert_int_equal(router_config_env(&run, err, sizeof err), 0);
+	assert_string_equal(run.unknown, "SLUICE_ON_VIRSU");
+	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	assert_string_equal(msg, "settings unchanged; SLUICE_ENVDIR: SLUICE_ON_VIRSU: no such "
+				 "setting, ignored");
+	envput(d, "SLUICE_ON_VIRSU", NULL);
+	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	assert_string_equal(msg, "settings unchanged");
+
+	/* a file removed since the start gives back the environment's value
+	 * from before the directory was applied, not the directory's */
+	envput(d, "SLUICE_TAG_CLEAN", "1\n");
+	setenv("SLUICE_DRAIN_TIMEOUT", "5", 1);
+	envput(d, "SLUICE_DRAIN_TIMEOUT", "9\n");
+	router_config_free(&run);
+	assert_int_equal(router_envdir_start(err, sizeof err), 0);
+	assert_string_equal(getenv("SLUICE_DRAIN_TIMEOUT"), "9");
+	assert_int_equal(router_config_env(&run, err, sizeof err), 0);
+	assert_int_equal(run.tag_clean, 1);
+	assert_int_equal(run.drain_timeout, 9);
+	envput(d, "SLUICE_TAG_CLEAN", NULL);
+	envput(d, "SLUICE_DRAIN_TIMEOUT", NULL);
+	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	assert_non_null(strstr(msg, "SLUICE_TAG_CLEAN 1 -> 0"));
+	assert_non_null(strstr(msg, "SLUICE_DRAIN_TIMEOUT 9 -> 5"));
+	assert_int_equal(run.tag_clean, 0);
+	assert_int_equal(run.drain_timeout, 5);
+	unsetenv("SLUICE_DRAIN_TIMEOUT");
+	unsetenv("SLUICE_TAG_CLEAN");
+	router_config_free(&run);
+	unsetenv("SLUICE_ENVDIR");
+	free(d);
+}
+
+/* ---------------------------------------------------------------- direct */
+
+static void test_direct_same(void **unused)
+{
+	static const char *const cases[][2] = {
+		{ "QHPSIRC", "3" }, { "QHPSIRC", "255" }, { "QHPSIRC", "256" }, { "QHPSIRC", "1x" },
+		{ "QHPSIRN", "7" }, { "QHPSIRN", "-1" }, { "QHPSIRN", " 0" },
+		{ "QHPSIMINSIZE", "100" }, { "QHPSIMINSIZE", "1e3" },
+		{ "QHPSIMAXSIZE", "18446744073709551615" }, { "QHPSIMAXSIZE", "18446744073709551616" },
+		{ "QHPSIARG1", "--fdpass" }, { "QHPSIARG3", "%s" },
+		{ "REJECTVIRUS", "0" }, { "REJECTVIRUS", "1" }, { "REJECTVIRUS", "2" },
+		{ "REJECTVIRUS", "3" }, { "REJECTVIRUS", "01" }, { "REJECTVIRUS", "yes" },
+		{ "REJECTVIRUS", "" },
+		{ "SLUICE_CUSTOM_ERROR", "notqmail" }, { "SLUICE_CUSTOM_ERROR", "simscan" },
+		{ "SLUICE_CUSTOM_ERROR", "indimail" }, { "SLUICE_CUSTOM_ERROR", "none" },
+		{ "SLUICE_CUSTOM_ERROR", "qmail" }, { "SLUICE_CUSTOM_ERROR", "Indimail" },
+		{ "ERROR_FD", "5" }, { "ERROR_FD", "127" }, { "ERROR_FD", "128" }, { "ERROR_FD", "fd5" },
+		{ "SLUICE_SYNC", "fs" }, { "SLUICE_SYNC", "data" }, { "SLUICE_SYNC", "fast" },
+		{ "MIN_FREE", "1000000" }, { "MIN_FREE", "-5" },
+		{ "CONFSPLIT", "101" }, { "CONFSPLIT", "0" }, { "CONFSPLIT", "23x" },
+		{ "QUEUE_COUNT", "3" }, { "QUEUE_COUNT", "0" }, { "QUEUE_COUNT", "many" },
+		{ "QUEUE_START", "0" }, { "QUEUE_START", "-1" },
+	};
+	static const enum router_action rv_action[] = { ACTION_TAG, ACTION_REJECT, ACTION_DROP };
+	size_t i;
+
+	setenv("QHPSI", "/bin/scan %s", 1);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *name = cases[i][0], *value = cases[i][1];
+		struct router_config c;
+		struct client_direct dm;
+		char e1[600] = "", e2[600] = "";
+		int r1, r2;
+
+		setenv(name, value, 1);
+		r1 = load(&c, e1, sizeof e1);
+		r2 = client_direct_env(&dm, e2, sizeof e2);
+		unsetenv(name);
+		if (r1 != r2)
+			fail_msg("%s=\"%s\": sluiced %d (%s), direct mode %d (%s)", name, value, r1, e1, r2,
+				 e2);
+		if (r1 < 0) {
+			if (strcmp(e1, e2))
+				fail_msg("%s=\"%s\": sluiced says \"%s\", direct mode \"%s\"", name, value, e1,
+					 e2);
+			if (!strstr(e1, name))
+				fail_msg("%s=\"%s\": \"%s\" does not name it", name, value, e1);
+			continue;
+		}
+		assert_string_equal(c.scan.qhpsi, dm.qhpsi);
+		assert_true((!c.scan.qhpsi_arg[0] && !dm.qhpsi_arg[0]) ||
+			    !strcmp(c.scan.qhpsi_arg[0], dm.qhpsi_arg[0]));
+		assert_true((!c.scan.qhpsi_arg[2] && !dm.qhpsi_arg[2]) ||
+			    !strcmp(c.scan.qhpsi_arg[2], dm.qhpsi_arg[2]));
+		assert_int_equal(c.scan.qhpsi_min, dm.qhpsi_min);
+		assert_int_equal(c.scan.qhpsi_max, dm.qhpsi_max);
+		assert_int_equal(c.scan.qhpsi_rc, dm.qhpsi_rc);
+		assert_int_equal(c.scan.qhpsi_rn, dm.qhpsi_rn);
+		assert_int_equal(c.custom, dm.custom);
+		assert_int_equal(c.error_fd, dm.error_fd);
+		assert_int_equal(c.sync, dm.sync);
+		assert_int_equal(c.min_free, dm.min_free);
+		assert_int_equal(c.split, dm.split);
+		/* REJECTVIRUS: IndiMail's 0, 1, 2; unset is reject for both */
+		assert_int_equal(c.on_virus, rv_action[dm.reject_virus]);
+		/* the queue direct mode picks is one of sluiced's */
+		{
+			unsigned q;
+
+			for (q = 0; q < c.set.n && strcmp(c.set.v[q].path, dm.queuedir); q++)
+				;
+			if (q == c.set.n)
+				fail_msg("%s=%s: direct mode's queue %s is not sluiced's", name, value,
+					 dm.queuedir);
+		}
+	}
+	/* one exit code cannot mean infected and clean: direct mode refuses it
+	 * as sluiced's exec scanner does at start */
+	setenv("QHPSIRC", "4", 1);
+	setenv("QHPSIRN", "4", 1);
+	{
+		struct client_direct dm;
+		char e[600] = "";
+
+		assert_int_equal(client_direct_env(&dm, e, sizeof e), -1);
+		assert_string_equal(e, "QHPSIRC and QHPSIRN are both 4");
+	}
+	unsetenv("QHPSIRC");
+	unsetenv("QHPSIRN");
+	unsetenv("QHPSI");
+}
+
+/* ----------------------------------------------------------------- table */
+
+static void test_table_fits(void **unused)
+{
+	const struct control_setting *e = &control_settings_table[CONTROL_S_SLUICE_SCANNERS];
+	char buf[32];
+	size_t i;
+
+	for (i = 0; e->words[i]; i++) {
+		snprintf(buf, sizeof buf, "%.*s", (int)strcspn(e->words[i], "="), e->words[i]);
+		if (!scan_backend_find(buf))
+			fail_msg("SLUICE_SCANNERS word %s is no scanner", buf);
+	}
+	assert_string_equal(control_settings_table[CONTROL_S_SLUICE_BANNED].def, SCAN_BANNED_DEFAULT);
+	snprintf(buf, sizeof buf, "%d", ROUTER_INFLIGHT_DEFAULT);
+	assert_string_equal(control_settings_table[CONTROL_S_SLUICE_MAX_INFLIGHT].def, buf);
+	for (i = 0; i < CONTROL_NSETTINGS; i++) {
+		e = &control_settings_table[i];
+		if (e->live && (e->type == CONTROL_T_STRING || e->type == CONTROL_T_PATH ||
+				e->type == CONTROL_T_LIST))
+			fail_msg("%s is live and a string: router_config_reload() cannot apply it",
+				 e->name);
+	}
 }
 
 /* the help lists every variable the tests set */
@@ -692,6 +1088,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_setting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_same, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_fits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
