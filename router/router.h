@@ -104,17 +104,21 @@ void router_config_unref(struct router_config *);
 int router_config_compare(const struct router_config *running, struct router_config *next,
 			  char *msg, size_t cap);
 /*
- * A reload by swapping snapshots (what router_config_reload() does in place):
+ * A reload by swapping snapshots (router_config_reload() does it):
  *	n = router_config_load(err, sizeof err);        NULL: log err, keep running
  *	router_config_compare(running, n, msg, cap);    -1: log msg, unref n, keep running
- *	log msg; publish n; unref the old one once no message holds it.
+ *	log msg; publish n; keep the old one until exit (n shares its
+ *	restart-only values: sluiced frees retired snapshots when it stops).
  * router_config_load() also serves at start (after router_envdir_start()):
  * it gives what router_config_env() gives, as a snapshot.
  */
-/* router_config_reload - SIGHUP: load, compare, and apply the live values
- * to the running config in place (loop thread); msg tells what changed,
- * what needs a restart, or (-1) why nothing was applied */
-int router_config_reload(struct router_config *, char *msg, size_t cap);
+/* router_config_reload - SIGHUP: load a new snapshot and, when it is good,
+ * put it in *cur (atomically); *old is the snapshot it replaced, which the
+ * caller keeps alive (the new one shares its restart-only values) - NULL
+ * when nothing was swapped.  0, or -1 with msg saying why nothing changed;
+ * msg says what changed and what needs a restart */
+int router_config_reload(struct router_config **cur, char *msg, size_t cap,
+			 struct router_config **old);
 void router_config_free(struct router_config *);
 void router_config_help(void);
 int router_run(struct router_config *);

@@ -123,7 +123,7 @@ static int copy_at(int from, int to, off_t size, off_t at)
 
 int router_quarantine(struct rmsg *m)
 {
-	const struct router_config *c = m->r->cfg;
+	const struct router_config *c = router_cfg(m->r);	/* sync thread */
 	const struct scan_verdict *v = &m->v;
 	const char *maildir = m->quarantine;	/* the policy's, else SLUICE_QUARANTINE */
 	static unsigned long seq;	/* sync thread only */

@@ -400,69 +400,15 @@ int router_config_compare(const struct router_config *running, struct router_con
 	return 0;
 }
 
-/*
- * adopt - the fields of n that differ into c, a running configuration used
- *	in place.  After router_config_compare() only fields derived from live
- *	settings can differ; the pointers (queues, paths, scanner settings)
- *	are restart-only and stay c's.  Only changed fields are written: other
- *	threads read the ones that do not change.
- */
-static void adopt(struct router_config *c, struct router_config *n)
-{
-	size_t i;
-
-#define TAKE(f)                          \
-	do {                             \
-		if (c->f != n->f)        \
-			c->f = n->f;     \
-	} while (0)
-	TAKE(max_inflight);
-	TAKE(max_inflight_set);
-	TAKE(max_bytes);
-	TAKE(scan_depth);
-	TAKE(workers);
-	TAKE(net_threads);
-	TAKE(read_timeout);
-	TAKE(message_timeout);
-	TAKE(scan_timeout_ms);
-	TAKE(scanner_timeout_ms);
-	TAKE(drain_timeout);
-	TAKE(reload_check);
-	TAKE(sync);
-	TAKE(batch_max);
-	TAKE(fsync_threads);
-	TAKE(min_free);
-	TAKE(max_backlog);
-	TAKE(require_send);
-	TAKE(on_virus);
-	TAKE(on_banned);
-	TAKE(on_spam);
-	TAKE(on_limit);
-	TAKE(on_error);
-	TAKE(tag_clean);
-	TAKE(quarantine_then);
-	TAKE(custom);
-	TAKE(error_fd);
-	TAKE(policy.sender);
-#undef TAKE
-	/* the values follow, so that the next reload compares with these;
-	 * live settings are numbers and words, which no field points into */
-	for (i = 0; i < CONTROL_NSETTINGS; i++)
-		if (control_settings_table[i].live) {
-			struct control_value t = c->settings.v[i];
-
-			c->settings.v[i] = n->settings.v[i];
-			n->settings.v[i] = t;
-		}
-}
-
-int router_config_reload(struct router_config *c, char *msg, size_t cap)
+int router_config_reload(struct router_config **cur, char *msg, size_t cap,
+			 struct router_config **old)
 {
 	const char *dir = getenv("SLUICE_ENVDIR");
 	struct router_config *n;
 	char err[600];
 
 	msg[0] = 0;
+	*old = NULL;
 	if (!dir || !*dir) {
 		snprintf(msg, cap, "no SLUICE_ENVDIR: settings unchanged");
 		return 0;
@@ -471,11 +417,12 @@ int router_config_reload(struct router_config *c, char *msg, size_t cap)
 		snprintf(msg, cap, "%s: running settings kept", err);
 		return -1;
 	}
-	if (router_config_compare(c, n, msg, cap) < 0) {
+	if (router_config_compare(*cur, n, msg, cap) < 0) {
 		router_config_unref(n);
 		return -1;
 	}
-	adopt(c, n);
-	router_config_unref(n);
+	/* a snapshot is never patched: the new one replaces it */
+	*old = *cur;
+	__atomic_store_n(cur, n, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -112,7 +112,9 @@ struct router_stats {
 };
 
 struct router {
-	struct router_config *cfg;
+	struct router_config *cfg;	/* the loop thread's; others: router_cfg() */
+	struct router_config **retired;	/* snapshots swapped out by SIGHUP, freed at exit */
+	size_t nretired;
 	struct ev_loop *loop;
 	int lsock, ssock;
 	ev_io accept_w, stats_w;
@@ -221,5 +223,18 @@ void router_stats_serve(struct router *, int fd);
 void router_log(const struct rmsg *, int64_t ms);
 
 int64_t router_now_ms(void);
+
+/*
+ * router_cfg - the settings snapshot in effect, for threads other than the
+ * loop's (the sync, health and reload threads).  SIGHUP swaps r->cfg on the
+ * loop thread for a new snapshot (router_loop.c); a retired snapshot stays
+ * alive until exit, since its successor shares the values that change only
+ * at restart.  Those are all such a thread reads, so either snapshot gives
+ * the same answer.
+ */
+static inline const struct router_config *router_cfg(const struct router *r)
+{
+	return __atomic_load_n(&r->cfg, __ATOMIC_ACQUIRE);
+}
 
 #endif

@@ -773,12 +773,32 @@ static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
 	/* messages being scanned or committed finish on their own */
 }
 
+/*
+ * reload_settings - SIGHUP: a new snapshot of the settings, swapped for the
+ * running one when it is good; the values that take effect at restart are
+ * the running ones in it (router_config_compare), so only the loop thread
+ * sees anything change.  msg says what changed, or why nothing did.
+ */
+static void reload_settings(struct router *r, char *msg, size_t cap)
+{
+	struct router_config **v, *old;
+
+	/* room first: a swapped-out snapshot must never be lost track of */
+	if (!(v = realloc(r->retired, (r->nretired + 1) * sizeof *v))) {
+		snprintf(msg, cap, "out of memory: running settings kept");
+		return;
+	}
+	r->retired = v;
+	if (router_config_reload(&r->cfg, msg, cap, &old) == 0 && old)
+		r->retired[r->nretired++] = old;
+}
+
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct router *r = w->data;
-	char msg[2048];
+	char msg[2048] = "";
 
-	router_config_reload(r->cfg, msg, sizeof msg);	/* on error msg says why, nothing applied */
+	reload_settings(r, msg, sizeof msg);
 	fprintf(stderr, "sluiced: SIGHUP: settings: %s\n", msg);
 	router_admit(r);	/* the limits may have changed */
 	fprintf(stderr, "sluiced: SIGHUP: reloading scanners\n");

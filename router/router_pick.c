@@ -161,7 +161,9 @@ static void probe(const struct router *r, struct qhealth *h)
 	static char locks[65536];	/* only one thread probes at a time */
 	unsigned i;
 
-	if (r->cfg->require_send)
+	int require_send = router_cfg(r)->require_send;	/* the health thread's */
+
+	if (require_send)
 		locks[locks_load(locks, sizeof locks)] = 0;
 	for (i = 0; i < r->nq; i++) {
 		const struct rqueue *q = &r->queues[i];
@@ -172,7 +174,7 @@ static void probe(const struct router *r, struct qhealth *h)
 		if (fstatvfs(q->q.dirfd, &sv) == 0)
 			h[i].free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
 		h[i].backlog = queue_backlog((struct queue *)&q->q);
-		h[i].send_running = r->cfg->require_send ? send_running(q, locks) : 0;
+		h[i].send_running = require_send ? send_running(q, locks) : 0;
 	}
 }
 

@@ -297,5 +297,12 @@ out:
 	for (i = 0; r.queues && i < r.nq; i++)
 		queue_close(&r.queues[i].q);
 	free(r.queues);
+	/* the snapshots SIGHUP swapped in (c, the first, is the caller's) */
+	for (i = 0; i < r.nretired; i++)
+		if (r.retired[i] != c)
+			router_config_unref(r.retired[i]);
+	if (r.cfg != c)
+		router_config_unref(r.cfg);
+	free(r.retired);
 	return rc;
 }

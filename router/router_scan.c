@@ -228,18 +228,19 @@ void router_scan_done(struct router *r)
 static void *reload_main(void *arg)
 {
 	struct router *r = arg;
+	const struct router_config *c = router_cfg(r);	/* the reload thread's */
 	unsigned i;
 
-	for (i = 0; i < r->cfg->nscanners; i++) {
+	for (i = 0; i < c->nscanners; i++) {
 		char e[512] = "";
 
-		if (!r->cfg->scanners[i]->reload)
+		if (!c->scanners[i]->reload)
 			continue;
-		if (r->cfg->scanners[i]->reload(r->states[i], e, sizeof e) < 0)
+		if (c->scanners[i]->reload(r->states[i], e, sizeof e) < 0)
 			fprintf(stderr, "sluiced: warning: reload of %s failed, the old one serves: %s\n",
-				r->cfg->scanners[i]->name, e);
+				c->scanners[i]->name, e);
 		else
-			fprintf(stderr, "sluiced: %s reloaded\n", r->cfg->scanners[i]->name);
+			fprintf(stderr, "sluiced: %s reloaded\n", c->scanners[i]->name);
 	}
 	__atomic_store_n(&r->reloading, 0, __ATOMIC_RELEASE);
 	return NULL;

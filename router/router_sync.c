@@ -138,7 +138,7 @@ static void *sync_main(void *arg)
 			pthread_mutex_unlock(&r->sync_mu);
 			break;
 		}
-		n = take(r, in, r->cfg->batch_max - nready);
+		n = take(r, in, router_cfg(r)->batch_max - nready);
 		pthread_mutex_unlock(&r->sync_mu);
 		prepare_some(r, in, n, ready, &nready, out, &nout);
 
@@ -162,7 +162,7 @@ static void *sync_main(void *arg)
 		}
 		pthread_mutex_unlock(&r->sync_mu);
 		/* rd is closed here (ended below every time): the begin cannot fail */
-		queue_round_begin(&rd, cur_q, ncur, prev_q, nprev, r->cfg->sync, round_done, r);
+		queue_round_begin(&rd, cur_q, ncur, prev_q, nprev, router_cfg(r)->sync, round_done, r);
 
 		/* while the disk works: write the files of what comes meanwhile */
 		for (;;) {
@@ -174,10 +174,10 @@ static void *sync_main(void *arg)
 			done = r->round_done;
 			/* once the round is over, answer its batch first: what
 			 * waits is taken at the top of the loop */
-			n = done ? 0 : take(r, in, r->cfg->batch_max - nready);
+			n = done ? 0 : take(r, in, router_cfg(r)->batch_max - nready);
 			pthread_mutex_unlock(&r->sync_mu);
 			prepare_some(r, in, n, ready, &nready, out, &nout);
-			if (done || nready == r->cfg->batch_max)
+			if (done || nready == router_cfg(r)->batch_max)
 				break;
 		}
 		queue_round_end(&rd, 1);

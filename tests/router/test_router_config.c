@@ -151,6 +151,36 @@ static void bad1(const char *name, const char *value)
 
 /* -------------------------------------------------------------- defaults */
 
+/* Snapshots SIGHUP swapped out, kept alive as sluiced keeps them (the new
+ * one shares their restart-only values) and freed at the end of a test. */
+static struct router_config *retired[512];
+static size_t nretired;
+
+/* reload - SIGHUP as sluiced does it: the new snapshot replaces *cp */
+static int reload(struct router_config **cp, char *msg, size_t cap)
+{
+	struct router_config *old = NULL;
+	int rc = router_config_reload(cp, msg, cap, &old);
+
+	if (old)
+		retired[nretired++] = old;
+	assert_true(nretired < sizeof retired / sizeof retired[0]);
+	return rc;
+}
+
+/* reload_done - free every snapshot but the first (the test's own) */
+static void reload_done(struct router_config *first, struct router_config *cur)
+{
+	size_t i;
+
+	for (i = 0; i < nretired; i++)
+		if (retired[i] != first)
+			router_config_unref(retired[i]);
+	if (cur != first)
+		router_config_unref(cur);
+	nretired = 0;
+}
+
 static void test_defaults(void **unused)
 {
 	struct router_config c;
@@ -611,6 +641,7 @@ static void envput(const char *dir, const char *name, const char *text)
 static void test_envdir(void **unused)
 {
 	static struct router_config c;
+	struct router_config *cp = &c;
 	char err[600], msg[2048];
 	const char *dir = tu_path(tmp, "env");
 	char *d = strdup(dir);
@@ -635,60 +666,61 @@ static void test_envdir(void **unused)
 	envput(d, "SLUICE_MAX_INFLIGHT", "40\n");
 	envput(d, "SLUICE_ON_VIRUS", "tag\n");
 	envput(d, "SLUICE_SCAN_TIMEOUT", "7\n");
-	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
-	assert_int_equal(c.max_inflight, 40);
-	assert_int_equal(c.on_virus, ACTION_TAG);
-	assert_int_equal(c.scan_timeout_ms, 7000);
+	assert_int_equal(reload(&cp, msg, sizeof msg), 0);
+	assert_int_equal(cp->max_inflight, 40);
+	assert_int_equal(cp->on_virus, ACTION_TAG);
+	assert_int_equal(cp->scan_timeout_ms, 7000);
 	assert_non_null(strstr(msg, "SLUICE_MAX_INFLIGHT 300 -> 40"));
 	assert_non_null(strstr(msg, "SLUICE_ON_VIRUS defer -> tag"));
 	assert_non_null(strstr(msg, "SLUICE_SCAN_TIMEOUT 60 -> 7"));
 	assert_string_equal(getenv("SLUICE_MAX_INFLIGHT"), "300");
 
 	/* nothing changed */
-	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+	assert_int_equal(reload(&cp, msg, sizeof msg), 0);
 	assert_string_equal(msg, "settings unchanged");
 
 	/* restart-only: named, not applied */
 	envput(d, "SLUICE_WORKERS", "13\n");
 	envput(d, "SLUICE_SYNC", "fs\n");
-	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+	assert_int_equal(reload(&cp, msg, sizeof msg), 0);
 	assert_non_null(strstr(msg, "SLUICE_WORKERS changed: takes effect at restart"));
 	assert_non_null(strstr(msg, "SLUICE_SYNC changed: takes effect at restart"));
-	assert_int_not_equal(c.workers, 13);
-	assert_int_equal(c.sync, QUEUE_SYNC_FULL);
+	assert_int_not_equal(cp->workers, 13);
+	assert_int_equal(cp->sync, QUEUE_SYNC_FULL);
 	envput(d, "SLUICE_WORKERS", NULL);
 	envput(d, "SLUICE_SYNC", NULL);
 
 	/* a bad value: nothing applied, the cause named */
 	envput(d, "SLUICE_MAX_INFLIGHT", "5\n");
 	envput(d, "SLUICE_MAX_BYTES", "12x\n");
-	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
+	assert_int_equal(reload(&cp, msg, sizeof msg), -1);
 	assert_non_null(strstr(msg, "SLUICE_MAX_BYTES=12x"));
 	assert_non_null(strstr(msg, "running settings kept"));
-	assert_int_equal(c.max_inflight, 40);
+	assert_int_equal(cp->max_inflight, 40);
 
 	/* quarantine: its Maildir is made at start, so a reload cannot add it */
 	envput(d, "SLUICE_MAX_BYTES", NULL);
 	envput(d, "SLUICE_QUARANTINE", "/var/spool/sluice-quarantine\n");
 	envput(d, "SLUICE_ON_BANNED", "quarantine\n");
-	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
+	assert_int_equal(reload(&cp, msg, sizeof msg), -1);
 	assert_non_null(strstr(msg, "needs SLUICE_QUARANTINE"));
 	assert_non_null(strstr(msg, "settings that change at restart as they run"));
 	assert_non_null(strstr(msg, "running settings kept"));
-	assert_int_equal(c.on_banned, ACTION_REJECT);
-	assert_int_equal(c.max_inflight, 40);
+	assert_int_equal(cp->on_banned, ACTION_REJECT);
+	assert_int_equal(cp->max_inflight, 40);
 
 	/* the directory gone: an error naming it, nothing applied */
 	tu_rmtree(d);
-	assert_int_equal(router_config_reload(&c, msg, sizeof msg), -1);
+	assert_int_equal(reload(&cp, msg, sizeof msg), -1);
 	assert_non_null(strstr(msg, "cannot open"));
 	assert_int_equal(router_envdir_start(err, sizeof err), -1);
 	assert_non_null(strstr(err, d));
 
 	/* no SLUICE_ENVDIR: SIGHUP changes no setting */
 	unsetenv("SLUICE_ENVDIR");
-	assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+	assert_int_equal(reload(&cp, msg, sizeof msg), 0);
 	assert_string_equal(msg, "no SLUICE_ENVDIR: settings unchanged");
+	reload_done(&c, cp);
 	router_config_free(&c);
 	free(d);
 }
@@ -742,16 +774,47 @@ static const char *other_value(const struct control_setting *e, const struct con
 	return NULL;
 }
 
-/* without_values - c's bytes with the settings' values left out */
+static void tail(char *buf, size_t cap)
+{
+	size_t n = strnlen(buf, cap);
+
+	memset(buf + n, 0, cap - n);
+}
+
+/* without_values - c's bytes with the settings' values left out, and what
+ * a new snapshot holds in storage of its own (the queue set's arrays, the
+ * reference count): a reload swaps in a new snapshot, and what must not
+ * change for a restart-only setting is every value, not every pointer */
 static void without_values(const struct router_config *c, struct router_config *out)
 {
 	memcpy(out, c, sizeof *out);
 	memset(&out->settings, 0, sizeof out->settings);
+	memset(&out->set, 0, sizeof out->set);
+	out->refs = 0;
+	/* text fields: what follows the NUL is no value */
+	tail(out->socket_path, sizeof out->socket_path);
+	tail(out->stats_path, sizeof out->stats_path);
+	tail(out->quarantine_log, sizeof out->quarantine_log);
+	tail(out->unknown, sizeof out->unknown);
+}
+
+/* same_queues - a and b describe the same queue trees */
+static int same_queues(const struct router_config *a, const struct router_config *b)
+{
+	unsigned i;
+
+	if (a->set.n != b->set.n)
+		return 0;
+	for (i = 0; i < a->set.n; i++)
+		if (strcmp(a->set.v[i].path, b->set.v[i].path) || strcmp(a->set.v[i].name, b->set.v[i].name))
+			return 0;
+	return 1;
 }
 
 static void test_every_setting(void **unused)
 {
 	static struct router_config c, before, after;
+	struct router_config *cp = &c, *old;
 	char err[600], msg[2048], want[300];
 	const char *dir = tu_path(tmp, "env");
 	char *d = strdup(dir);
@@ -771,11 +834,12 @@ static void test_every_setting(void **unused)
 		if (!(v = other_value(e, &c.settings.v[i])))
 			fail_msg("no other value for %s", e->name);
 		envput(d, e->name, v);
-		without_values(&c, &before);
-		if (router_config_reload(&c, msg, sizeof msg) != 0)
+		without_values(cp, &before);
+		old = cp;
+		if (reload(&cp, msg, sizeof msg) != 0)
 			fail_msg("%s=%s: reload refused: %s", e->name, v, msg);
-		without_values(&c, &after);
-		changed = memcmp(&before, &after, sizeof before) != 0;
+		without_values(cp, &after);
+		changed = memcmp(&before, &after, sizeof before) != 0 || !same_queues(old, cp);
 		if (e->live) {
 			snprintf(want, sizeof want, "%s ", e->name);
 			if (strncmp(msg, want, strlen(want)) || !strstr(msg, " -> ") || strchr(msg, ';'))
@@ -794,18 +858,19 @@ static void test_every_setting(void **unused)
 		}
 		/* back: the file removed, the start's value again */
 		envput(d, e->name, NULL);
-		if (router_config_reload(&c, msg, sizeof msg) != 0)
+		if (reload(&cp, msg, sizeof msg) != 0)
 			fail_msg("%s back: %s", e->name, msg);
 		if (!e->live && strcmp(msg, "settings unchanged"))
 			fail_msg("%s back: \"%s\"", e->name, msg);
-		assert_int_equal(router_config_reload(&c, msg, sizeof msg), 0);
+		assert_int_equal(reload(&cp, msg, sizeof msg), 0);
 		if (strcmp(msg, "settings unchanged"))
 			fail_msg("%s back, twice: \"%s\"", e->name, msg);
-		without_values(&c, &after);
+		without_values(cp, &after);
 		if (e->live && memcmp(&before, &after, sizeof before))
 			fail_msg("%s back: the running configuration is not what it was", e->name);
 	}
 	print_message("%zu live and %zu restart-only settings reloaded\n", live, restart);
+	reload_done(&c, cp);
 	router_config_free(&c);
 	unsetenv("SLUICE_ENVDIR");
 	free(d);
@@ -815,6 +880,7 @@ static void test_every_setting(void **unused)
 
 static void test_snapshot(void **unused)
 {
+	struct router_config *rp;
 	static struct router_config run;
 	struct router_config *n, *m;
 	char err[600], msg[2048];
@@ -897,11 +963,12 @@ static void test_snapshot(void **unused)
 	assert_int_equal(router_envdir_start(err, sizeof err), 0);
 	assert_int_equal(router_config_env(&run, err, sizeof err), 0);
 	assert_string_equal(run.unknown, "SLUICE_ON_VIRSU");
-	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	rp = &run;
+	assert_int_equal(reload(&rp, msg, sizeof msg), 0);
 	assert_string_equal(msg, "settings unchanged; SLUICE_ENVDIR: SLUICE_ON_VIRSU: no such "
 				 "setting, ignored");
 	envput(d, "SLUICE_ON_VIRSU", NULL);
-	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	assert_int_equal(reload(&rp, msg, sizeof msg), 0);
 	assert_string_equal(msg, "settings unchanged");
 
 	/* a file removed since the start gives back the environment's value
@@ -909,19 +976,22 @@ static void test_snapshot(void **unused)
 	envput(d, "SLUICE_TAG_CLEAN", "1\n");
 	setenv("SLUICE_DRAIN_TIMEOUT", "5", 1);
 	envput(d, "SLUICE_DRAIN_TIMEOUT", "9\n");
+	reload_done(&run, rp);
 	router_config_free(&run);
 	assert_int_equal(router_envdir_start(err, sizeof err), 0);
 	assert_string_equal(getenv("SLUICE_DRAIN_TIMEOUT"), "9");
 	assert_int_equal(router_config_env(&run, err, sizeof err), 0);
 	assert_int_equal(run.tag_clean, 1);
 	assert_int_equal(run.drain_timeout, 9);
+	rp = &run;
 	envput(d, "SLUICE_TAG_CLEAN", NULL);
 	envput(d, "SLUICE_DRAIN_TIMEOUT", NULL);
-	assert_int_equal(router_config_reload(&run, msg, sizeof msg), 0);
+	assert_int_equal(reload(&rp, msg, sizeof msg), 0);
 	assert_non_null(strstr(msg, "SLUICE_TAG_CLEAN 1 -> 0"));
 	assert_non_null(strstr(msg, "SLUICE_DRAIN_TIMEOUT 9 -> 5"));
-	assert_int_equal(run.tag_clean, 0);
-	assert_int_equal(run.drain_timeout, 5);
+	assert_int_equal(rp->tag_clean, 0);
+	assert_int_equal(rp->drain_timeout, 5);
+	reload_done(&run, rp);
 	unsetenv("SLUICE_DRAIN_TIMEOUT");
 	unsetenv("SLUICE_TAG_CLEAN");
 	router_config_free(&run);
