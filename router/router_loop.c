@@ -822,6 +822,17 @@ static void on_sync_async(struct ev_loop *loop, ev_async *w, int revents)
 	router_sync_done(w->data);
 }
 
+/* router_loop_fini - the watchers that outlive the loop otherwise: a signal
+ * belongs to one loop at a time, so a later loop (a test's next daemon)
+ * could not take it */
+void router_loop_fini(struct router *r);
+void router_loop_fini(struct router *r)
+{
+	ev_signal_stop(r->loop, &r->term_w);
+	ev_signal_stop(r->loop, &r->int_w);
+	ev_signal_stop(r->loop, &r->hup_w);
+}
+
 /* router_loop_init - watchers of the daemon (sockets already listening) */
 void router_loop_init(struct router *r);
 void router_loop_init(struct router *r)

@@ -28,6 +28,7 @@
 #include "router_int.h"
 
 void router_loop_init(struct router *r);
+void router_loop_fini(struct router *r);
 
 /*
  * listen_on - bind a unix socket at path with its mode, owner and group,
@@ -282,6 +283,7 @@ int router_run(struct router_config *c)
 	router_sync_stop(&r);
 	router_scan_stop(&r);
 	router_policy_stop(&r);
+	router_loop_fini(&r);
 	ev_loop_destroy(r.loop);
 	fprintf(stderr, "sluiced: stopped: accepted %lu rejected %lu deferred %lu failed %lu\n",
 		r.st.accepted, r.st.rejected, r.st.deferred, r.st.failed);

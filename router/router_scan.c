@@ -210,6 +210,10 @@ void router_scan_done(struct router *r)
 		if (m->stage == ST_SCAN && !m->scanned) {
 			m->v = j->verdict;
 			m->scanned = 1;
+			/* a scanner that gave up at the deadline: a scan time-out,
+			 * whoever noticed it first */
+			if (m->v.kind == SCAN_ERROR && router_now_ms() >= j->in.deadline_ms)
+				m->scan_timed_out = 1;
 			msg_step(m);
 		} else if (m->stage == ST_ANSWER) {
 			if (m->abort_pending)

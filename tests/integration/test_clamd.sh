@@ -113,7 +113,7 @@ expect "clamd stopped" 71
 STOPPED_MS=$QQ_MS
 [ "$STOPPED_MS" -ge 1900 ] || fail "clamd stopped: answered after $STOPPED_MS ms, before the deadline?"
 [ "$STOPPED_MS" -lt 5000 ] || fail "clamd stopped: answered after $STOPPED_MS ms, deadline 2 s"
-grep -q "verdict error action defer exit 71 .*no answer: timed out" "$DLOG" ||
+grep -q "verdict scan-timeout action defer exit 71 .*no answer: timed out" "$DLOG" ||
 	fail "the log does not say clamd timed out"
 wait_queue_empty "clamd stopped"
 sleep 1.2	# SLUICE_NET_RETRY: the server rests, then a PING brings it back
