@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "queue/diag.h"
 
 #define EXIT_ERRORS 1
 #define EXIT_USAGE 100
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 static void diag(void *arg, int error, const char *line)
 {
 	(void)arg;
-	fprintf(stderr, "sluice-cdb: %s%s\n", error ? "" : "warning: ", line);
+	diag_info("%s%s", error ? "" : "warning: ", line);
 }
 
 /* one - compile or check one file; an exit code */
@@ -58,7 +59,7 @@ static int one(const char *path, int check_only, const struct control_options *o
 			printf("sluice-cdb: %s: ok\n", path);
 	} else {
 		if (snprintf(dst, sizeof dst, "%s.cdb", path) >= (int)sizeof dst) {
-			fprintf(stderr, "sluice-cdb: %s: path too long\n", path);
+			diag_info("%s: path too long", path);
 			return EXIT_USAGE;
 		}
 		r = control_compile(path, dst, check_only, o, err, sizeof err);
@@ -68,7 +69,7 @@ static int one(const char *path, int check_only, const struct control_options *o
 			printf("sluice-cdb: wrote %s\n", dst);
 	}
 	if (r < 0) {
-		fprintf(stderr, "sluice-cdb: %s\n", err);
+		diag_info("%s", err);
 		return EXIT_TEMP;
 	}
 	return r ? EXIT_ERRORS : 0;
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *dump = NULL;
 	int check_only = 0, c, rc = 0, i;
 	char err[1024];
+	diag_program("sluice-cdb", 111);
 
 	while ((c = getopt_long(argc, argv, "nc:d:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -115,11 +117,11 @@ int main(int argc, char **argv)
 		}
 		c = control_cdb_dump(dump, 1, err, sizeof err);
 		if (c)
-			fprintf(stderr, "sluice-cdb: %s\n", err);
+			diag_info("%s", err);
 		return c < 0 ? EXIT_TEMP : c ? EXIT_ERRORS : 0;
 	}
 	if (control_options_env(&o, err, sizeof err) < 0) {
-		fprintf(stderr, "sluice-cdb: %s\n", err);
+		diag_info("%s", err);
 		return EXIT_USAGE;
 	}
 	if (dir)

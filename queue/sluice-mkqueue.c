@@ -26,6 +26,7 @@
 
 #include "queue.h"
 #include "queue_set.h"
+#include "queue/diag.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
@@ -61,17 +62,17 @@ static int make_base(const char *base, int dry_run, int quiet)
 	if (stat(base, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			return 0;
-		fprintf(stderr, "sluice-mkqueue: %s: exists and is not a directory\n", base);
+		diag_info("%s: exists and is not a directory", base);
 		return -1;
 	}
 	if (errno != ENOENT) {
-		fprintf(stderr, "sluice-mkqueue: cannot inspect %s: %s\n", base, strerror(errno));
+		diag_info("cannot inspect %s: %s", base, strerror(errno));
 		return -1;
 	}
 	if (!quiet)
 		printf("create directory %s\n", base);
 	if (!dry_run && mkdir(base, 0755) < 0) {
-		fprintf(stderr, "sluice-mkqueue: cannot create directory %s: %s\n", base,
+		diag_info("cannot create directory %s: %s", base,
 			strerror(errno));
 		return -1;
 	}
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
 	const char *confopt = NULL, *conf;
 	unsigned split = 0, i;
 	int dry_run = 0, quiet = 0, rc = 0, c;
+	diag_program("sluice-mkqueue", 111);
 
 	while ((c = getopt_long(argc, argv, "ns:b:c:S:d:qC:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -107,7 +109,7 @@ int main(int argc, char **argv)
 			unsigned long v = strtoul(optarg, &end, 10);
 
 			if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > QUEUE_SPLIT_MAX) {
-				fprintf(stderr, "sluice-mkqueue: bad split \"%s\" (1 to %u)\n",
+				diag_info("bad split \"%s\" (1 to %u)",
 					optarg, QUEUE_SPLIT_MAX);
 				return 2;
 			}
@@ -125,7 +127,7 @@ int main(int argc, char **argv)
 	}
 	if ((conf = queue_envdir_find(confopt, SLUICE_CONFDIR_DEFAULT)) &&
 	    queue_envdir_apply(conf, &err) != QUEUE_OK) {
-		fprintf(stderr, "sluice-mkqueue: %s\n", err.text);
+		diag_info("%s", err.text);
 		return 2;
 	}
 	if (!split) {	/* after the settings: CONFSPLIT may be one */
@@ -135,19 +137,19 @@ int main(int argc, char **argv)
 		split = queue_split_default();
 		/* a typo must not lay out queues with a split qmail-send does not use */
 		if (cs && *cs && (*cs < '0' || *cs > '9' || strtoul(cs, &end, 10) != split || *end)) {
-			fprintf(stderr, "sluice-mkqueue: CONFSPLIT=%s: want a number from 1 to %u\n", cs,
+			diag_info("CONFSPLIT=%s: want a number from 1 to %u", cs,
 				QUEUE_SPLIT_MAX);
 			return 2;
 		}
 	}
 	if (queue_set_env(&set, &opts, &err) != QUEUE_OK) {
-		fprintf(stderr, "sluice-mkqueue: %s\n", err.text);
+		diag_info("%s", err.text);
 		return err.status == QUEUE_ECONFIG ? 2 : 1;
 	}
 	queue_owners_load(&own, NULL, NULL);
 	if (own.fallback && !quiet)
-		fprintf(stderr, "sluice-mkqueue: users qmailq/qmails/qmailr or group qmail not "
-			"found; using uid %lu gid %lu\n", (unsigned long)own.qmailq,
+		diag_info("users qmailq/qmails/qmailr or group qmail not "
+			"found; using uid %lu gid %lu", (unsigned long)own.qmailq,
 			(unsigned long)own.qmail);
 	if (set.base && make_base(set.base, dry_run, quiet) < 0) {
 		queue_set_free(&set);
@@ -157,7 +159,7 @@ int main(int argc, char **argv)
 		struct queue_layout_report rep = { 0, 0, quiet ? NULL : say_line, NULL };
 		if (queue_layout_make(set.v[i].path, split, &own, dry_run, &rep, &err) != QUEUE_OK) {
 			fflush(stdout);
-			fprintf(stderr, "sluice-mkqueue: %s\n", err.text);
+			diag_info("%s", err.text);
 			rc = 1;
 		}
 		if (!quiet)
@@ -167,7 +169,7 @@ int main(int argc, char **argv)
 	}
 	queue_set_free(&set);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "sluice-mkqueue: cannot write output: %s\n", strerror(errno));
+		diag_info("cannot write output: %s", strerror(errno));
 		rc = 1;
 	}
 	return rc;

@@ -42,6 +42,7 @@
 
 #include "queue.h"
 #include "queue_set.h"
+#include "queue/diag.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
@@ -170,7 +171,7 @@ static int fetch_live(char *buf, size_t cap)
 	stats_path(sa.sun_path, sizeof sa.sun_path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		fprintf(stderr, "sluice-qstat: sluiced does not answer on %s: %s\n", sa.sun_path,
+		diag_info("sluiced does not answer on %s: %s", sa.sun_path,
 			strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -243,13 +244,13 @@ static int print_list(const struct queue_set *set)
 		snprintf(prefix, sizeof prefix, "%s%s", set->base ? set->v[i].name : "",
 			 set->base ? ": " : "");
 		if (queue_list(set->v[i].path, list_one, &c, &hidden, &err) != QUEUE_OK) {
-			fprintf(stderr, "sluice-qstat: %s\n", err.text);
+			diag_info("%s", err.text);
 			rc = 1;
 		}
 		if (hidden)
-			fprintf(stderr, "sluice-qstat: %s: info/ is not readable by this user (it is "
+			diag_info("%s: info/ is not readable by this user (it is "
 				"qmails'): messages qmail-send has preprocessed are listed without "
-				"sender and recipients; run as root for all\n", set->v[i].path);
+				"sender and recipients; run as root for all", set->v[i].path);
 	}
 	return rc;
 }
@@ -273,6 +274,7 @@ int main(int argc, char **argv)
 	const char *confopt = NULL, *conf;
 	unsigned i;
 	int json = 0, live = 0, prom = 0, list = 0, rc = 0, c;
+	diag_program("sluice-qstat", 111);
 
 	while ((c = getopt_long(argc, argv, "b:c:S:d:C:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -296,11 +298,11 @@ int main(int argc, char **argv)
 	}
 	if ((conf = queue_envdir_find(confopt, SLUICE_CONFDIR_DEFAULT)) &&
 	    queue_envdir_apply(conf, &err) != QUEUE_OK) {
-		fprintf(stderr, "sluice-qstat: %s\n", err.text);
+		diag_info("%s", err.text);
 		return 2;
 	}
 	if (queue_set_env(&set, &opts, &err) != QUEUE_OK) {
-		fprintf(stderr, "sluice-qstat: %s\n", err.text);
+		diag_info("%s", err.text);
 		return err.status == QUEUE_ECONFIG ? 2 : 1;
 	}
 	stats_base = set.base;
@@ -309,15 +311,11 @@ int main(int argc, char **argv)
 		queue_set_free(&set);
 		goto out;
 	}
-	if (!(r = calloc(set.n, sizeof *r))) {
-		fprintf(stderr, "sluice-qstat: out of memory\n");
-		queue_set_free(&set);
-		return 1;
-	}
+	r = xcalloc(set.n, sizeof *r);
 	for (i = 0; i < set.n; i++) {
 		r[i].status = queue_count(set.v[i].path, &r[i].n, &r[i].err);
 		if (r[i].status != QUEUE_OK) {
-			fprintf(stderr, "sluice-qstat: %s\n", r[i].err.text);
+			diag_info("%s", r[i].err.text);
 			rc = 1;
 			continue;
 		}
@@ -337,7 +335,7 @@ int main(int argc, char **argv)
 	queue_set_free(&set);
 out:
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "sluice-qstat: cannot write output: %s\n", strerror(errno));
+		diag_info("cannot write output: %s", strerror(errno));
 		rc = 1;
 	}
 	return rc;

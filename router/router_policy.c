@@ -44,6 +44,7 @@
 
 #include "control/control.h"
 #include "router_int.h"
+#include "queue/diag.h"
 
 /* What a configured backend is to the policy (by its name). */
 static unsigned kind_of(const struct scan_backend *b)
@@ -104,7 +105,7 @@ static enum router_action from_control(enum control_action a)
 static void diag(void *arg, int error, const char *line)
 {
 	(void)arg;
-	fprintf(stderr, "sluiced: %s: policy: %s\n", error ? "error" : "warning", line);
+	diag_info("%s: policy: %s", error ? "error" : "warning", line);
 }
 
 int router_policy_start(struct router *r, char *err, size_t errlen)
@@ -130,11 +131,11 @@ int router_policy_start(struct router *r, char *err, size_t errlen)
 	}
 	if (!strcmp(control_policy_source(r->policy), "none") && !control_policy_scanners(r->policy)) {
 		/* nothing in the control directory applies: the settings rule */
-		fprintf(stderr, "sluiced: policy: none in %s (no simcontrol, simcontrol.cdb or "
-			"ssattach): the daemon's settings apply to every message\n",
+		diag_info("policy: none in %s (no simcontrol, simcontrol.cdb or "
+			"ssattach): the daemon's settings apply to every message",
 			o.dir ? o.dir : CONTROL_DIR_DEFAULT);
 	} else
-		fprintf(stderr, "sluiced: policy: %s in %s\n", control_policy_source(r->policy),
+		diag_info("policy: %s in %s", control_policy_source(r->policy),
 			o.dir ? o.dir : CONTROL_DIR_DEFAULT);
 	return 0;
 }
@@ -184,7 +185,7 @@ void router_policy_reload(struct router *r)
 	if (r->policy_failed && same_sig(now, r->policy_bad))
 		return;	/* the broken files it already said so about */
 	if (!(n = control_policy_reload(r->policy, e, sizeof e))) {
-		fprintf(stderr, "sluiced: warning: policy not reloaded, the last good one serves: %s\n", e);
+		diag_warn("policy not reloaded, the last good one serves: %s", e);
 		memcpy(r->policy_bad, now, sizeof now);
 		r->policy_failed = 1;
 		return;
@@ -193,7 +194,7 @@ void router_policy_reload(struct router *r)
 	/* messages in flight keep the snapshot their result references */
 	control_policy_unref(r->policy);
 	r->policy = n;
-	fprintf(stderr, "sluiced: policy reloaded: %s\n", control_policy_source(n));
+	diag_info("policy reloaded: %s", control_policy_source(n));
 }
 
 /* defaults - the daemon's own settings for m */
@@ -262,7 +263,7 @@ static void regex_scan(void *state, const struct scan_input *in, struct scan_ver
 		/* the name is in the sender's reply: the pattern, not where the
 		 * admin keeps it */
 		scan_verdict_set(v, SCAN_BANNED, "regex", "regex %s", control_regex_pattern(hit));
-		fprintf(stderr, "sluiced: policy: %s matches the regex= of %s\n",
+		diag_info("policy: %s matches the regex= of %s",
 			m->queue_id[0] ? m->queue_id : "a message", control_regex_source(hit));
 	}
 	else if (rc < 0)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "router_int.h"
+#include "queue/diag.h"
 
 void router_loop_init(struct router *r);
 void router_loop_fini(struct router *r);
@@ -50,7 +51,7 @@ static int listen_on(const char *path, mode_t mode, uid_t uid, gid_t gid, int ba
 	mode_t old;
 
 	if (strlen(path) >= sizeof sa.sun_path) {
-		fprintf(stderr, "sluiced: fatal: socket path too long: %s\n", path);
+		diag_fatal("socket path too long: %s", path);
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
@@ -59,7 +60,7 @@ static int listen_on(const char *path, mode_t mode, uid_t uid, gid_t gid, int ba
 	/* a socket that answers (or whose backlog is full: EAGAIN) belongs to a running daemon: never steal it;
 	 * one that refuses is a dead daemon's leftover */
 	if (connect(s, (struct sockaddr *)&sa, sizeof sa) == 0 || errno == EAGAIN) {
-		fprintf(stderr, "sluiced: fatal: %s: another sluiced is running\n", path);
+		diag_fatal("%s: another sluiced is running", path);
 		close(s);
 		return -2;
 	}
@@ -85,7 +86,7 @@ static int listen_on(const char *path, mode_t mode, uid_t uid, gid_t gid, int ba
 	return s;
 fail:
 	e = errno;
-	fprintf(stderr, "sluiced: fatal: cannot listen on %s: %s\n", path, strerror(e));
+	diag_fatal("cannot listen on %s: %s", path, strerror(e));
 	if (s >= 0)
 		close(s);
 	if (dfd >= 0)
@@ -135,13 +136,13 @@ static void fd_budget(struct router_config *c, unsigned nq)
 										 : ROUTER_INFLIGHT_DEFAULT;
 	if (rl.rlim_cur != was.rlim_cur)
 		snprintf(raised, sizeof raised, " (raised from %llu)", (unsigned long long)was.rlim_cur);
-	fprintf(stderr, "sluiced: open files limit %llu%s; in-flight limit %u%s\n",
+	diag_info("open files limit %llu%s; in-flight limit %u%s",
 		(unsigned long long)rl.rlim_cur, raised, c->max_inflight,
 		c->max_inflight_set ? " (SLUICE_MAX_INFLIGHT)"
 		: fit < ROUTER_INFLIGHT_DEFAULT ? " (derived from it)" : "");
 	if (c->max_inflight_set && c->max_inflight > fit)
-		fprintf(stderr, "sluiced: warning: SLUICE_MAX_INFLIGHT=%u needs about %llu open files, "
-			"the limit is %llu: messages beyond %u may be deferred (71)\n", c->max_inflight,
+		diag_warn("SLUICE_MAX_INFLIGHT=%u needs about %llu open files, "
+			"the limit is %llu: messages beyond %u may be deferred (71)", c->max_inflight,
 			(unsigned long long)want, (unsigned long long)rl.rlim_cur, fit);
 }
 
@@ -152,16 +153,16 @@ static int drop_privileges(const struct router_config *c)
 	if (geteuid() != 0)
 		return 0;
 	if (!c->user) {
-		fprintf(stderr, "sluiced: fatal: started as root without SLUICE_USER "
-			"(the queue owner, usually qmailq)\n");
+		diag_fatal("started as root without SLUICE_USER "
+			"(the queue owner, usually qmailq)");
 		return -1;
 	}
 	if (!(pw = getpwnam(c->user))) {
-		fprintf(stderr, "sluiced: fatal: SLUICE_USER=%s: no such user\n", c->user);
+		diag_fatal("SLUICE_USER=%s: no such user", c->user);
 		return -1;
 	}
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		fprintf(stderr, "sluiced: fatal: cannot become %s: %s\n", c->user, strerror(errno));
+		diag_fatal("cannot become %s: %s", c->user, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -177,7 +178,7 @@ static int make_quarantine(const struct router_config *c)
 	for (i = 0; c->quarantine && i < 4; i++) {
 		snprintf(path, sizeof path, "%s%s", c->quarantine, sub[i]);
 		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			fprintf(stderr, "sluiced: fatal: cannot create quarantine %s: %s\n", path,
+			diag_fatal("cannot create quarantine %s: %s", path,
 				strerror(errno));
 			return -1;
 		}
@@ -190,8 +191,7 @@ static int open_queues(struct router *r)
 	unsigned i;
 
 	r->nq = r->cfg->set.n;
-	if (!(r->queues = calloc(r->nq, sizeof *r->queues)))
-		return -1;
+	r->queues = xcalloc(r->nq, sizeof *r->queues);	/* at start: no memory is fatal */
 	for (i = 0; i < r->nq; i++) {
 		struct rqueue *q = &r->queues[i];
 		struct queue_err e;
@@ -200,12 +200,12 @@ static int open_queues(struct router *r)
 		q->name = r->cfg->set.v[i].name;
 		if (queue_open(&q->q, r->cfg->set.v[i].path, r->cfg->split, &e) != QUEUE_OK ||
 		    queue_recover(&q->q, &kept, &removed, &e) != QUEUE_OK) {
-			fprintf(stderr, "sluiced: fatal: %s (create it with sluice-mkqueue)\n", e.text);
+			diag_fatal("%s (create it with sluice-mkqueue)", e.text);
 			return -1;
 		}
 		if (kept || removed)
-			fprintf(stderr, "sluiced: %s: recovery: %u committed markers cleared, "
-				"%u unfinished messages removed\n", q->name, kept, removed);
+			diag_info("%s: recovery: %u committed markers cleared, "
+				"%u unfinished messages removed", q->name, kept, removed);
 	}
 	router_health(r);
 	return 0;
@@ -246,15 +246,15 @@ int router_run(struct router_config *c)
 	 * their own child's status from waitpid() (else ECHILD: an infected
 	 * verdict lost).  Signals work on any one loop. */
 	if (!(r.loop = ev_loop_new(EVFLAG_AUTO))) {
-		fprintf(stderr, "sluiced: fatal: cannot start libev\n");
+		diag_fatal("cannot start libev");
 		goto out;
 	}
 	if (router_scan_start(&r, err, sizeof err) < 0) {
-		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		diag_fatal("%s", err);
 		goto out;
 	}
 	if (router_policy_start(&r, err, sizeof err) < 0) {
-		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		diag_fatal("%s", err);
 		router_scan_stop(&r);
 		goto out;
 	}
@@ -262,19 +262,19 @@ int router_run(struct router_config *c)
 	 * through its ev_async watchers */
 	router_loop_init(&r);
 	if (queue_fsync_threads(c->fsync_threads) < 0)
-		fprintf(stderr, "sluiced: warning: fewer than %u fsync threads started\n", c->fsync_threads);
+		diag_warn("fewer than %u fsync threads started", c->fsync_threads);
 	if (router_sync_start(&r) != 0) {
-		fprintf(stderr, "sluiced: fatal: cannot start the sync thread\n");
+		diag_fatal("cannot start the sync thread");
 		router_scan_stop(&r);
 		goto out;
 	}
 	if (router_health_start(&r) != 0) {
-		fprintf(stderr, "sluiced: fatal: cannot start the health thread\n");
+		diag_fatal("cannot start the health thread");
 		router_sync_stop(&r);
 		router_scan_stop(&r);
 		goto out;
 	}
-	fprintf(stderr, "sluiced: listening on %s; %u queues; %u scanners; %u workers; sync %s\n",
+	diag_info("listening on %s; %u queues; %u scanners; %u workers; sync %s",
 		c->socket_path, r.nq, c->nscanners, c->nscanners ? c->workers : 0,
 		c->sync == QUEUE_SYNC_FULL ? "full" : c->sync == QUEUE_SYNC_DATA ? "data"
 		: c->sync == QUEUE_SYNC_FS ? "fs" : "none");
@@ -285,7 +285,7 @@ int router_run(struct router_config *c)
 	router_policy_stop(&r);
 	router_loop_fini(&r);
 	ev_loop_destroy(r.loop);
-	fprintf(stderr, "sluiced: stopped: accepted %lu rejected %lu deferred %lu failed %lu\n",
+	diag_info("stopped: accepted %lu rejected %lu deferred %lu failed %lu",
 		r.st.accepted, r.st.rejected, r.st.deferred, r.st.failed);
 	rc = 0;
 out:

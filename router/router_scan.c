@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "router_int.h"
+#include "queue/diag.h"
 
 static void notify(void *arg)
 {
@@ -87,12 +88,12 @@ void router_scan_stop(struct router *r)
 	 * scanners' states: fini must not free them under it.  It touches
 	 * nothing of ours after clearing r->reloading. */
 	if (__atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE))
-		fprintf(stderr, "sluiced: waiting for the scanner reload to finish\n");
+		diag_info("waiting for the scanner reload to finish");
 	for (i = 0; i < 6000 && __atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
 	if (__atomic_load_n(&r->reloading, __ATOMIC_ACQUIRE)) {
 		/* 60 s: exit without freeing what the reload still uses */
-		fprintf(stderr, "sluiced: reload still running after 60 s; not waiting\n");
+		diag_info("reload still running after 60 s; not waiting");
 		return;
 	}
 	for (i = 0; i < r->cfg->nscanners; i++)
@@ -241,10 +242,10 @@ static void *reload_main(void *arg)
 		if (!c->scanners[i]->reload)
 			continue;
 		if (c->scanners[i]->reload(r->states[i], e, sizeof e) < 0)
-			fprintf(stderr, "sluiced: warning: reload of %s failed, the old one serves: %s\n",
+			diag_warn("reload of %s failed, the old one serves: %s",
 				c->scanners[i]->name, e);
 		else
-			fprintf(stderr, "sluiced: %s reloaded\n", c->scanners[i]->name);
+			diag_info("%s reloaded", c->scanners[i]->name);
 	}
 	__atomic_store_n(&r->reloading, 0, __ATOMIC_RELEASE);
 	return NULL;
@@ -256,13 +257,13 @@ void router_scan_reload(struct router *r)
 	pthread_attr_t a;
 
 	if (__atomic_exchange_n(&r->reloading, 1, __ATOMIC_ACQ_REL)) {
-		fprintf(stderr, "sluiced: reload already running\n");
+		diag_info("reload already running");
 		return;
 	}
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &a, reload_main, r) != 0) {
-		fprintf(stderr, "sluiced: warning: cannot start the reload thread\n");
+		diag_warn("cannot start the reload thread");
 		__atomic_store_n(&r->reloading, 0, __ATOMIC_RELEASE);
 	}
 	pthread_attr_destroy(&a);
@@ -275,7 +276,7 @@ void router_scan_check(struct router *r)
 
 	for (i = 0; i < r->cfg->nscanners; i++)
 		if (r->cfg->scanners[i]->changed && r->cfg->scanners[i]->changed(r->states[i])) {
-			fprintf(stderr, "sluiced: %s signature directory changed: reloading\n",
+			diag_info("%s signature directory changed: reloading",
 				r->cfg->scanners[i]->name);
 			router_scan_reload(r);
 			return;

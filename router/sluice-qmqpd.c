@@ -16,6 +16,7 @@
 
 #include "control/control.h"
 #include "qmqp.h"
+#include "queue/diag.h"
 
 /* usage - from the settings table: what this program reads */
 static void usage(void)
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
 	char path[4200], err[512];
 	enum qmqp_served how;
 	int64_t t0 = qmqp_now_ms();
+	diag_program("sluice-qmqpd", 111);
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
@@ -88,7 +90,7 @@ int main(int argc, char **argv)
 	cfg.localhost = getenv("TCPLOCALHOST");
 	cfg.localip = getenv("TCPLOCALIP");
 	how = qmqp_server_run(&cfg, &rep);
-	fprintf(stderr, "sluice-qmqpd: %s qp %lu: %s%s; %llu bytes, %u recipients, %lld ms%s%s\n",
+	diag_info("%s qp %lu: %s%s; %llu bytes, %u recipients, %lld ms%s%s",
 		cfg.remoteip ? cfg.remoteip : "unknown", rep.qp,
 		rep.answer[0] ? "answered " : "no reply", rep.answer,
 		(unsigned long long)rep.bytes, rep.nrcpt, (long long)(qmqp_now_ms() - t0),

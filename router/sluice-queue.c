@@ -25,6 +25,7 @@
 
 #include "client.h"
 #include "control/control.h"
+#include "queue/diag.h"
 
 /* usage - from the settings table: what this program reads, and nothing else */
 static void usage(void)
@@ -49,7 +50,7 @@ static int direct(void)
 	char err[512];
 
 	if (client_direct_env(&d, err, sizeof err) < 0) {
-		fprintf(stderr, "sluice-queue: %s\n", err);
+		diag_info("%s", err);
 		return QQ_CONFIG;
 	}
 	return client_direct_run(&d);
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
 	size_t len;
 	time_t t_start;
 	long left;
+	diag_program("sluice-queue", QQ_NOMEM);
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
@@ -127,7 +129,7 @@ int main(int argc, char **argv)
 	/* the settings table's parser: a bad value names the variable and
 	 * gives 451 qq unable to read configuration, never a silent default */
 	if (control_settings_read(&set, CONTROL_P_QUEUE, NULL, err, sizeof err) < 0) {
-		fprintf(stderr, "sluice-queue: %s\n", err);
+		diag_info("%s", err);
 		return QQ_CONFIG;
 	}
 	accept_timeout = (long)set.v[CONTROL_S_SLUICE_ACCEPT_TIMEOUT].u;
@@ -141,8 +143,8 @@ int main(int argc, char **argv)
 	/* Before anything can take their numbers: a closed fd 0 or 1 would
 	 * otherwise be our own socket, sent to the daemon as the message. */
 	if (fcntl(0, F_GETFL) < 0 || fcntl(1, F_GETFL) < 0) {
-		fprintf(stderr, "sluice-queue: fd %d is not open: run me as qmail-smtpd runs "
-			"qmail-queue (message on fd 0, envelope on fd 1)\n", fcntl(0, F_GETFL) < 0 ? 0 : 1);
+		diag_info("fd %d is not open: run me as qmail-smtpd runs "
+			"qmail-queue (message on fd 0, envelope on fd 1)", fcntl(0, F_GETFL) < 0 ? 0 : 1);
 		return QQ_READ;
 	}
 	if (direct_mode)
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
 
 		if (e == EACCES)
 			denied_why(sock, why, sizeof why);
-		fprintf(stderr, "sluice-queue: cannot connect to %s: %s%s%s\n", sock, strerror(e),
+		diag_info("cannot connect to %s: %s%s%s", sock, strerror(e),
 			why, fallback ? "; queueing directly" : "");
 		return fallback ? direct() : QQ_TEMP;
 	}
@@ -165,18 +167,18 @@ int main(int argc, char **argv)
 	n = client_conn_wait(s, buf, 1, 1, left > 0 ? left : 1);
 	if (n != 1 || buf[0] != WIRE_GO) {
 		if (n == -2)
-			fprintf(stderr, "sluice-queue: %s did not admit the message within %ld s "
-				"(SLUICE_ACCEPT_TIMEOUT)%s\n", sock, accept_timeout,
+			diag_info("%s did not admit the message within %ld s "
+				"(SLUICE_ACCEPT_TIMEOUT)%s", sock, accept_timeout,
 				fallback ? "; queueing directly" : "");
 		else
-			fprintf(stderr, "sluice-queue: %s closed the connection before admitting the "
-				"message%s\n", sock, fallback ? "; queueing directly" : "");
+			diag_info("%s closed the connection before admitting the "
+				"message%s", sock, fallback ? "; queueing directly" : "");
 		close(s);
 		return fallback ? direct() : QQ_TEMP;
 	}
 	len = wire_env(req, sizeof req);
 	if (wire_send_request(s, fds, req, len) < 0) {
-		fprintf(stderr, "sluice-queue: cannot pass the message to %s: %s\n", sock,
+		diag_info("cannot pass the message to %s: %s", sock,
 			strerror(errno));
 		return fallback ? (close(s), direct()) : QQ_TEMP;
 	}
@@ -186,7 +188,7 @@ int main(int argc, char **argv)
 	close(1);
 	n = client_conn_wait(s, buf, sizeof buf, 0, timeout);
 	if (n <= 0 || wire_reply_decode(buf, (size_t)n, &r) != 1) {
-		fprintf(stderr, "sluice-queue: %s closed the connection before its verdict\n", sock);
+		diag_info("%s closed the connection before its verdict", sock);
 		return QQ_TEMP;
 	}
 	/* When the convention's fd was not open at exec, our socket may have

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "queue/diag.h"
 
 /*
  * warn_custom - a variable of another custom-error convention is a wrong
@@ -24,8 +25,8 @@ static void warn_custom(const struct router_config *c)
 
 	if (!fd || !*fd || c->custom == CUSTOM_INDIMAIL)
 		return;
-	fprintf(stderr, "sluiced: warning: ERROR_FD=%s is ignored with SLUICE_CUSTOM_ERROR=%s "
-		"(it is IndiMail's: exit 88, SLUICE_CUSTOM_ERROR=indimail); %s\n", fd,
+	diag_warn("ERROR_FD=%s is ignored with SLUICE_CUSTOM_ERROR=%s "
+		"(it is IndiMail's: exit 88, SLUICE_CUSTOM_ERROR=indimail); %s", fd,
 		name[c->custom], c->custom == CUSTOM_NONE ? "senders get no custom text" :
 		c->custom == CUSTOM_NOTQMAIL ? "the text goes to fd 6" : "the text goes to fd 4");
 }
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
 	char err[600];
 	int rc;
 
+	diag_program("sluiced", 111);
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		router_config_help();
 		return 0;
@@ -45,22 +47,22 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 1) {
-		fprintf(stderr, "sluiced: unknown argument %s (settings come from the environment; see --help)\n",
+		diag_info("unknown argument %s (settings come from the environment; see --help)",
 			argv[1]);
 		return 100;
 	}
 	if (router_envdir_start(err, sizeof err) < 0) {
-		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		diag_fatal("%s", err);
 		return 111;	/* nothing read yet: nothing to free */
 	}
 	if (router_config_env(&c, err, sizeof err) < 0) {
-		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		diag_fatal("%s", err);
 		router_config_free(&c);
 		return 111;
 	}
 	warn_custom(&c);
 	if (c.unknown[0])	/* a misspelt file: its setting would be ignored in silence */
-		fprintf(stderr, "sluiced: warning: SLUICE_ENVDIR: %s: no such setting, ignored\n",
+		diag_warn("SLUICE_ENVDIR: %s: no such setting, ignored",
 			c.unknown);
 	rc = router_run(&c);
 	router_config_free(&c);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "scan_int.h"
+#include "queue/diag.h"
 
 #define SLICE_MS 100
 #define CONNECT_MS_DEFAULT 2000
@@ -226,7 +227,7 @@ struct scan_server *scan_servers_pick(struct scan_servers *set, unsigned long lo
 				s->probing = 0;
 				if (up) {
 					s->down = 0;
-					fprintf(stderr, "sluiced: %s server %s answers again\n", set->what,
+					diag_info("%s server %s answers again", set->what,
 						s->name);
 					pthread_mutex_unlock(&set->mu);
 					return s;
@@ -278,7 +279,7 @@ void scan_servers_done(struct scan_servers *set, struct scan_server *s, int ok, 
 	} else {
 		s->failed++;
 		if (!s->down)
-			fprintf(stderr, "sluiced: warning: %s server %s failed (%s): resting %u ms\n",
+			diag_warn("%s server %s failed (%s): resting %u ms",
 				set->what, s->name, cause ? cause : "?", set->retry_ms);
 		s->down = 1;
 		s->down_until = scan_now_ms() + set->retry_ms;
