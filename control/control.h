@@ -284,6 +284,9 @@ const char *control_settings_word(const struct control_settings *, enum control_
  *	running's (so next is what a running daemon can take).  The number of
  *	changes, or -1 when out of memory (next then half merged: drop it).
  */
+/* control_settings_live_changes - how many live settings of programs differ */
+int control_settings_live_changes(const struct control_settings *running,
+				  const struct control_settings *next, unsigned programs);
 int control_settings_diff(const struct control_settings *running, struct control_settings *next,
 			  unsigned programs, char *msg, size_t cap);
 

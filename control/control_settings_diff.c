@@ -90,6 +90,22 @@ static const char *show(const struct control_setting *e, const struct control_va
 	}
 }
 
+int control_settings_live_changes(const struct control_settings *running,
+				  const struct control_settings *next, unsigned programs)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < CONTROL_NSETTINGS; i++) {
+		const struct control_setting *e = &control_settings_table[i];
+
+		if ((e->programs & programs) && e->type != CONTROL_T_FILE && e->live &&
+		    !same(e, &running->v[i], &next->v[i]))
+			n++;
+	}
+	return n;
+}
+
 int control_settings_diff(const struct control_settings *running, struct control_settings *next,
 			  unsigned programs, char *msg, size_t cap)
 {

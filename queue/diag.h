@@ -25,6 +25,8 @@
 
 /* diag_program - the name lines start with, and diag_die()'s exit code */
 void diag_program(const char *name, int fatal_exit);
+/* diag_quiet - write nothing (a program whose stderr is someone's input) */
+void diag_quiet(int);
 const char *diag_name(void);
 
 void diag_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,12 @@
 
 static const char *prog = "sluice";
 static int fatal_code = 111;
+static int quiet;
+
+void diag_quiet(int on)
+{
+	quiet = on;
+}
 
 void diag_program(const char *name, int fatal_exit)
 {
@@ -31,8 +37,11 @@ const char *diag_name(void)
 static void say(const char *level, const char *fmt, va_list ap)
 {
 	char line[2048];
-	int n = snprintf(line, sizeof line, "%s: %s", prog, level);
+	int n;
 
+	if (quiet)
+		return;
+	n = snprintf(line, sizeof line, "%s: %s", prog, level);
 	if (n < 0 || (size_t)n >= sizeof line)
 		n = 0;
 	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -45,8 +45,10 @@ static int pread_all(int fd, char *p, size_t n, off_t off)
 
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r == 0)
+			errno = EIO;	/* the file is shorter than its size: an error too */
 		if (r <= 0)
-			return -1;	/* the file is shorter than its size: an error too */
+			return -1;
 		got += (size_t)r;
 	}
 	return 0;

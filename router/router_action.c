@@ -134,6 +134,12 @@ int router_quarantine(struct rmsg *m)
 	unsigned i;
 	int fd = -1, dfd = -1, lfd = -1, saved;
 
+	if (!maildir) {
+		snprintf(m->why, sizeof m->why, "quarantine asked for and no Maildir given "
+			 "(SLUICE_QUARANTINE or the policy's quarantine=)");
+		errno = ENOENT;
+		return -1;
+	}
 	gettimeofday(&tv, NULL);
 	if (gethostname(host, sizeof host) < 0)
 		snprintf(host, sizeof host, "localhost");

@@ -400,6 +400,23 @@ int router_config_compare(const struct router_config *running, struct router_con
 	return 0;
 }
 
+/* live_changes - how many live settings next changes against running (its
+ * unset in-flight limit as router_run() derived it); 1 when unsure */
+static int live_changes(const struct router_config *running, const struct router_config *next)
+{
+	struct control_settings *view = malloc(sizeof *view);
+	int n;
+
+	if (!view)
+		return 1;
+	*view = running->settings;
+	if (!view->v[CONTROL_S_SLUICE_MAX_INFLIGHT].text)
+		view->v[CONTROL_S_SLUICE_MAX_INFLIGHT].u = running->max_inflight;
+	n = control_settings_live_changes(view, &next->settings, CONTROL_P_SLUICED);
+	free(view);
+	return n;
+}
+
 int router_config_reload(struct router_config **cur, char *msg, size_t cap,
 			 struct router_config **old)
 {
@@ -420,6 +437,12 @@ int router_config_reload(struct router_config **cur, char *msg, size_t cap,
 	if (router_config_compare(*cur, n, msg, cap) < 0) {
 		router_config_unref(n);
 		return -1;
+	}
+	if (!live_changes(*cur, n)) {
+		/* nothing a running daemon takes: keep the running snapshot (a
+		 * SIGHUP from cron must not pile snapshots up) */
+		router_config_unref(n);
+		return 0;
 	}
 	/* a snapshot is never patched: the new one replaces it */
 	*old = *cur;

@@ -75,6 +75,7 @@ struct rmsg {
 	int skip_scan;		/* no scanner, or the envelope said not to scan */
 	int scanned;		/* v holds the scan's verdict */
 	int scan_timed_out;	/* ... which is the scan deadline's */
+	int64_t scan_deadline;	/* ms: set when the message enters SCAN, parked or not */
 	struct sq_decision dec;
 	enum router_action action;	/* what the sync thread does: accept, tag, quarantine */
 	int action_failed;	/* tag or quarantine failed (why[] says how) */
@@ -97,7 +98,7 @@ struct rmsg {
 	int abort_pending;	/* remove the files once the pool hands the job back */
 };
 
-#define ROUTER_NVERDICT 16
+#define ROUTER_NVERDICT 20
 
 /* Latency histogram: bucket i counts answers within 2^i ms. */
 #define HIST_BUCKETS 24

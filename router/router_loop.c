@@ -419,7 +419,8 @@ static int st_scan(struct rmsg *m)
 		m->entered = 1;
 		if (m->nscanners == 0 || m->env.noscan) {
 			m->skip_scan = 1;
-			m->verdict = m->env.noscan ? "noscan" : "clean";
+			/* clean only when nothing is configured to scan at all */
+			m->verdict = m->env.noscan ? "noscan" : m->r->cfg->nscanners ? "unscanned" : "clean";
 			return 1;
 		}
 		router_scan_submit(m->r, m);
@@ -533,7 +534,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		break;
 	case ST_SCAN:
-		until = m->job.in.deadline_ms + 1000;	/* grace for the worker's own check */
+		until = m->scan_deadline + 1000;	/* grace for the worker's own check */
 		if (now >= until) {
 			/* the verdict is the deadline's: SLUICE_ON_ERROR decides */
 			m->job.cancel = 1;

@@ -337,7 +337,12 @@ int router_policy_apply(struct rmsg *m)
 		m->scanners[n] = c->scanners[i];
 		m->states[n++] = r->states[i];
 	}
-	if (p->nregex && n < ROUTER_MAX_SCANNERS) {
+	if (p->nregex) {
+		if (n == ROUTER_MAX_SCANNERS) {	/* never skip a ban the admin wrote */
+			msg_finish(m, SQ_TEMP_POLICY, "error", NULL,
+				   "regex= needs one scanner more than a message may run");
+			return -1;
+		}
 		m->scanners[n] = &backend_regex;
 		m->states[n++] = NULL;
 	}

@@ -69,7 +69,9 @@ int router_scan_start(struct router *r, char *err, size_t errlen)
 		}
 	}
 	scanned_by(r);
-	if (c->nscanners && !(r->pool = scan_pool_new(c->workers, c->scan_depth, notify, r))) {
+	/* always: even with no scanner configured, a policy may add one
+	 * (regex=) to a message */
+	if (!(r->pool = scan_pool_new(c->workers, c->scan_depth, notify, r))) {
 		snprintf(err, errlen, "cannot start %u scan workers", c->workers);
 		return -1;
 	}
@@ -81,9 +83,18 @@ int router_scan_start(struct router *r, char *err, size_t errlen)
 void router_scan_stop(struct router *r)
 {
 	unsigned i;
+	struct rmsg *m;
 
 	scan_pool_free(r->pool);
 	r->pool = NULL;
+	/* messages answered while a worker still read them (client gone,
+	 * deadline): the loop stopped before the pool handed them back, and
+	 * only now may their files go */
+	for (m = r->all; m; m = m->next)
+		if (m->abort_pending) {
+			queue_msg_abort(&m->qm);
+			m->abort_pending = 0;
+		}
 	/* A reload thread (detached) may still be building an engine into the
 	 * scanners' states: fini must not free them under it.  It touches
 	 * nothing of ours after clearing r->reloading. */
@@ -110,8 +121,13 @@ static int submit(struct router *r, struct rmsg *m)
 		return -1;
 	if (r->want_path && !m->messpath && asprintf(&m->messpath, "%s/mess/%lu/%lu", m->rq->q.path,
 				     (unsigned long)m->qm.id % m->rq->q.split,
-				     (unsigned long)m->qm.id) < 0)
+				     (unsigned long)m->qm.id) < 0) {
+		/* an exec scanner without the path would read "/dev/fd/0":
+		 * clamdscan would have clamd scan its own stdin */
 		m->messpath = NULL;
+		close(j->in.fd);
+		return -1;
+	}
 	j->in.path = m->messpath;	/* for an exec scanner's %s (clamd opens it) */
 	/* what qmail-smtpd's environment said of the client (network scanners) */
 	j->in.remote_ip = wire_env_get(m->payload, m->payload_len, "TCPREMOTEIP");
@@ -124,7 +140,7 @@ static int submit(struct router *r, struct rmsg *m)
 	j->in.size = m->qm.size;
 	j->in.sender = queue_env_sender(&m->env);
 	j->in.rcpts = m->rcpts;
-	j->in.deadline_ms = router_now_ms() + r->cfg->scan_timeout_ms;
+	j->in.deadline_ms = m->scan_deadline;	/* from entering SCAN: waiting counts */
 	j->scanner_timeout_ms = r->cfg->scanner_timeout_ms;
 	router_policy_input(m, &j->in);
 	j->scanners = m->scanners;	/* the message's own: router_policy.c */
@@ -136,7 +152,9 @@ static int submit(struct router *r, struct rmsg *m)
 		return 1;
 	}
 	m->in_pool = 1;
-	m->timer.repeat = r->cfg->scan_timeout_ms / 1000.0 + 1.0;
+	m->timer.repeat = (double)(m->scan_deadline - router_now_ms()) / 1000.0 + 1.0;
+	if (m->timer.repeat < 0.001)	/* waited in the FIFO to the end */
+		m->timer.repeat = 0.001;
 	ev_timer_again(r->loop, &m->timer);
 	return 0;
 }
@@ -146,6 +164,7 @@ void router_scan_submit(struct router *r, struct rmsg *m)
 	int rc;
 
 	ev_timer_stop(r->loop, &m->timer);
+	m->scan_deadline = router_now_ms() + r->cfg->scan_timeout_ms;
 	if (r->scan_wait_head || (rc = submit(r, m)) == 1) {
 		m->wait_next = NULL;
 		if (r->scan_wait_tail)
@@ -213,7 +232,7 @@ void router_scan_done(struct router *r)
 			m->scanned = 1;
 			/* a scanner that gave up at the deadline: a scan time-out,
 			 * whoever noticed it first */
-			if (m->v.kind == SCAN_ERROR && router_now_ms() >= j->in.deadline_ms)
+			if (m->v.kind == SCAN_ERROR && router_now_ms() >= m->scan_deadline)
 				m->scan_timed_out = 1;
 			msg_step(m);
 		} else if (m->stage == ST_ANSWER) {

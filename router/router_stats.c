@@ -73,7 +73,7 @@ void router_log(const struct rmsg *m, int64_t ms)
 /* The verdict words of the log line, counted for the stats socket. */
 static const char *const verdicts[ROUTER_NVERDICT] = {
 	"clean", "infected", "banned", "spam", "limit", "error", "noscan", "scan-timeout", "timeout",
-	"aborted", "client-gone", "no-queue", "shutdown", "quarantine-failed", "none",
+	"aborted", "client-gone", "no-queue", "shutdown", "quarantine-failed", "unscanned", "none",
 };
 
 void router_stats_answer(struct router *r, struct rmsg *m, int64_t ms)

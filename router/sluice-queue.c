@@ -41,7 +41,7 @@ static void usage(void)
 static void on_alarm(int sig)
 {
 	(void)sig;
-	_exit(QQ_TIMEOUT);
+	_exit(client_status_exit(SQ_TEMP_TIMEOUT));	/* a table lookup: async-signal-safe */
 }
 
 static int direct(void)
@@ -51,7 +51,7 @@ static int direct(void)
 
 	if (client_direct_env(&d, err, sizeof err) < 0) {
 		diag_info("%s", err);
-		return QQ_CONFIG;
+		return client_status_exit(SQ_TEMP_CONFIG);
 	}
 	return client_direct_run(&d);
 }
@@ -121,6 +121,14 @@ int main(int argc, char **argv)
 	time_t t_start;
 	long left;
 	diag_program("sluice-queue", QQ_NOMEM);
+	{
+		/* IndiMail reads ERROR_FD (2 by default) to its end as the reply
+		 * text when the exit is 88: no line of ours may land there */
+		const char *ce = getenv("SLUICE_CUSTOM_ERROR"), *ef = getenv("ERROR_FD");
+
+		if (ce && !strcmp(ce, "indimail") && (!ef || !*ef || !strcmp(ef, "2")))
+			diag_quiet(1);
+	}
 
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
@@ -130,7 +138,7 @@ int main(int argc, char **argv)
 	 * gives 451 qq unable to read configuration, never a silent default */
 	if (control_settings_read(&set, CONTROL_P_QUEUE, NULL, err, sizeof err) < 0) {
 		diag_info("%s", err);
-		return QQ_CONFIG;
+		return client_status_exit(SQ_TEMP_CONFIG);
 	}
 	accept_timeout = (long)set.v[CONTROL_S_SLUICE_ACCEPT_TIMEOUT].u;
 	timeout = (long)set.v[CONTROL_S_SLUICE_TIMEOUT].u;
@@ -145,7 +153,7 @@ int main(int argc, char **argv)
 	if (fcntl(0, F_GETFL) < 0 || fcntl(1, F_GETFL) < 0) {
 		diag_info("fd %d is not open: run me as qmail-smtpd runs "
 			"qmail-queue (message on fd 0, envelope on fd 1)", fcntl(0, F_GETFL) < 0 ? 0 : 1);
-		return QQ_READ;
+		return client_status_exit(SQ_TEMP_READ);
 	}
 	if (direct_mode)
 		return direct();
@@ -159,7 +167,7 @@ int main(int argc, char **argv)
 			denied_why(sock, why, sizeof why);
 		diag_info("cannot connect to %s: %s%s%s", sock, strerror(e),
 			why, fallback ? "; queueing directly" : "");
-		return fallback ? direct() : QQ_TEMP;
+		return fallback ? direct() : client_status_exit(SQ_TEMP_BUSY);
 	}
 	/* Over its limits the daemon does not accept: we wait in the listen
 	 * backlog holding the fds ourselves, and giving up frees them. */
@@ -174,13 +182,13 @@ int main(int argc, char **argv)
 			diag_info("%s closed the connection before admitting the "
 				"message%s", sock, fallback ? "; queueing directly" : "");
 		close(s);
-		return fallback ? direct() : QQ_TEMP;
+		return fallback ? direct() : client_status_exit(SQ_TEMP_BUSY);
 	}
 	len = wire_env(req, sizeof req);
 	if (wire_send_request(s, fds, req, len) < 0) {
 		diag_info("cannot pass the message to %s: %s", sock,
 			strerror(errno));
-		return fallback ? (close(s), direct()) : QQ_TEMP;
+		return fallback ? (close(s), direct()) : client_status_exit(SQ_TEMP_BUSY);
 	}
 	/* The daemon holds the pipes now; without our copies a dead daemon
 	 * gives qmail-smtpd EPIPE instead of a full pipe it waits on. */
@@ -189,7 +197,7 @@ int main(int argc, char **argv)
 	n = client_conn_wait(s, buf, sizeof buf, 0, timeout);
 	if (n <= 0 || wire_reply_decode(buf, (size_t)n, &r) != 1) {
 		diag_info("%s closed the connection before its verdict", sock);
-		return QQ_TEMP;
+		return client_status_exit(SQ_TEMP_BUSY);
 	}
 	/* When the convention's fd was not open at exec, our socket may have
 	 * taken its number (fd 2 closed: socket() returns 2): that fd is ours,

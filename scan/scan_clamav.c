@@ -810,7 +810,7 @@ static void clamav_scan(void *state, const struct scan_input *in, struct scan_ve
 					  memory_order_relaxed);
 	if (rc == CLAM_FALLBACK) {
 		struct clam_scanctx fresh = { .deadline_ms = in->deadline_ms, .cancel = in->cancel,
-					      .ban = st->ban, .top = -1 };
+					      .ban = st->ban, .in = in, .top = -1 };
 		unsigned long scanned;
 
 		ctx = fresh;	/* what the leaves found is found again */

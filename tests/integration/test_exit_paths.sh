@@ -272,4 +272,10 @@ rejected "direct indimail virus" 88 "$DT" $D QHPSI=false SLUICE_CUSTOM_ERROR=ind
 rejected "direct indimail virus, fd 2 not open" 31 "" $D QHPSI=false \
 	SLUICE_CUSTOM_ERROR=indimail -m "$M/clean.eml" 2>&-
 
+# the fallback to direct mode under IndiMail's convention with ERROR_FD=2:
+# sluice-queue's own line about the missing daemon must not become part of
+# the reply qmail-smtpd reads from fd 2
+rejected "fallback indimail virus, no daemon" 88 "$DT" SLUICE_SOCKET="$WORK/nobody-home.sock" \
+	SLUICE_FALLBACK=direct QHPSI=false SLUICE_CUSTOM_ERROR=indimail -m "$M/clean.eml" -e 2
+
 say "ok"

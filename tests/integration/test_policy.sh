@@ -185,6 +185,64 @@ queued_then_clear 1 "ssattach"
 daemon_stop
 say "ok: ssattach alone"
 
+say "--- review findings: regex with no scanner, clamav's fallback, quarantine with no Maildir, unscanned"
+CTL3=$WORK/control3
+mkdir "$CTL3"
+cat >"$CTL3/simcontrol" <<'EOT'
+:clam=yes,attach=.xyz
+f.example:regex=^X-Evil
+q.example:action_virus=quarantine
+n.example:clam=no,attach=no
+EOT
+"$CDB" -c "$CTL3" || fail "sluice-cdb: control3"
+# a regex= with no scanner configured: the pool still runs it
+daemon_start SLUICE_SCANNERS=null "SLUICE_CONTROL=$CTL3" SLUICE_CUSTOM_ERROR=notqmail
+to "$WORK/evil.eml" x@f.example
+expect "regex with SLUICE_SCANNERS=null" 82 "DYour email was rejected because it contains a bad attachment: regex ^X-Evil (#5.7.1)"
+daemon_running || fail "sluiced died"
+daemon_stop
+# a name inside an archive, when clamav falls back to libclamav's own mail
+# parser (a BinHex line in a text part): still the policy's list
+python3 - "$WORK" <<'EOT'
+import io, sys, tarfile, base64
+w = sys.argv[1]
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w:gz") as t:
+    data = b"not really a program\n"
+    ti = tarfile.TarInfo("evil.xyz"); ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data))
+b64 = base64.encodebytes(buf.getvalue()).decode()
+for name, extra in (("tgz.eml", ""), ("tgz-binhex.eml", "(This file must be converted with BinHex 4.0)\n")):
+    with open(f"{w}/{name}", "w") as f:
+        f.write('From: s@example.org\nSubject: t\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n'
+                f'--b\nContent-Type: text/plain\n\nhello\n{extra}'
+                '--b\nContent-Type: application/gzip; name="a.tgz"\nContent-Transfer-Encoding: base64\n\n'
+                f'{b64}--b--\n')
+EOT
+for mode in walker libclamav; do
+	daemon_start SLUICE_SCANNERS=clamav,attach "SLUICE_CLAMDB=$SLUICE_SRC/scan/db" "SLUICE_CONTROL=$CTL3" \
+		SLUICE_CUSTOM_ERROR=notqmail SLUICE_CLAMAV_MIME=$mode
+	for mail in tgz tgz-binhex; do
+		to "$WORK/$mail.eml" x@a.example
+		expect "evil.xyz in a.tgz ($mail, $mode)" 82 "DYour email was rejected because it contains a bad attachment: evil.xyz (#5.7.1)"
+	done
+	daemon_stop
+done
+# quarantine asked for by the policy with no Maildir anywhere: 71, named
+daemon_start SLUICE_SCANNERS=clamav,attach "SLUICE_CLAMDB=$SLUICE_SRC/scan/db" "SLUICE_CONTROL=$CTL3"
+to "$EICAR_MSG" x@q.example
+expect "quarantine with no Maildir" 71
+grep -q 'quarantine asked for and no Maildir given' "$DLOG" || fail "no clear log line: $(grep '^msg .*x@q\|quarantine' "$DLOG" | tail -2)"
+! grep -q '(null)' "$DLOG" || fail "(null) in the log"
+# every scanner off for a recipient: logged unscanned, not clean
+to "$WORK/clean.eml" x@n.example
+expect "n.example (nothing scans)" 0
+grep -q '^msg .* verdict unscanned action commit exit 0 .* policy (default),n.example' "$DLOG" ||
+	fail "not logged as unscanned: $(grep '^msg .*n.example' "$DLOG")"
+queued_then_clear 1 "unscanned"
+daemon_stop
+say "ok: regex without scanners, the fallback's banned names, no-Maildir quarantine, unscanned"
+
 say "--- a broken simcontrol at start"
 rm -f "$CTL/simcontrol.cdb"
 printf ':clam=yes\nbad.example:clam=perhaps\n' >"$CTL/simcontrol"

@@ -70,6 +70,19 @@ run_qq -m "$WORK/virus.eml"
 expect "virus with both settings unset: the defaults" 31
 daemon_running || fail "sluiced died during the reloads"
 [ "$(count todo)" = 1 ] || fail "$(count todo) messages committed, want the 1 clean one"
+
+# SIGHUP with no live setting changed (a cron job's) keeps the running snapshot:
+# 300 of them leave the daemon's memory where it was
+n=$(grep -c 'SIGHUP: settings' "$DLOG")
+rss0=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DPID/status")
+for i in $(seq 1 300); do
+	kill -HUP "$DPID"
+	wait_until 10 "reload $((n + i))" eval "[ \$(grep -c 'SIGHUP: settings' \"\$DLOG\") -ge $((n + i)) ]"
+done
+rss1=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DPID/status")
+! last_reload | grep -q ' -> ' || fail "the last reload changed a live setting: $(last_reload)"
+[ $((rss1 - rss0)) -lt 1024 ] || fail "300 reloads with nothing changed grew RSS from $rss0 to $rss1 kB"
+say "ok: 300 reloads with nothing changed: RSS $rss0 -> $rss1 kB"
 check_queues >/dev/null || fail "queue inconsistent after the reloads"
 daemon_stop
 

@@ -73,7 +73,9 @@ say "qqsim: $sum"
 [ "${sum##*exits=}" = "0:20," ] || fail "in-flight senders: exit codes ${sum##*exits=}, want 0:20,"
 while read -r pid start end code; do
 	[ "$code" = 0 ] || continue
-	[ $(((end - start) / 1000)) -ge 2900 ] || fail "client $pid exited 0 before its sender finished"
+	# (the wrapper takes its start time after bash starts: a few hundred
+	# ms of the 3 s pause may have passed by then on a loaded machine)
+	[ $(((end - start) / 1000)) -ge 2500 ] || fail "client $pid exited 0 before its sender finished"
 done <"$WORK/times"
 [ "$(grep -c ' 0$' "$WORK/times")" = 20 ] && [ "$(grep -c ' 71$' "$WORK/times")" = 1 ] ||
 	fail "client exit codes: $(awk '{ print $4 }' "$WORK/times" | sort | uniq -c | tr '\n' ' ')"
@@ -118,4 +120,27 @@ while read -r pid start end code; do
 done <"$WORK/times"
 assert_queue_empty "drain timeout"
 say "ok: after 1 s the 10 were deferred (71), sluiced exited 0 in $el ms, nothing left"
+
+say "--- 3. SIGTERM while an abandoned message is still being scanned"
+# SIGTERM while a message is scanned, then its client goes away (the message
+# is answered, the worker still reads it, nothing else is in flight): the
+# daemon exits at once and leaves no file behind
+daemon_start SLUICE_SCANNERS=test SLUICE_SCAN_TIMEOUT=3
+mkmsg "$WORK/hang.eml" "X-Sluice-Test: hang"
+env SLUICE_SOCKET="$SOCK" "$QQSIM" -p "$SQ" -m "$WORK/hang.eml" >/dev/null 2>&1 &
+qp=$!
+track "$qp"
+wait_until 5 "the message to reach the scanner" eval '[ "$(find "$WORK"/queue*/mess -type f | wc -l)" = 1 ]'
+sleep 0.3
+kill -TERM "$DPID"	# draining: it waits for the message being scanned
+wait_until 5 "the drain to begin" eval 'grep -q "SIGTERM: no new messages" "$DLOG"'
+pkill -KILL -P "$qp" || fail "no sluice-queue under qqsim"
+wait_until 10 "sluiced to exit" eval '! daemon_running'
+rc=0
+wait "$DPID" || rc=$?
+[ "$rc" = 0 ] || fail "sluiced exited $rc"
+DPID=""
+left=$(find "$WORK"/queue*/pid "$WORK"/queue*/mess -type f | wc -l)
+[ "$left" = 0 ] || fail "$left files left behind: $(find "$WORK"/queue*/pid "$WORK"/queue*/mess -type f)"
+say "ok: no file left by a message answered while it was scanned"
 say "ok"
