@@ -103,6 +103,7 @@ static void msg_free(struct rmsg *m)
 		close_fd(&m->qm.fd);
 		close_fd(&m->qm.intdfd);
 	}
+	router_remote_free(m);
 	router_policy_fini(m);
 	queue_env_free(&m->env);
 	free(m->rcpts);
@@ -281,6 +282,9 @@ static int st_request(struct rmsg *m)
 		return 0;
 	}
 	m->rq->inflight++;
+	/* a remote queue or this local one; either way the local queue's
+	 * mess file receives it (router_remote.c) */
+	m->remote = router_remote_want(r, m->pid);
 	if (queue_msg_begin(&m->rq->q, &m->qm, &e) != QUEUE_OK) {
 		router_queue_error(m, &e);
 		return 0;
@@ -462,14 +466,21 @@ static int st_decide(struct rmsg *m)
 	return 0;
 }
 
-/* st_commit - the sync thread's work; its result answers the message */
+/* st_commit - the sync thread's work; its result answers the message.
+ * A message for a remote queue is relayed instead (router_remote.c): the
+ * server's answer is the message's, or, when no server took it and local
+ * queues are queues, the relay hands it to the sync thread after all and
+ * it comes back here as a local message. */
 static int st_commit(struct rmsg *m)
 {
 	if (!m->entered) {
 		m->entered = 1;
 		/* nothing of the loop may touch it until router_sync_done() */
 		stop_io(m);
-		router_sync_submit(m->r, m);
+		if (m->remote && m->action != ACTION_QUARANTINE)
+			router_remote_relay(m);
+		else
+			router_sync_submit(m->r, m);
 		return 0;
 	}
 	if (m->action == ACTION_QUARANTINE) {

@@ -257,6 +257,12 @@ int router_run(struct router_config *c)
 		router_scan_stop(&r);
 		goto out;
 	}
+	if (router_remote_start(&r, err, sizeof err) < 0) {
+		fprintf(stderr, "sluiced: fatal: %s\n", err);
+		router_policy_stop(&r);
+		router_scan_stop(&r);
+		goto out;
+	}
 	/* the watchers first: the sync and health threads wake the loop
 	 * through its ev_async watchers */
 	router_loop_init(&r);
@@ -277,6 +283,13 @@ int router_run(struct router_config *c)
 		c->socket_path, r.nq, c->nscanners, c->nscanners ? c->workers : 0,
 		c->sync == QUEUE_SYNC_FULL ? "full" : c->sync == QUEUE_SYNC_DATA ? "data"
 		: c->sync == QUEUE_SYNC_FS ? "fs" : "none");
+	for (i = 0; i < r.nremote; i++)
+		fprintf(stderr, "sluiced: remote queue %s\n", r.remotes[i].addr.name);
+	if (r.nremote)
+		fprintf(stderr, "sluiced: remote queues take %s; the local queues are %s\n",
+			c->local_spool ? "every message" : "SLUICE_QMQP_WEIGHT of the messages",
+			c->local_spool ? "spools only (SLUICE_LOCAL_QUEUES=spool)"
+				       : "queues and the failover");
 	ev_run(r.loop, 0);
 	router_health_stop(&r);
 	router_sync_stop(&r);
@@ -294,6 +307,7 @@ out:
 		close(r.ssock);
 		unlink(c->stats_path);
 	}
+	router_remote_stop(&r);
 	for (i = 0; r.queues && i < r.nq; i++)
 		queue_close(&r.queues[i].q);
 	free(r.queues);
