@@ -311,8 +311,10 @@ for c in "${CELLS[@]}"; do
 		N[$size/$k/$mode]=$(count "$k" "$(awk -v r="$LAST_RATE" -v s="$SECS" 'BEGIN { printf "%d", r * s }')")
 	done
 done
-say "half-load: daemon+clamav at K=$SCANK, $HALF_RATE msgs/s (half the warm-up peak)"
-echo "# half-load target rate: $HALF_RATE msgs/s (half of daemon+clamav's best warm-up rate at 4 KB)" >>"$RAW"
+if [[ " ${CELLS[*]} " == *" half-load"* ]]; then
+	say "half-load: daemon+clamav at K=$SCANK, $HALF_RATE msgs/s (half the warm-up peak)"
+	echo "# half-load target rate: $HALF_RATE msgs/s (half of daemon+clamav's best warm-up rate at 4 KB)" >>"$RAW"
+fi
 START=$(date +%s)
 for ((r = 1; r <= ROUNDS; r++)); do
 	say "round $r of $ROUNDS ($(($(date +%s) - START)) s so far; load $(cut -d' ' -f1 /proc/loadavg))"
