@@ -11,8 +11,9 @@
  *	settings as they run).  router_run() serves
  *	until SIGTERM: one libev loop thread receives messages straight into
  *	their mess files and reads the envelopes, a scan pool inspects them,
- *	a sync thread commits them in batches with one round of fsyncs, and
- *	the loop answers each client with qmail-queue's exit code.
+ *	a sync thread commits them in batches with one round of fsyncs (or
+ *	the loop relays them to a remote queue, a QMQP server), and the loop
+ *	answers each client with qmail-queue's exit code.
  *
  * DIAGNOSTICS
  *	router_config_env() returns -1 with a text naming the variable and the

@@ -7,14 +7,17 @@
  *	happened (bytes arrived, a scan or a commit came back, a deadline):
  *
  *	  REQUEST   admitted (go-ahead sent); the request brings fds 0 and 1;
- *	            a queue is chosen and the mess file begun (Received line)
+ *	            a queue is chosen and the mess file begun (Received line);
+ *	            whether a remote queue takes the message is decided too
  *	  RECEIVE   fd 0 read non-blocking straight into the mess file
  *	  ENVELOPE  fd 1 read with qmail-queue's rules
  *	  POLICY    which scanners run and what each verdict does: the
  *	            per-domain policy (control/) or the daemon's settings
  *	  SCAN      the scan pool (or parked while its queue is full)
  *	  DECIDE    verdict -> action and status (client_decide)
- *	  COMMIT    the sync thread: quarantine, tag, intd, group commit
+ *	  COMMIT    the sync thread: quarantine, tag, intd, group commit;
+ *	            or, for a remote queue, the QMQP relay on this thread
+ *	            (router_remote.c), the server's K/Z/D the answer
  *	  ANSWER    answered; freed on the next loop iteration
  *
  *	Each stage's function is entered once when the message reaches it

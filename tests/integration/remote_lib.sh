@@ -38,11 +38,17 @@ host_start() {
 	HLOG[$name]=$WORK/$name.$NSTART.log
 	DLOG=${HLOG[$name]}
 	: >"$DLOG"
+	local wrap=() tries=200
+	if [ "${SLUICE_TEST_VALGRIND:-0}" = 1 ]; then	# as lib.sh's daemon_start
+		wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+			--show-leak-kinds=definite --track-fds=no "--log-file=$WORK/valgrind.%p")
+		tries=1200
+	fi
 	env QUEUE_BASE="$base" QUEUE_COUNT="$nq" SLUICE_SCANNERS=null $AS_USER "$@" \
-		"$SLUICED" 2>>"$DLOG" </dev/null &
+		"${wrap[@]}" "$SLUICED" 2>>"$DLOG" </dev/null &
 	HPID[$name]=$!
 	track "${HPID[$name]}"
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < tries; i++)); do
 		if grep -q '^sluiced: listening on ' "$DLOG" && [ -S "$base/sluiced.sock" ]; then
 			return 0
 		fi
@@ -52,7 +58,7 @@ host_start() {
 		fi
 		sleep 0.05
 	done
-	fail "sluiced ($name) did not listen within 10 s"
+	fail "sluiced ($name) did not listen within $((tries / 20)) s"
 }
 
 host_stop() {
@@ -63,6 +69,9 @@ host_stop() {
 		sleep 0.05
 	done
 	wait "$p" || rc=$?
+	if grep -q '^==' "$WORK/valgrind.$p" 2>/dev/null; then
+		fail "sluiced ($1): valgrind: $(grep '^==' "$WORK/valgrind.$p" | head -c 3000)"
+	fi
 	[ "$rc" = 0 ] || fail "sluiced ($1) exited $rc after SIGTERM"
 }
 

@@ -27,6 +27,9 @@
 #              permanent one; every message a client got 0 for is in the
 #              central queues, none twice, nothing partial; the spools
 #              are empty
+#   edge kill  edgeA killed under load: what its spool held is removed by
+#              its recovery at the restart (the count it logs is the
+#              files left), every message acknowledged is at the centre
 . "$(dirname "$0")/lib.sh"
 lib_init
 . "$(dirname "$0")/remote_lib.sh"
@@ -123,6 +126,24 @@ for r in 1 2; do
 	awk '$4 == 0 { print $2 }' "$WORK/crash.$r.ids" >>"$WORK/acked"
 	say "round $r: $(awk '$4 == 0' "$WORK/crash.$r.ids" | wc -l) exit 0, others: $(awk '$4 != 0 { print $4 }' "$WORK/crash.$r.ids" | sort | uniq -c | tr -s ' \n' ' ')"
 done
+say "kill -9 of edgeA under load: its spool is recovered, nothing acknowledged lost"
+before=$(host_todo central)
+load_at edgeA "$WORK/crash.edge" -n 400 -k 8 -s 4000 -i "e-A" -v 2>"$WORK/crash.edge.err" &
+la=$!
+want=$((before + 20 + RANDOM % 60))
+wait_until 30 "the centre to commit part of the load" eval '[ "$(host_todo central)" -ge $want ]'
+host_kill9 edgeA
+wait "$la" || fail "the load through edgeA failed"
+left=$(find "$WORK/edgeA"/queue*/mess -type f | wc -l)
+host_start edgeA 1 "${EDGE[@]}" "${SCAN[@]}"
+host_spool_empty edgeA "after edgeA's restart"
+[ "$left" = 0 ] || grep -q "^sluiced: queue1: recovery: 0 committed markers cleared, $left unfinished messages removed\$" \
+	"${HLOG[edgeA]}" || fail "edgeA's recovery: $(grep recovery "${HLOG[edgeA]}") ($left spool files were left)"
+grep '^id ' "$WORK/crash.edge" >"$WORK/crash.edge.ids"
+bad=$(awk '$4 != 0 && ($4 < 71 || $4 > 74) { print $2 " " $4 }' "$WORK/crash.edge.ids" | head -3)
+[ -z "$bad" ] || fail "edgeA killed: exit codes other than 0 and 71-74: $bad"
+awk '$4 == 0 { print $2 }' "$WORK/crash.edge.ids" >>"$WORK/acked"
+say "edgeA killed: $(awk '$4 == 0' "$WORK/crash.edge.ids" | wc -l) exit 0 of 400; $left spool files left, removed by its recovery"
 wait_until 10 "the central host idle" eval '[ "$(host_stat central inflight)" = 0 ]'
 for e in edgeA edgeB; do
 	wait_until 10 "$e idle" eval '[ "$(host_stat $e inflight)" = 0 ]'
