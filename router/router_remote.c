@@ -24,7 +24,7 @@
  *	with the lower cost ((connections + 1) x recent latency) wins; when
  *	neither has a slot the others are tried in turn; when every server
  *	that could take it is at its limit, the message waits in a FIFO until
- *	a connection ends.  The server's answer is the message's: K commits
+ *	a connection ends or a server it has not tried ends its rest.  The server's answer is the message's: K commits
  *	it (the spool's files are removed: the message was never committed
  *	locally), Z answers 71 and D 31 with the server's text under a
  *	custom-error convention.  A connection that is refused, times out or
@@ -566,9 +566,12 @@ static void on_relay_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct rmsg *m = w->data;
 
-	if (m->relay.waiting) {	/* the deadline, waiting for a slot */
+	if (m->relay.waiting) {
 		wait_remove(m);
-		give_up(m, "every QMQP server busy (SLUICE_QMQP_CONNS) until SLUICE_QMQP_TIMEOUT");
+		if (router_now_ms() >= m->relay.deadline)
+			give_up(m, "every QMQP server busy (SLUICE_QMQP_CONNS) until SLUICE_QMQP_TIMEOUT");
+		else
+			attempt(m);	/* a server rested: it may take it */
 		return;
 	}
 	if (m->relay.connected)
@@ -600,6 +603,9 @@ static void attempt(struct rmsg *m)
 				give_up(m, NULL);
 				return;
 			}
+			int64_t until = rl->deadline;
+			unsigned i;
+
 			rl->waited = 1;
 			rl->waiting = 1;	/* FIFO: woken when a connection ends */
 			rl->wait_next = NULL;
@@ -609,7 +615,12 @@ static void attempt(struct rmsg *m)
 				r->relay_wait_head = m;
 			r->relay_wait_tail = m;
 			r->relay_waiting++;
-			arm(m, rl->deadline);
+			/* ... or when a server it has not tried ends its rest */
+			for (i = 0; i < r->nremote; i++)
+				if (!(rl->tried & (1ull << i)) && !candidate(&r->remotes[i], now) &&
+				    r->remotes[i].down_until < until)
+					until = r->remotes[i].down_until;
+			arm(m, until);
 			return;
 		}
 		msg = (struct qmqp_msg){

@@ -29,7 +29,8 @@
  *	          sync thread as a local one, its spool file kept
  *	wait      SLUICE_QMQP_CONNS=1: the second message waits in the FIFO
  *	          while the first is held, goes when it ends; a wait past
- *	          SLUICE_QMQP_TIMEOUT is 71
+ *	          SLUICE_QMQP_TIMEOUT is 71; a waiting message takes a server
+ *	          whose rest ends while it waits
  *	deadline  a server that hangs: the message ends at SLUICE_QMQP_TIMEOUT
  *	          with 74; the server is slow, not resting
  *	slow      a server answering after SLUICE_QMQP_SLOW ms is avoided while
@@ -639,6 +640,40 @@ static void test_wait(void **state)
 	server_stop(&s);
 }
 
+/* a message waiting for a slot takes a server whose rest ends meanwhile */
+static void test_wait_rest(void **state)
+{
+	struct fx *f = *state;
+	struct server s, q;
+	int ports[2];
+	struct rmsg *a, *b;
+	int64_t t;
+
+	server_start(&s, S_HOLD, NULL);
+	server_start(&q, S_K, NULL);
+	ports[0] = s.port;
+	ports[1] = q.port;
+	servers(f, ports, 2);
+	f->c.qmqp_conns = 1;
+	f->r.remotes[1].down = 1;	/* resting for 300 ms more */
+	f->r.remotes[1].down_until = router_now_ms() + 300;
+	a = relay(f, 1);
+	b = relay(f, 2);
+	assert_true(b->relay.waiting);
+	for (t = router_now_ms(); !done(b) && router_now_ms() - t < 5000;)
+		spin(f, 10);
+	assert_int_equal(b->reply.plain, 0);
+	assert_ptr_equal(b->relay.server, &f->r.remotes[1]);
+	assert_true(router_now_ms() - t >= 250);
+	assert_false(done(a));	/* still held */
+	assert_int_equal(f->r.remotes[1].down, 0);	/* answered again */
+	server_release(&s);
+	settle(f);
+	assert_int_equal(a->reply.plain, 0);
+	server_stop(&s);
+	server_stop(&q);
+}
+
 static void test_deadline(void **state)
 {
 	struct fx *f = *state;
@@ -729,6 +764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
