@@ -38,6 +38,7 @@ static const char *const w_sender[] = { "relay", "always", "never", NULL };
 static const char *const w_mode[] = { "daemon", "direct", NULL };
 static const char *const w_fallback[] = { "none", "direct", NULL };
 static const char *const w_qmqpd_mode[] = { "daemon", "exec", NULL };
+static const char *const w_local[] = { "queue", "spool", NULL };
 
 #define S(id, ...) [CONTROL_S_##id] = { .name = #id, __VA_ARGS__ }
 #define NUM(l, h) .type = CONTROL_T_NUMBER, .lo = (l), .hi = (h)
@@ -123,6 +124,26 @@ const struct control_setting control_settings_table[CONTROL_NSETTINGS] = {
 	  .help = "1: skip a queue while no qmail-send holds its lock/sendmutex"),
 	S(SLUICE_MAX_BACKLOG, NUM(1, MAX64), .programs = D, LIVE, .def = "100000",
 	  .help = "todo + intd entries a queue may hold"),
+	/* remote queues (router/router_remote.c) */
+	S(SLUICE_QMQP, LIST(NULL), .programs = D,
+	  .help = "QMQP servers taken as remote queues: 192.0.2.7[:port], [2001:db8::7]:port, "
+		  "or the path of a qmqpservers file"),
+	S(SLUICE_QMQP_WEIGHT, NUM(0, 100), .programs = D, LIVE, .def = "100",
+	  .help = "percent of messages sent to a remote queue while a local one could take them too"),
+	S(SLUICE_LOCAL_QUEUES, ENUM(w_local), .programs = D, .def = "queue",
+	  .help = "queue (qmail queues, remote failover) or spool (edge relay: remote queues only)"),
+	S(SLUICE_QMQP_CONNS, NUM(1, 10000), .programs = D, LIVE, .def = "16",
+	  .help = "connections at once to one QMQP server"),
+	S(SLUICE_QMQP_CONNECT_TIMEOUT, SECS(1, 3600), .programs = D, LIVE, .def = "10",
+	  .help = "seconds for one connect to a QMQP server"),
+	S(SLUICE_QMQP_IO_TIMEOUT, SECS(1, 86400), .programs = D, LIVE, .def = "60",
+	  .help = "seconds of each wait for a QMQP server to take or answer"),
+	S(SLUICE_QMQP_TIMEOUT, SECS(1, 86400), .programs = D, LIVE, .def = "300",
+	  .help = "seconds for relaying one message, every server tried included"),
+	S(SLUICE_QMQP_RETRY, SECS(1, 86400), .programs = D, LIVE, .def = "10",
+	  .help = "seconds a failed or slow QMQP server rests before it is tried again"),
+	S(SLUICE_QMQP_SLOW, NUM(0, 3600000), .programs = D, LIVE, .def = "5000",
+	  .help = "milliseconds over which a QMQP server's answer makes it slow (0: never)"),
 	/* scanning and verdicts */
 	S(SLUICE_SCANNERS, LIST(w_scanners), .programs = D, .def = "clamav,attach",
 	  .help = "scanners run on every message, in order (null: none)"),

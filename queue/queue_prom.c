@@ -20,7 +20,9 @@
  *	    sluice_<key>_info{version="text"} 1;
  *	  - "kind name key value ...": a sample sluice_<kind>_<key>{kind="name"}
  *	    for each numeric value, the other pairs as labels of them all
- *	    (the queue lines, and remote queues or scanner pools alike);
+ *	    (scanner pools and any kind added later); the keys of the queue
+ *	    and remote (QMQP server) lines have names, types and help of
+ *	    their own (tables below);
  *	  - anything else: left out, never an error.
  *	Names are made of [a-zA-Z0-9_] (other bytes become '_'); label values
  *	are escaped as the format wants.  A second sample with the same name
@@ -254,6 +256,8 @@ static const struct known {
 	{ "clamav_mime", "sluice_clamav_mime_info", "gauge", "How the clamav scanner reads MIME parts (SLUICE_CLAMAV_MIME)", "mode" },
 	{ "clamav_walked", "sluice_clamav_walked_total", "counter", "Messages whose decoded MIME parts libclamav scanned from memory", NULL },
 	{ "clamav_fallbacks", "sluice_clamav_fallbacks_total", "counter", "Messages the walker sent down libclamav's own mail parser", NULL },
+	{ "remote_waiting", "sluice_remote_waiting_messages", "gauge", "Messages waiting for a connection to a remote queue (SLUICE_QMQP_CONNS)", NULL },
+	{ "remote_fallbacks", "sluice_remote_fallbacks_total", "counter", "Messages no remote queue took, committed to a local queue instead", NULL },
 };
 
 /* The "queue <name> key value ..." keys sluice-qstat knows. */
@@ -264,6 +268,19 @@ static const struct known queue_keys[] = {
 	{ "failed", "sluice_queue_failed_total", "counter", "Messages that failed in the queue", NULL },
 	{ "down", "sluice_queue_down", "gauge", "1 while the queue has a down file", NULL },
 	{ "send", "sluice_queue_send_running", "gauge", "1 when a qmail-send holds the queue's lock/sendmutex (SLUICE_REQUIRE_SEND=1)", NULL },
+};
+
+/* The "remote <server> key value ..." keys (remote queues: QMQP servers). */
+static const struct known remote_keys[] = {
+	{ "inflight", "sluice_remote_connections", "gauge", "Connections open to the remote queue's QMQP server", NULL },
+	{ "sent", "sluice_remote_sent_total", "counter", "Messages the server accepted (K)", NULL },
+	{ "temp", "sluice_remote_temp_failures_total", "counter", "Messages the server refused for now (Z)", NULL },
+	{ "perm", "sluice_remote_perm_failures_total", "counter", "Messages the server refused for good (D)", NULL },
+	{ "failed", "sluice_remote_failures_total", "counter", "Exchanges with the server that failed: connect refused or timed out, conversation broken", NULL },
+	{ "latency_ms", "sluice_remote_latency_mean_milliseconds", "gauge", "Mean time from connect to the server's answer", NULL },
+	{ "last_ms", "sluice_remote_latency_last_milliseconds", "gauge", "Time from connect to the server's last answer", NULL },
+	{ "down", "sluice_remote_down", "gauge", "1 after the server failed, until it answers again", NULL },
+	{ "slow", "sluice_remote_slow", "gauge", "1 while the server is avoided as slow (SLUICE_QMQP_SLOW)", NULL },
 };
 
 static const struct known *lookup(const struct known *t, size_t n, const char *key)
@@ -326,7 +343,11 @@ static void histogram(struct queue_prom *p, char *counts, const char *sum_ms)
 static void line_kind(struct queue_prom *p, char **w, unsigned n)
 {
 	char kind[64], key[64], lname[64], name[160], help[200], labels[1024] = "";
-	const int is_queue = !strcmp(w[0], "queue");
+	/* the kinds whose keys have names, types and help of their own */
+	const struct known *keys = !strcmp(w[0], "queue") ? queue_keys
+				 : !strcmp(w[0], "remote") ? remote_keys : NULL;
+	const size_t nkeys = keys == queue_keys ? sizeof queue_keys / sizeof queue_keys[0]
+			   : sizeof remote_keys / sizeof remote_keys[0];
 	unsigned i;
 
 	ident(kind, sizeof kind, w[0], strlen(w[0]));
@@ -338,8 +359,7 @@ static void line_kind(struct queue_prom *p, char **w, unsigned n)
 				label(labels, sizeof labels, lname, w[i + 1]);
 		}
 	for (i = 2; i + 1 < n; i += 2) {
-		const struct known *k = is_queue ? lookup(queue_keys, sizeof queue_keys /
-							  sizeof queue_keys[0], w[i]) : NULL;
+		const struct known *k = keys ? lookup(keys, nkeys, w[i]) : NULL;
 
 		if (!numeric(w[i + 1]))
 			continue;

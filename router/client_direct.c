@@ -32,6 +32,7 @@
 
 #include "client.h"
 #include "control/control.h"
+#include "queue/diag.h"
 #include "queue/queue_set.h"
 
 #define QHPSI_TIMEOUT 300	/* seconds a QHPSI scanner may take (struct client_direct) */
@@ -99,7 +100,7 @@ static void say(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "sluice-queue: %s\n", buf);
+	diag_info("%s", buf);
 }
 
 static int fail(struct queue_msg *m, struct queue_err *e)

@@ -157,10 +157,15 @@ struct qmqp_addr {
  * 0, or -1 with a reason in err */
 int qmqp_addr_parse(const char *s, struct qmqp_addr *, char *err, size_t errlen);
 
-/* One message: bytes [off, end of file) of fd, and its envelope. */
+/* One message: prefix, then bytes [off, end of file) of fd, and its
+ * envelope.  The prefix (sluiced's verdict headers of a tagged message,
+ * which a local queue gets inserted into the file) is sent first, as part
+ * of the message; it must stay valid until the exchange is over. */
 struct qmqp_msg {
 	int fd;			/* read with pread only: the offset is not moved */
-	off_t off;		/* first byte to send */
+	off_t off;		/* first byte of the file to send */
+	const char *prefix;	/* NULL or prefix_len bytes sent before the file's */
+	size_t prefix_len;
 	const char *sender;	/* "" for a bounce */
 	const char *const *rcpt;
 	size_t nrcpt;
@@ -198,6 +203,8 @@ struct qmqp_client {
 	off_t pos, end;		/* the next and the last+1 byte of the file to send */
 	char *head;		/* "<outer len>:<message len>:" */
 	size_t head_len, head_sent;
+	const char *prefix;	/* the message's prefix (qmqp_msg) */
+	size_t prefix_len, prefix_sent;
 	char *tail;		/* ",<sender><rcpt>...," */
 	size_t tail_len, tail_sent;
 	char *chunk;		/* bytes of the file read and not yet sent */

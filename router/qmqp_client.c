@@ -1,8 +1,8 @@
 /*
  * qmqp_client.c - hand one queued message to a QMQP server.
  *
- *	The exchange is a state machine (CONNECT -> HEAD -> BODY -> TAIL ->
- *	REPLY -> DONE) on a non-blocking socket, so that sluiced can drive
+ *	The exchange is a state machine (CONNECT -> HEAD -> PREFIX -> BODY ->
+ *	TAIL -> REPLY -> DONE) on a non-blocking socket, so that sluiced can drive
  *	it from its event loop (an ev_io on c->fd plus an ev_timer at
  *	qmqp_client_deadline()) without ever blocking the loop, or a worker
  *	thread can run qmqp_send(), which drives the same machine with
@@ -48,7 +48,7 @@
 
 #define CHUNK 65536
 
-enum { C_CONNECT, C_HEAD, C_BODY, C_TAIL, C_REPLY, C_DONE };
+enum { C_CONNECT, C_HEAD, C_PREFIX, C_BODY, C_TAIL, C_REPLY, C_DONE };
 
 int64_t qmqp_now_ms(void)
 {
@@ -219,7 +219,9 @@ enum qmqp_want qmqp_client_start(struct qmqp_client *c, const struct qmqp_addr *
 			      a->name);
 	c->pos = m->off;
 	c->end = st.st_size;
-	if (build(c, m, (uint64_t)(c->end - c->pos)) < 0)
+	c->prefix = m->prefix_len ? m->prefix : NULL;
+	c->prefix_len = c->prefix ? m->prefix_len : 0;
+	if (build(c, m, c->prefix_len + (uint64_t)(c->end - c->pos)) < 0)
 		return finish(c, QMQP_ESYS, ENOMEM, "%s: out of memory", a->name);
 	if (c->lim.deadline_ms && now >= c->lim.deadline_ms)
 		return finish(c, QMQP_ETIMEOUT, ETIMEDOUT, "%s: no time left to connect", a->name);
@@ -344,6 +346,11 @@ enum qmqp_want qmqp_client_step(struct qmqp_client *c, int64_t now)
 		switch (c->state) {
 		case C_HEAD:
 			r = send_some(c, c->head, c->head_len, &c->head_sent, now);
+			if (r > 0)
+				c->state = C_PREFIX;
+			break;
+		case C_PREFIX:
+			r = send_some(c, c->prefix, c->prefix_len, &c->prefix_sent, now);
 			if (r > 0)
 				c->state = C_BODY;
 			break;

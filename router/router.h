@@ -13,8 +13,9 @@
  *	their mess files and reads the envelopes, a scan pool inspects them,
  *	a sync thread commits them in batches (two pipelined rounds of
  *	fsyncs cover a batch: its data and directories, then its todo/ links
- *	together with the next batch's data), and the loop answers each
- *	client with qmail-queue's exit code.
+ *	together with the next batch's data) or the loop relays them to a
+ *	remote queue (a QMQP server), and the loop answers each client with
+ *	qmail-queue's exit code.
  *
  * DIAGNOSTICS
  *	router_config_env() returns -1 with a text naming the variable and the
@@ -32,9 +33,11 @@
 #include "queue/queue.h"
 #include "queue/queue_set.h"
 #include "router/client.h"
+#include "router/qmqp.h"
 #include "scan/scan.h"
 
 #define ROUTER_MAX_SCANNERS 8
+#define ROUTER_MAX_REMOTE 64	/* QMQP servers (SLUICE_QMQP) at most */
 #define ROUTER_INFLIGHT_DEFAULT 512	/* or less, when the open files limit is lower */
 
 struct router_config {
@@ -64,6 +67,14 @@ struct router_config {
 	uint64_t min_free;	/* MIN_FREE: bytes a queue's filesystem must keep */
 	unsigned long max_backlog;	/* todo + intd entries a queue may hold */
 	int require_send;	/* skip queues whose qmail-send is not running */
+	/* remote queues (router_remote.c): SLUICE_QMQP's servers, in order */
+	struct qmqp_addr qmqp[ROUTER_MAX_REMOTE];
+	unsigned nqmqp;
+	unsigned qmqp_weight;	/* percent of messages to a remote queue */
+	int local_spool;	/* SLUICE_LOCAL_QUEUES=spool: no message is committed locally */
+	unsigned qmqp_conns;	/* connections at once to one server */
+	unsigned qmqp_connect_ms, qmqp_io_ms, qmqp_timeout_ms, qmqp_retry_ms;
+	unsigned qmqp_slow_ms;	/* 0: never slow */
 	unsigned nscanners;
 	const struct scan_backend *scanners[ROUTER_MAX_SCANNERS];
 	enum router_action on_virus, on_banned, on_spam, on_limit, on_error;
@@ -84,6 +95,11 @@ struct router_config {
 };
 
 int router_config_env(struct router_config *, char *err, size_t errlen);
+/* router_remote_parse - SLUICE_QMQP's value (a list, or the absolute path
+ * of a qmqpservers file) into v[ROUTER_MAX_REMOTE]; 0 with *n set, or -1
+ * with the cause in err */
+int router_remote_parse(const char *text, struct qmqp_addr *v, unsigned *n, char *err,
+			size_t errlen);
 /* router_envdir_start - SLUICE_ENVDIR's variables into the environment
  * (at start, before any thread); -1 with the cause in err */
 int router_envdir_start(char *err, size_t errlen);

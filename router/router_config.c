@@ -221,6 +221,29 @@ static int derive(struct router_config *c, char *err, size_t errlen)
 	c->require_send = (int)V(SLUICE_REQUIRE_SEND).u;
 	c->max_backlog = (unsigned long)V(SLUICE_MAX_BACKLOG).u;
 	c->error_fd = (int)V(ERROR_FD).u;
+	/* remote queues: every listed server parsed (a qmqpservers file read) */
+	memset(c->qmqp, 0, sizeof c->qmqp);
+	c->nqmqp = 0;
+	if (V(SLUICE_QMQP).text &&
+	    router_remote_parse(V(SLUICE_QMQP).text, c->qmqp, &c->nqmqp, err, errlen) < 0)
+		return -1;
+	c->qmqp_weight = (unsigned)V(SLUICE_QMQP_WEIGHT).u;
+	c->local_spool = !strcmp(WORD(SLUICE_LOCAL_QUEUES), "spool");
+	c->qmqp_conns = (unsigned)V(SLUICE_QMQP_CONNS).u;
+	c->qmqp_connect_ms = (unsigned)V(SLUICE_QMQP_CONNECT_TIMEOUT).u * 1000;
+	c->qmqp_io_ms = (unsigned)V(SLUICE_QMQP_IO_TIMEOUT).u * 1000;
+	c->qmqp_timeout_ms = (unsigned)V(SLUICE_QMQP_TIMEOUT).u * 1000;
+	c->qmqp_retry_ms = (unsigned)V(SLUICE_QMQP_RETRY).u * 1000;
+	c->qmqp_slow_ms = (unsigned)V(SLUICE_QMQP_SLOW).u;
+	if (c->local_spool && !c->nqmqp) {
+		snprintf(err, errlen, "SLUICE_LOCAL_QUEUES=spool needs remote queues (SLUICE_QMQP)");
+		return -1;
+	}
+	if (c->local_spool && c->require_send) {
+		snprintf(err, errlen, "SLUICE_REQUIRE_SEND=1 with SLUICE_LOCAL_QUEUES=spool: "
+			 "no qmail-send serves a spool");
+		return -1;
+	}
 	if (scanners(c, err, errlen) < 0)
 		return -1;
 	c->on_virus = action_of(WORD(SLUICE_ON_VIRUS));

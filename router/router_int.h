@@ -45,6 +45,39 @@ struct rqueue {			/* one queue and its health */
 	unsigned long committed, failed;
 };
 
+/* A remote queue: one QMQP server and its health (router_remote.c). */
+struct rremote {
+	struct qmqp_addr addr;	/* addr.name: "192.0.2.7:628", for the log and stats */
+	unsigned active;	/* connections open to it now */
+	unsigned long sent, temp, perm;	/* its answers: K, Z, D */
+	unsigned long failed;	/* exchanges that failed: connect, conversation */
+	uint64_t latency_sum_ms;	/* over its answers */
+	unsigned last_ms;	/* the last answer's latency */
+	double ewma_ms;		/* recent latency, for the choice */
+	int down;		/* failed; 1 until it answers again */
+	int64_t down_until;	/* ms: rests until then, then one probe at a time */
+	int64_t slow_until;	/* ms: avoided while another server can take the message */
+	enum sq_status last_fail;	/* how it failed last: 72, 73 or 74 */
+};
+
+/* One message's relay to a remote queue (router_remote.c), on the loop
+ * thread: the non-blocking QMQP exchange, its watchers, what was tried. */
+struct rrelay {
+	struct qmqp_client c;
+	int connected;		/* c is in use (its fd open) */
+	ev_io io;
+	ev_timer timer;
+	struct rremote *server;	/* the exchange's server; after it, the last one tried */
+	uint64_t tried;		/* bit i: remotes[i] failed this message */
+	int64_t deadline, t_start;	/* ms: the whole relay's end, this exchange's start */
+	enum sq_status fail;	/* the worst failure so far (SQ_OK: none) */
+	int waited;		/* every server was at SLUICE_QMQP_CONNS at some point */
+	int waiting;		/* in the router's wait list */
+	struct rmsg *wait_next;
+	char *prefix;		/* a tagged message's verdict headers, sent first */
+	size_t prefix_len;
+};
+
 struct router;
 
 struct rmsg {
@@ -96,6 +129,10 @@ struct rmsg {
 	struct rmsg *reap_next;	/* answered, to be freed */
 	int parked;		/* in the scan wait FIFO */
 	int abort_pending;	/* remove the files once the pool hands the job back */
+	/* a remote queue was chosen at REQUEST; the local queue (rq) is its
+	 * spool until the remote server answers, or its failover */
+	int remote;
+	struct rrelay relay;
 };
 
 #define ROUTER_NVERDICT 20
@@ -127,6 +164,14 @@ struct router {
 	int accepting, stopping;
 	unsigned nq;
 	struct rqueue *queues;
+	/* remote queues (router_remote.c, loop thread) */
+	unsigned nremote;
+	struct rremote *remotes;
+	unsigned long remote_seq;
+	struct rmsg *relay_wait_head, *relay_wait_tail;	/* waiting for a connection slot */
+	unsigned relay_waiting;
+	int relay_waking, relay_rewake;
+	unsigned long remote_fallbacks;	/* relays given up and committed locally */
 	unsigned long pick_seq;
 	unsigned long rounds;	/* commit rounds begun by the sync thread (atomic) */
 	unsigned long pick_round;	/* router_pick()'s choice holds for this round */
@@ -217,6 +262,19 @@ void router_policy_fini(struct rmsg *);
 size_t router_tag_headers(const struct rmsg *, char *buf, size_t cap);
 int router_tag(struct rmsg *);
 int router_quarantine(struct rmsg *);
+
+/* router_remote.c (loop thread) */
+/* router_remote_start - the servers of the settings as remote queues; -1 with err */
+int router_remote_start(struct router *, char *err, size_t errlen);
+void router_remote_stop(struct router *);
+/* router_remote_want - at REQUEST: 1 when this message goes to a remote queue */
+int router_remote_want(struct router *, pid_t);
+/* router_remote_relay - at COMMIT: relay m; it answers m, or hands it to
+ * the sync thread for a local commit (failover) */
+void router_remote_relay(struct rmsg *);
+/* router_remote_free - what a relay still holds (msg_free) */
+void router_remote_free(struct rmsg *);
+size_t router_remote_stats(struct router *, char *buf, size_t len);
 
 /* router_stats.c */
 void router_stats_answer(struct router *, struct rmsg *, int64_t ms);

@@ -7,14 +7,17 @@
  *	happened (bytes arrived, a scan or a commit came back, a deadline):
  *
  *	  REQUEST   admitted (go-ahead sent); the request brings fds 0 and 1;
- *	            a queue is chosen and the mess file begun (Received line)
+ *	            a queue is chosen and the mess file begun (Received line);
+ *	            whether a remote queue takes the message is decided too
  *	  RECEIVE   fd 0 read non-blocking straight into the mess file
  *	  ENVELOPE  fd 1 read with qmail-queue's rules
  *	  POLICY    which scanners run and what each verdict does: the
  *	            per-domain policy (control/) or the daemon's settings
  *	  SCAN      the scan pool (or parked while its queue is full)
  *	  DECIDE    verdict -> action and status (client_decide)
- *	  COMMIT    the sync thread: quarantine, tag, intd, group commit
+ *	  COMMIT    the sync thread: quarantine, tag, intd, group commit;
+ *	            or, for a remote queue, the QMQP relay on this thread
+ *	            (router_remote.c), the server's K/Z/D the answer
  *	  ANSWER    answered; freed on the next loop iteration
  *
  *	Each stage's function is entered once when the message reaches it
@@ -42,6 +45,7 @@
 #include <unistd.h>
 
 #include "router_int.h"
+#include "queue/diag.h"
 
 #define READ_CHUNK 65536
 #define READS_PER_CALLBACK 4	/* fairness between slow and fast senders */
@@ -103,6 +107,7 @@ static void msg_free(struct rmsg *m)
 		close_fd(&m->qm.fd);
 		close_fd(&m->qm.intdfd);
 	}
+	router_remote_free(m);
 	router_policy_fini(m);
 	queue_env_free(&m->env);
 	free(m->rcpts);
@@ -281,6 +286,9 @@ static int st_request(struct rmsg *m)
 		return 0;
 	}
 	m->rq->inflight++;
+	/* a remote queue or this local one; either way the local queue's
+	 * mess file receives it (router_remote.c) */
+	m->remote = router_remote_want(r, m->pid);
 	if (queue_msg_begin(&m->rq->q, &m->qm, &e) != QUEUE_OK) {
 		router_queue_error(m, &e);
 		return 0;
@@ -463,14 +471,21 @@ static int st_decide(struct rmsg *m)
 	return 0;
 }
 
-/* st_commit - the sync thread's work; its result answers the message */
+/* st_commit - the sync thread's work; its result answers the message.
+ * A message for a remote queue is relayed instead (router_remote.c): the
+ * server's answer is the message's, or, when no server took it and local
+ * queues are queues, the relay hands it to the sync thread after all and
+ * it comes back here as a local message. */
 static int st_commit(struct rmsg *m)
 {
 	if (!m->entered) {
 		m->entered = 1;
 		/* nothing of the loop may touch it until router_sync_done() */
 		stop_io(m);
-		router_sync_submit(m->r, m);
+		if (m->remote && m->action != ACTION_QUARANTINE)
+			router_remote_relay(m);
+		else
+			router_sync_submit(m->r, m);
 		return 0;
 	}
 	if (m->action == ACTION_QUARANTINE) {
@@ -597,7 +612,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
-				fprintf(stderr, "sluiced: warning: accept: %s; pausing 100 ms\n",
+				diag_warn("accept: %s; pausing 100 ms",
 					strerror(errno));
 				ev_io_stop(loop, &r->accept_w);
 				r->accepting = 0;
@@ -670,7 +685,7 @@ static void stats_finish(struct stats_conn *sc)
 
 		if (getsockopt(sc->io.fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
 		    (cred.uid != 0 && cred.uid != geteuid())) {
-			fprintf(stderr, "sluiced: stats socket: reload refused for uid %ld (pid %ld)\n",
+			diag_info("stats socket: reload refused for uid %ld (pid %ld)",
 				clen == sizeof cred ? (long)cred.uid : -1L, clen == sizeof cred ? (long)cred.pid : -1L);
 			(void)!write(sc->io.fd, "permission denied\n", 18);
 		} else {
@@ -738,7 +753,7 @@ static void begin_stop(struct router *r, const char *why)
 {
 	if (r->stopping)
 		return;
-	fprintf(stderr, "sluiced: %s: no new messages; draining %u in flight\n", why, r->inflight);
+	diag_info("%s: no new messages; draining %u in flight", why, r->inflight);
 	r->stopping = 1;
 	router_admit(r);
 	/* No listener: new clients get ECONNREFUSED at once (71, or their
@@ -767,7 +782,7 @@ static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
 	struct router *r = w->data;
 	struct rmsg *m;
 
-	fprintf(stderr, "sluiced: drain time over: deferring %u messages\n", r->inflight);
+	diag_info("drain time over: deferring %u messages", r->inflight);
 	for (m = r->all; m; m = m->next)
 		if (m->stage < ST_SCAN)
 			msg_finish(m, SQ_TEMP_BUSY, "shutdown", NULL, "daemon shutting down");
@@ -800,9 +815,9 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	char msg[2048] = "";
 
 	reload_settings(r, msg, sizeof msg);
-	fprintf(stderr, "sluiced: SIGHUP: settings: %s\n", msg);
+	diag_info("SIGHUP: settings: %s", msg);
 	router_admit(r);	/* the limits may have changed */
-	fprintf(stderr, "sluiced: SIGHUP: reloading scanners\n");
+	diag_info("SIGHUP: reloading scanners");
 	router_scan_reload(r);
 	router_policy_reload(r);
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "router_int.h"
+#include "queue/diag.h"
 
 #define FAILING_MS 1000		/* first skip after a write error */
 #define FAILING_MAX_MS 10000
@@ -187,20 +188,20 @@ static void apply(struct router *r, const struct qhealth *h)
 		struct rqueue *q = &r->queues[i];
 
 		if (h[i].down != q->down)
-			fprintf(stderr, "sluiced: %s: %s\n", q->name,
+			diag_info("%s: %s", q->name,
 				h[i].down ? "marked down: no new messages" : "no longer down");
 		if (r->cfg->require_send && h[i].send_running != q->send_running)
-			fprintf(stderr, "sluiced: %s: %s\n", q->name,
+			diag_info("%s: %s", q->name,
 				h[i].send_running ? "qmail-send is running"
 						  : "no qmail-send holds lock/sendmutex: no new messages");
 		if ((h[i].backlog > r->cfg->max_backlog) != q->over_backlog) {
 			q->over_backlog = !q->over_backlog;
 			if (q->over_backlog)
-				fprintf(stderr, "sluiced: %s: backlog %lu over SLUICE_MAX_BACKLOG %llu: "
-					"no new messages\n", q->name, h[i].backlog,
+				diag_info("%s: backlog %lu over SLUICE_MAX_BACKLOG %llu: "
+					"no new messages", q->name, h[i].backlog,
 					(unsigned long long)r->cfg->max_backlog);
 			else
-				fprintf(stderr, "sluiced: %s: backlog %lu, back under SLUICE_MAX_BACKLOG\n",
+				diag_info("%s: backlog %lu, back under SLUICE_MAX_BACKLOG",
 					q->name, h[i].backlog);
 		}
 		q->down = h[i].down;

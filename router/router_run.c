@@ -258,6 +258,12 @@ int router_run(struct router_config *c)
 		router_scan_stop(&r);
 		goto out;
 	}
+	if (router_remote_start(&r, err, sizeof err) < 0) {
+		diag_fatal("%s", err);
+		router_policy_stop(&r);
+		router_scan_stop(&r);
+		goto out;
+	}
 	/* the watchers first: the sync and health threads wake the loop
 	 * through its ev_async watchers */
 	router_loop_init(&r);
@@ -278,6 +284,13 @@ int router_run(struct router_config *c)
 		c->socket_path, r.nq, c->nscanners, c->nscanners ? c->workers : 0,
 		c->sync == QUEUE_SYNC_FULL ? "full" : c->sync == QUEUE_SYNC_DATA ? "data"
 		: c->sync == QUEUE_SYNC_FS ? "fs" : "none");
+	for (i = 0; i < r.nremote; i++)
+		diag_info("remote queue %s", r.remotes[i].addr.name);
+	if (r.nremote)
+		diag_info("remote queues take %s; the local queues are %s",
+			c->local_spool ? "every message" : "SLUICE_QMQP_WEIGHT of the messages",
+			c->local_spool ? "spools only (SLUICE_LOCAL_QUEUES=spool)"
+				       : "queues and the failover");
 	ev_run(r.loop, 0);
 	router_health_stop(&r);
 	router_sync_stop(&r);
@@ -296,6 +309,7 @@ out:
 		close(r.ssock);
 		unlink(c->stats_path);
 	}
+	router_remote_stop(&r);
 	for (i = 0; r.queues && i < r.nq; i++)
 		queue_close(&r.queues[i].q);
 	free(r.queues);

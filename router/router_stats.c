@@ -37,6 +37,8 @@ static const char *outcome(const struct rmsg *m)
 		return "drop";
 	switch (m->reply.plain) {
 	case QQ_OK:
+		if (m->remote)	/* a remote server's K */
+			return "relay";
 		return m->action == ACTION_TAG ? "tag" : "commit";
 	case QQ_PERM:
 		return "reject";
@@ -60,14 +62,16 @@ void router_log(const struct rmsg *m, int64_t ms)
 	for (char *p = why; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	/* "exit 31/82": plain code, and the custom one used when its fd is open */
-	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s action %s exit %d%s%.0d ms %lld%s%s%s\n",
+	/* "exit 31/82": plain code, and the custom one used when its fd is open;
+	 * "remote <server>": the QMQP server that answered, or the last tried */
+	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s action %s exit %d%s%.0d ms %lld%s%s%s%s%s\n",
 		m->rq ? m->rq->name : "-", m->have_qm ? (unsigned long)m->qm.id : 0UL,
 		(long)m->pid, (long)m->uid, from, m->env.nrcpt,
 		m->have_qm ? (long long)m->qm.size : 0LL, m->verdict ? m->verdict : "none",
 		outcome(m), m->reply.plain, m->reply.code != m->reply.plain ? "/" : "",
-		m->reply.code != m->reply.plain ? m->reply.code : 0, (long long)ms, pol,
-		*why ? " why " : "", why);
+		m->reply.code != m->reply.plain ? m->reply.code : 0, (long long)ms,
+		m->relay.server ? " remote " : "", m->relay.server ? m->relay.server->addr.name : "",
+		pol, *why ? " why " : "", why);
 }
 
 /* The verdict words of the log line, counted for the stats socket. */
@@ -130,7 +134,7 @@ static long long percentile(const struct router_stats *s, double p)
 void router_stats_serve(struct router *r, int fd)
 {
 	const struct router_stats *s = &r->st;
-	char buf[16384];
+	char buf[32768];	/* up to 64 remote queues' lines besides the rest */
 	size_t n = 0;
 	unsigned i, waiting = 0, busy = 0;
 
@@ -156,6 +160,7 @@ void router_stats_serve(struct router *r, int fd)
 		n += (size_t)snprintf(buf + n, sizeof buf - n, "verdict_%s %lu\n", verdicts[i],
 				      s->by_verdict[i]);
 	n += router_scan_stats(r, buf + n, sizeof buf - 256 - n);
+	n += router_remote_stats(r, buf + n, sizeof buf - 256 - n);
 	for (i = 0; i < r->nq && n < sizeof buf - 256; i++) {
 		const struct rqueue *q = &r->queues[i];
 

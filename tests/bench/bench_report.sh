@@ -4,7 +4,8 @@
 #
 # SYNOPSIS
 #	tests/bench/bench_report.sh [-b BUILD] [-A OTHER_BUILD] [-r ROUNDS]
-#		[-t SECS] [-k "1 16 64"] [-K 16] [-d DIR] [-o OUTDIR] [--quick]
+#		[-t SECS] [-k "1 16 64"] [-K 16] [-d DIR] [-o OUTDIR] [-m MODES]
+#		[--quick]
 #
 # DESCRIPTION
 #	Builds nothing: BUILD (build/release) must hold a Release build
@@ -34,7 +35,14 @@
 #	  daemon+clamav-lib  the same with SLUICE_CLAMAV_MIME=libclamav
 #	  daemon+clamav@A    -A: sluiced and sluice-queue of OTHER_BUILD with
 #	                 clamav,attach (an earlier commit: before/after)
-#	  daemon+clamd, daemon+spamd, qmqp-relay: when the build has them
+#	  qmqp-relay     sluice-queue -> sluiced with a remote queue only
+#	                 (SLUICE_LOCAL_QUEUES=spool, no scanner) -> QMQP over
+#	                 loopback -> tcpserver + sluice-qmqpd -> a second
+#	                 sluiced (no scanner, SLUICE_SYNC=full) -> its queue:
+#	                 a relay to a loopback sluice host, against daemon's
+#	                 local commit (needs tcpserver, Debian's ucspi-tcp);
+#	                 its server CPU is both sluiced and sluice-qmqpd's
+#	  daemon+clamd, daemon+spamd: when the build has them
 #	  raw-lib, raw-walker  bench_scan on the same corpus (200 KB: as many
 #	                 threads as sluiced's workers; 4 KB: one thread):
 #	                 libclamav's own mail path, and clamav+attach as the
@@ -42,7 +50,8 @@
 #	  half-load      daemon+clamav at K = SCANK with qqsim -R at half the
 #	                 peak rate the warm-up measured: p99 under load
 #	Cells: 4 KB at every K of -k; 200 KB at K = -K (exec, direct, daemon,
-#	the daemon's clamav modes, raw engines).
+#	the daemon's clamav modes, raw engines).  -m "MODE ..." runs only those
+#	modes (the others' servers still start).
 #
 #	Per run: msgs/s, p50/p99, CPU of client and server per message, the
 #	whole machine's busy CPU per message (/proc/stat, every process and
@@ -66,12 +75,13 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$SRC/tests/bench/machine_cpu.sh"
 . "$SRC/tests/bench/bench_lib.sh"
 BUILD=$SRC/build/release OTHER="" ROUNDS=3 SECS=2 KS="1 16 64" SCANK=16 DIR=/var/tmp OUTDIR=$PWD/bench-report
-QUICK=0 HASH=100000 BODY=10000 N4=1000 N200=120 NQ=4
+QUICK=0 HASH=100000 BODY=10000 N4=1000 N200=120 NQ=4 ONLY=""
 ARGS="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
 	-b) BUILD=$2; shift ;; -A) OTHER=$2; shift ;; -r) ROUNDS=$2; shift ;; -t) SECS=$2; shift ;;
 	-k) KS=$2; shift ;; -K) SCANK=$2; shift ;; -d) DIR=$2; shift ;; -o) OUTDIR=$2; shift ;;
+	-m) ONLY=$2; shift ;;
 	--quick) QUICK=1 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench_report: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -104,8 +114,12 @@ scanner_known() { printf '%s\n' "$HELP" | grep -E '^ *SLUICE_SCANNERS ' | grep -
 for s in clamd spamd; do
 	scanner_known "$s" || NOTES+=("daemon+$s: skipped (this build's sluiced has no $s scanner)")
 done
-printf '%s\n' "$HELP" | grep -qiE 'SLUICE_REMOTE|QMQP' ||
-	NOTES+=("qmqp-relay: skipped (this build's sluiced has no remote (QMQP) queues)")
+HAVE_QMQP=1
+if ! printf '%s\n' "$HELP" | grep -q '^ *SLUICE_QMQP '; then
+	HAVE_QMQP=0 NOTES+=("qmqp-relay: skipped (this build's sluiced has no remote (QMQP) queues)")
+elif ! command -v tcpserver >/dev/null || [ ! -x "$BUILD/router/sluice-qmqpd" ]; then
+	HAVE_QMQP=0 NOTES+=("qmqp-relay: skipped (no tcpserver (Debian's ucspi-tcp) or no sluice-qmqpd)")
+fi
 
 mkdir -p "$DIR" "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
@@ -138,11 +152,11 @@ python3 "$SRC/tests/bench/gen_corpus.py" -o "$W/c200k" -n "$N200" -s 200k --seed
 python3 "$SRC/tests/bench/gen_corpus.py" -o "$W/cbad" -n 3 -s 4k --seed 3 --infected 100 || die "gen_corpus infected"
 
 # ---- servers
-for q in direct qhpsi simscan daemon clamav clamavlib clamavA; do
+for q in direct qhpsi simscan daemon clamav clamavlib clamavA central edge; do
 	mkdir "$W/q-$q"
 	"$BUILD/queue/sluice-mkqueue" -q -b "$W/q-$q" -c "$NQ" || die "sluice-mkqueue $W/q-$q"
 done
-PID_daemon="" PID_clamav="" PID_clamavlib="" PID_clamavA="" PID_clamd=""
+PID_daemon="" PID_clamav="" PID_clamavlib="" PID_clamavA="" PID_clamd="" PID_central="" PID_edge="" PID_tcpserver=""
 SCANS=(SLUICE_SCANNERS=clamav,attach SLUICE_CLAMDB="$W/db" SLUICE_WORKERS="$WORKERS")
 start_sluiced daemon "$SLUICED" "$W/q-daemon" "$NQ" SLUICE_SCANNERS=null
 start_sluiced clamav "$SLUICED" "$W/q-clamav" "$NQ" "${SCANS[@]}"
@@ -153,6 +167,17 @@ else
 fi
 [ -z "$OTHER" ] || start_sluiced clamavA "$OTHER/router/sluiced" "$W/q-clamavA" "$NQ" "${SCANS[@]}"
 [ "$HAVE_CLAMD" = 0 ] || start_clamd "$W/db"
+if [ "$HAVE_QMQP" = 1 ]; then	# the relay and the sluice host it relays to
+	start_sluiced central "$SLUICED" "$W/q-central" "$NQ" SLUICE_SCANNERS=null
+	env SLUICE_SOCKET="$W/q-central/sluiced.sock" tcpserver -1 -R -H -l central.bench -c 1000 \
+		127.0.0.1 0 "$BUILD/router/sluice-qmqpd" >"$W/qmqpd.port" 2>>"$W/qmqpd.log" </dev/null &
+	PID_tcpserver=$!
+	PIDS+=("$PID_tcpserver")
+	for ((i = 0; i < 200; i++)); do [ -s "$W/qmqpd.port" ] && break; sleep 0.05; done
+	[ -s "$W/qmqpd.port" ] || die "tcpserver with sluice-qmqpd did not start: $(cat "$W/qmqpd.log")"
+	start_sluiced edge "$SLUICED" "$W/q-edge" "$NQ" SLUICE_SCANNERS=null SLUICE_LOCAL_QUEUES=spool \
+		"SLUICE_QMQP=127.0.0.1:$(head -n 1 "$W/qmqpd.port")" SLUICE_QMQP_CONNS=1000
+fi
 declare -A IDLE_RSS=()
 for n in daemon clamav clamavlib clamavA; do
 	p=PID_$n
@@ -174,6 +199,7 @@ mode_setup() {
 	daemon+clamav | half-load) QB=$W/q-clamav SPID=$PID_clamav SNAME=clamav ;;
 	daemon+clamav-lib) QB=$W/q-clamavlib SPID=$PID_clamavlib SNAME=clamavlib ;;
 	daemon+clamav@A) QB=$W/q-clamavA SPID=$PID_clamavA SNAME=clamavA PROG=$OTHER/router/sluice-queue ;;
+	qmqp-relay) QB=$W/q-edge SPID=$PID_edge SNAME=edge ;;
 	esac
 	[ -z "$QB" ] || ENVS+=(QUEUE_BASE="$QB" QUEUE_COUNT="$NQ")
 }
@@ -185,6 +211,7 @@ check() {	# MODE FILE WANT
 }
 
 MODES4="exec direct daemon daemon+clamav"
+[ "$HAVE_QMQP" = 0 ] || MODES4="$MODES4 qmqp-relay"
 [ -z "$PID_clamavlib" ] || MODES4="$MODES4 daemon+clamav-lib"
 [ -z "$OTHER" ] || MODES4="$MODES4 daemon+clamav@A"
 [ "$HAVE_CLAMD" = 0 ] || MODES4="$MODES4 direct+qhpsi"
@@ -192,7 +219,7 @@ MODES4="exec direct daemon daemon+clamav"
 MODES200="exec direct daemon daemon+clamav${PID_clamavlib:+ daemon+clamav-lib}${OTHER:+ daemon+clamav@A} raw-lib raw-walker"
 for m in $MODES4; do
 	check "$m" "$W/c4k/00000.eml" 0
-	case $m in exec | direct | daemon) ;; *) for f in "$W"/cbad/*.eml; do check "$m" "$f" 31; done ;; esac
+	case $m in exec | direct | daemon | qmqp-relay) ;; *) for f in "$W"/cbad/*.eml; do check "$m" "$f" 31; done ;; esac
 done
 say "checks passed: every scanning mode rejects EICAR (zip, attachment, text) and passes clean mail"
 
@@ -200,6 +227,20 @@ say "checks passed: every scanning mode rejects EICAR (zip, attachment, text) an
 sed 's/^/# /' "$W/machine.txt" >"$RAW"
 printf 'round\tsize\tK\tmode\tmsgs\tseconds\trate\tp50_ms\tp99_ms\tclient_cpu_ms\tserver_cpu_ms\tclient_maxrss_kb\tserver_hwm_kb\tmachine_cpu_ms\tidle_pct\tok\n' >>"$RAW"
 CLK_TCK=$(getconf CLK_TCK)
+# server_ticks MODE PID - the server side's CPU ticks: the daemon's; for
+# qmqp-relay both sluiced and tcpserver's reaped children (sluice-qmqpd)
+server_ticks() {
+	local t line rest
+	t=$(cpu_ticks "$2")
+	if [ "$1" = qmqp-relay ]; then
+		t=$((t + $(cpu_ticks "$PID_central")))
+		read -r line <"/proc/$PID_tcpserver/stat"
+		rest=${line##*) }
+		set -- $rest
+		t=$((t + ${14} + ${15}))	# cutime + cstime
+	fi
+	echo "$t"
+}
 FAILED=0 LAST_RATE=0 HALF_RATE=0
 run() {	# ROUND SIZE K MODE N
 	local round=$1 size=$2 k=$3 mode=$4 n=$5 out kv t0 t1 m0 m1 ok=1 scpu mc mi
@@ -222,12 +263,13 @@ run() {	# ROUND SIZE K MODE N
 	mode_setup "$mode"
 	local rate=()
 	[ "$mode" != half-load ] || rate=(-R "$HALF_RATE")
-	t0=$(cpu_ticks "$SPID")
+	t0=$(server_ticks "$mode" "$SPID")
 	read -r m0 </proc/stat
 	out=$(env "${ENVS[@]}" "$QQSIM" -p "$PROG" -M "$W/c$size" -n "$n" -k "$k" "${rate[@]}" ${SPID:+-D "$SPID"} 2>>"$W/qqsim.err") || true
 	read -r m1 </proc/stat
-	t1=$(cpu_ticks "$SPID")
+	t1=$(server_ticks "$mode" "$SPID")
 	[ -z "$QB" ] || find "$QB"/queue*/mess -type f -size +0c -print0 | xargs -0 -r truncate -s 0	# space back, no deletion
+	[ "$mode" != qmqp-relay ] || find "$W/q-central"/queue*/mess -type f -size +0c -print0 | xargs -0 -r truncate -s 0
 	for kv in $out; do f[${kv%%=*}]=${kv#*=}; done
 	[ -n "${f[rate]:-}" ] || die "qqsim gave no figures for $mode K=$k $size: '$out' $(tail -3 "$W/qqsim.err")"
 	[ "${f[exits]}" = "0:${f[msgs]}," ] && [ "${f[msgs]}" = "$n" ] || { ok=0; FAILED=$((FAILED + 1)); say "FAILED RUN $mode K=$k $size: $out"; }
@@ -241,6 +283,17 @@ run() {	# ROUND SIZE K MODE N
 CELLS=()
 for k in $KS; do CELLS+=("4k $k $MODES4"); done
 CELLS+=("4k $SCANK raw-lib raw-walker half-load" "200k $SCANK $MODES200")
+if [ -n "$ONLY" ]; then	# -m: those modes only
+	for i in "${!CELLS[@]}"; do
+		set -- ${CELLS[$i]}
+		c="$1 $2" n=0
+		shift 2
+		for m; do case " $ONLY " in *" $m "*) c="$c $m" n=$((n + 1)) ;; esac; done
+		if [ "$n" = 0 ]; then unset "CELLS[$i]"; else CELLS[$i]=$c; fi
+	done
+	CELLS=("${CELLS[@]}")
+	[ "${#CELLS[@]}" -gt 0 ] || die "-m $ONLY: no such mode in this run"
+fi
 declare -A N=()
 count() { local k=$1 n=$2; [ "$n" -ge $((4 * k)) ] || n=$((4 * k)); echo $(((n + k - 1) / k * k)); }
 say "warm-up round: sizing each run to about $SECS s"
@@ -258,8 +311,10 @@ for c in "${CELLS[@]}"; do
 		N[$size/$k/$mode]=$(count "$k" "$(awk -v r="$LAST_RATE" -v s="$SECS" 'BEGIN { printf "%d", r * s }')")
 	done
 done
-say "half-load: daemon+clamav at K=$SCANK, $HALF_RATE msgs/s (half the warm-up peak)"
-echo "# half-load target rate: $HALF_RATE msgs/s (half of daemon+clamav's best warm-up rate at 4 KB)" >>"$RAW"
+if [[ " ${CELLS[*]} " == *" half-load"* ]]; then
+	say "half-load: daemon+clamav at K=$SCANK, $HALF_RATE msgs/s (half the warm-up peak)"
+	echo "# half-load target rate: $HALF_RATE msgs/s (half of daemon+clamav's best warm-up rate at 4 KB)" >>"$RAW"
+fi
 START=$(date +%s)
 for ((r = 1; r <= ROUNDS; r++)); do
 	say "round $r of $ROUNDS ($(($(date +%s) - START)) s so far; load $(cut -d' ' -f1 /proc/loadavg))"

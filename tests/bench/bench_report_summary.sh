@@ -61,13 +61,29 @@ for size in 4k 200k; do
 	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	awk -F'\t' -v s="$size" '$1 == "cell" && $2 == s {
 		printf "| %s | %s | %.0f | %.0f–%.0f | %s | %s | %s | %.3f | %s | %.3f | %s | %s | %s | %s |\n", $3, $4, $5, $6, $7, $8, $9, $10,
-			$11, ($4 ~ /^(daemon|direct\+qhpsi|simscan|half)/) ? sprintf("%.3f", $12) : "-", $13, $14, $15, $16, $17 }' "$OUT/report.tsv"
+			$11, ($4 ~ /^(daemon|direct\+qhpsi|simscan|half|qmqp)/) ? sprintf("%.3f", $12) : "-", $13, $14, $15, $16, $17 }' "$OUT/report.tsv"
 done
 echo
 echo "raw-lib / raw-walker: bench_scan on the same corpus, libclamav's own mail path / clamav+attach as sluiced runs them"
 echo "(4 KB: one thread; 200 KB: as many threads as sluiced's scan workers); their CPU is per scan, in the client column,"
 echo "machine = the whole machine's busy CPU per message or scan (/proc/stat); half-load = daemon+clamav at the rate in the"
-echo "machine notes; server = sluiced (clamd for direct+qhpsi and simscan)."
+echo "machine notes; server = sluiced (clamd for direct+qhpsi and simscan; for qmqp-relay both sluiced and sluice-qmqpd)."
+if awk -F'\t' '$1 == "cell" && $4 == "qmqp-relay" { f = 1 } END { exit !f }' "$OUT/report.tsv"; then
+	echo
+	echo "### QMQP relay to a loopback sluice host against a local commit (4 KB, medians)"
+	echo
+	echo "qmqp-relay: sluice-queue -> sluiced (a spool, no scanner) -> QMQP -> tcpserver + sluice-qmqpd -> sluiced"
+	echo "(no scanner, SLUICE_SYNC=full) -> its queue, one connection per message; daemon: sluice-queue -> sluiced"
+	echo "(no scanner, SLUICE_SYNC=full) -> its queue.  Both hosts share this machine's CPU and disk."
+	echo
+	echo "| K | daemon msgs/s | qmqp-relay msgs/s | relay / daemon | daemon p99 ms | relay p99 ms | server CPU ms/msg daemon | relay (both hosts) |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+	awk -F'\t' '$1 == "cell" && $2 == "4k" && ($4 == "daemon" || $4 == "qmqp-relay") { r[$3, $4] = $5; p[$3, $4] = $10; c[$3, $4] = $12; k[$3] = 1 }
+		END { for (x in k) if ((x, "daemon") in r && (x, "qmqp-relay") in r)
+			printf "%d | %.0f | %.0f | %.2f | %s | %s | %.3f | %.3f\n", x, r[x, "daemon"], r[x, "qmqp-relay"],
+				r[x, "qmqp-relay"] / r[x, "daemon"], p[x, "daemon"], p[x, "qmqp-relay"], c[x, "daemon"], c[x, "qmqp-relay"] }' \
+		"$OUT/report.tsv" | sort -n | sed 's/^/| /; s/$/ |/'
+fi
 
 # CPU a message costs, attributable: client (the QMAILQUEUE program and its
 # children) + server (sluiced's threads).  The machine figure (/proc/stat)
@@ -80,7 +96,11 @@ echo "### Targets (4 KB: K = $SCANK; CPU ms per message = client + server, media
 echo
 echo "| target | figure | limit | verdict |"
 echo "|---|---:|---:|---|"
-echo "| queue work: daemon (null) − exec ceiling | $D − $E = **$Q ms** (machine: $(cell 4k "$SCANK" daemon 13) − $(cell 4k "$SCANK" exec 13)) | 0.35 ms | $(verdict "$Q" 0.35) |"
+if [ -n "$Q" ]; then
+	echo "| queue work: daemon (null) − exec ceiling | $D − $E = **$Q ms** (machine: $(cell 4k "$SCANK" daemon 13) − $(cell 4k "$SCANK" exec 13)) | 0.35 ms | $(verdict "$Q" 0.35) |"
+else
+	echo "| queue work: daemon (null) − exec ceiling | (daemon or exec not run) | 0.35 ms | not measured |"
+fi
 # scan work: sluiced's CPU with the scanners less sluiced's without (the
 # client is the same sluice-queue in both: its share is noise here)
 DS=$(cell 4k "$SCANK" daemon 12)
@@ -93,7 +113,11 @@ for m in daemon+clamav daemon+clamav-lib 'daemon+clamav@A'; do
 done
 awk -F'\t' '$1 == "ratio200" { printf "| 200 KB, K = '"$SCANK"': %s (msgs/s, median of per-round ratios) | **%.2f** (%.2f–%.2f) | ≥ 0.90 | %s |\n", $2, $3, $4, $5, ($2 ~ /raw-lib$/ ? ($3 >= 0.9 ? "**met**" : "**NOT met**") : "information") }' "$OUT/report.tsv" | sort
 H=$(cell 4k "$SCANK" half-load 10) HR=$(sed -n 's/^# half-load target rate: \([0-9]*\).*/\1/p' "$RAW")
-echo "| p99 submit latency, daemon+clamav at half of peak ($HR msgs/s offered; $(cell 4k "$SCANK" half-load 5) achieved), K = $SCANK | **$H ms** | 20 ms | $(verdict "$H" 20) |"
+if [ -n "$H" ]; then
+	echo "| p99 submit latency, daemon+clamav at half of peak ($HR msgs/s offered; $(cell 4k "$SCANK" half-load 5) achieved), K = $SCANK | **$H ms** | 20 ms | $(verdict "$H" 20) |"
+else
+	echo "| p99 submit latency, daemon+clamav at half of peak, K = $SCANK | (half-load not run) | 20 ms | not measured |"
+fi
 echo
 echo "RSS: VmHWM is the daemon's peak; a scanning daemon's includes libclamav's working memory for the largest"
 echo "message each scan worker had at once (a 200 KB message's decoded parts and libclamav's buffers), which is per"

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# check_queues.pl BASE [REF...] - the on-disk state of BASE/queue* is
-# consistent, with no writer running (used by the integration tests).
+# check_queues.pl [--qmqp] BASE [REF...] - the on-disk state of BASE/queue*
+# is consistent, with no writer running (used by the integration tests).
 #
 # Every message must be whole and committed:
 #   pid/ is empty (no marker of a writer, live or dead);
@@ -12,11 +12,20 @@
 # "-i"), the rest of each mess file, minus an "X-Qqsim-Id:" first line, must
 # be one of them byte for byte (a message cut short fails).
 #
+# --qmqp: the messages came in by QMQP (sluice-qmqpd in front of sluiced):
+# qmail-qmqpd's "Received: from ... with QMQP; <date>" line must follow
+# sluiced's own, and is not part of the message compared with REF.
+#
 # Prints "msg QUEUE/ID id QQSIM-ID bytes N" per message ("-" without an id)
 # and exits 0; or prints each problem on stderr and exits 1.
 use strict;
 use warnings;
 
+my $qmqp = 0;
+if (@ARGV && $ARGV[0] eq '--qmqp') {
+	$qmqp = 1;
+	shift @ARGV;
+}
 my ($base, @refs) = @ARGV;
 die "usage: check_queues.pl BASE [REF...]\n" unless defined $base && -d $base;
 
@@ -110,6 +119,11 @@ for my $q (@queues) {
 		my $rpid = $1;
 		bad("$qn: message $id: Received line says qmail $rpid, intd says p$p")
 			if $rpid != $p;
+		if ($qmqp && $m !~ s/\AReceived: from [^\n]*\n  by [^\n]* with QMQP; [^\n]*\n//) {
+			bad("$qn: $mess{$id}: no qmail-qmqpd Received line after sluiced's: '"
+			    . substr($m, 0, 80) . "'");
+			next;
+		}
 		my $qid = '-';
 		$qid = $1 if $m =~ s/\AX-Qqsim-Id: (\S+)\n//;
 		if (@refs) {

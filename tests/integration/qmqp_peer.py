@@ -21,7 +21,10 @@ Usage:
       DIR/message.I and DIR/envelope.I ("F<s>\\0T<r>\\0...") what it parsed.
       MODE: K | Z | D (a reply with that letter), garbage (an HTTP status
       line), close (no reply), hang (no reply until the client leaves),
-      truncated (half a reply).
+      truncated (half a reply), blackhole (never accepts: its one-place
+      accept queue is filled at start, so a connect times out).
+      --text T replaces the K, Z or D reply's payload (\r and \n in T
+      stand for CR and LF).
 """
 import argparse
 import os
@@ -136,12 +139,23 @@ def cmd_serve(a):
     ls = socket.socket(family, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((a.host, 0))
-    ls.listen(8)
+    filler = None
+    if a.mode == "blackhole":
+        # Linux drops a SYN while the accept queue is full: with a backlog
+        # of 0 one connection fills it, and every later connect times out
+        ls.listen(0)
+        filler = socket.socket(family, socket.SOCK_STREAM)
+        filler.connect(ls.getsockname()[:2])
+    else:
+        ls.listen(8)
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % ls.getsockname()[1])
     os.rename(tmp, a.port_file)
     end = time.monotonic() + a.life
+    if filler:
+        time.sleep(max(0, end - time.monotonic()))
+        return 0
     for i in range(1, a.count + 1):
         ls.settimeout(max(0.1, end - time.monotonic()))
         try:
@@ -171,6 +185,8 @@ def cmd_serve(a):
                 text = {"K": b"Kok 1700000000 qp 4242",
                         "Z": b"Zpeer says: try again later (#4.3.0)",
                         "D": b"Dpeer says: no such user (#5.1.1)"}[a.mode]
+                if a.text is not None:
+                    text = a.text.replace("\\r", "\r").replace("\\n", "\n").encode("latin-1")
                 conn.sendall(netstring(text))
             elif a.mode == "garbage":
                 conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
@@ -205,7 +221,9 @@ def main():
     v.add_argument("--port-file", required=True)
     v.add_argument("--record", required=True)
     v.add_argument("--mode", required=True,
-                   choices=["K", "Z", "D", "garbage", "close", "hang", "truncated"])
+                   choices=["K", "Z", "D", "garbage", "close", "hang", "truncated",
+                            "blackhole"])
+    v.add_argument("--text")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--count", type=int, default=1)
     v.add_argument("--life", type=float, default=30)

@@ -2,8 +2,9 @@
  * test_queue_prom.c - queue/queue_prom.c: counts and live figures in the
  * Prometheus text format.
  *
- *	golden       data/stats-full.in (every line sluiced writes today, a
- *	             duplicate queue line, generic lines of a remote queue, a
+ *	golden       data/stats-full.in (every line sluiced writes today, the
+ *	             remote queues' lines as typed metrics, a duplicate queue
+ *	             line, generic lines of a queue of another kind, a
  *	             scanner pool and an engine version, lines that fit no
  *	             form) with two queues' counts, one failed ->
  *	             data/stats-full.ref; an empty answer and a daemon that

@@ -9,7 +9,9 @@
  *	             netstring(rcpt)...), the message being the file from the
  *	             offset on (the local Received line skipped); a 3 MB
  *	             message and a bounce with no recipients too; the file's
- *	             offset is not moved (pread)
+ *	             offset is not moved (pread); with a prefix (a tagged
+ *	             message's verdict headers) the message is the prefix then
+ *	             the file from the offset on
  *	replies      K, Z, D: QMQP_OK / TEMP / PERM with the server's text;
  *	             over IPv6 too
  *	failures     a closed port: EREFUSED; a full listen backlog: ETIMEOUT
@@ -329,6 +331,31 @@ static void test_request_exact(void **unused)
 	close(s.lsock);
 	free(s.got);
 	free(exp);
+
+	/* a prefix: sent first, counted in the message's length */
+	{
+		static const char pre[] = "X-Sluice-Verdict: clean\nX-Virus-Scanned: sluice\n";
+		char whole[sizeof pre + sizeof body1];
+
+		memcpy(whole, pre, sizeof pre - 1);
+		memcpy(whole + sizeof pre - 1, body1, sizeof body1);
+		exp = expected(whole, sizeof pre - 1 + sizeof body1 - 1, "a@example.org", rcpts2, 2,
+			       &elen);
+		m.prefix = pre;
+		m.prefix_len = sizeof pre - 1;
+		server_start(&s, AF_INET, M_REPLY, "1:K,");
+		addr_of(&a, AF_INET, s.port);
+		assert_int_equal(qmqp_send(&a, &m, &quick, &r), QMQP_OK);
+		pthread_join(s.th, NULL);
+		assert_true(s.complete);
+		assert_int_equal(s.got_len, elen);
+		assert_memory_equal(s.got, exp, elen);
+		close(s.lsock);
+		free(s.got);
+		free(exp);
+		m.prefix = NULL;
+		m.prefix_len = 0;
+	}
 	close(m.fd);
 
 	/* 3 MB of every byte value; a bounce to nobody */

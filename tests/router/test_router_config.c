@@ -17,6 +17,13 @@
  *	              log defaults inside it; SLUICE_QUARANTINE_THEN parses
  *	scanners      names and separators; "null" yields none; unknown -> error
  *	              naming it; more than ROUTER_MAX_SCANNERS -> error
+ *	remote        SLUICE_QMQP as a list (IPv4, IPv6, ports; commas or
+ *	              blanks) and as a qmqpservers file (comments, blank lines,
+ *	              CR LF); names, duplicates, more than ROUTER_MAX_REMOTE,
+ *	              an empty list or file, a missing file are errors naming
+ *	              it (and the file's line); the other remote settings'
+ *	              defaults and values; spool without SLUICE_QMQP, or with
+ *	              SLUICE_REQUIRE_SEND=1, is refused
  *	others        SLUICE_SYNC, SLUICE_CUSTOM_ERROR, SLUICE_SOCKET_MODE,
  *	              SLUICE_SOCKET_GROUP, QUEUEDIR / QUEUE_COUNT, CONFSPLIT, QHPSI*
  *	envdir        SLUICE_ENVDIR at start: first line, trailing blanks cut,
@@ -572,6 +579,101 @@ static void test_network(void **unused)
 	bad1("SLUICE_SPAM_MAXSIZE", "0");
 }
 
+/* ---------------------------------------------------------------- remote */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_remote(void **unused)
+{
+	struct router_config *c, cc;
+	char err[600], list[2048], *path;
+	size_t n, i;
+
+	c = ok1("QUEUE_COUNT", "2");	/* the defaults */
+	assert_int_equal(c->nqmqp, 0);
+	assert_int_equal(c->qmqp_weight, 100);
+	assert_int_equal(c->local_spool, 0);
+	assert_int_equal(c->qmqp_conns, 16);
+	assert_int_equal(c->qmqp_connect_ms, 10000);	/* qmail-qmqpc's */
+	assert_int_equal(c->qmqp_io_ms, 60000);
+	assert_int_equal(c->qmqp_timeout_ms, 300000);
+	assert_int_equal(c->qmqp_retry_ms, 10000);
+	assert_int_equal(c->qmqp_slow_ms, 5000);
+
+	c = ok1("SLUICE_QMQP", " 192.0.2.7, [2001:db8::7]:6628\t192.0.2.8:7000,,2001:db8::9 ");
+	assert_int_equal(c->nqmqp, 4);
+	assert_string_equal(c->qmqp[0].name, "192.0.2.7:628");
+	assert_string_equal(c->qmqp[1].name, "[2001:db8::7]:6628");
+	assert_string_equal(c->qmqp[2].name, "192.0.2.8:7000");
+	assert_string_equal(c->qmqp[3].name, "[2001:db8::9]:628");
+	assert_int_equal(c->qmqp[1].sa.ss_family, AF_INET6);
+
+	/* qmail-qmqpc's control file */
+	path = strdup(tu_path(tmp, "qmqpservers"));
+	write_file(path, "# central hosts\n192.0.2.7\r\n\n  192.0.2.8:6628  \n#192.0.2.9\n[::1]:1234\n");
+	c = ok1("SLUICE_QMQP", path);
+	assert_int_equal(c->nqmqp, 3);
+	assert_string_equal(c->qmqp[0].name, "192.0.2.7:628");
+	assert_string_equal(c->qmqp[1].name, "192.0.2.8:6628");
+	assert_string_equal(c->qmqp[2].name, "[::1]:1234");
+	write_file(path, "192.0.2.7\nmx.example.org\n");
+	setenv("SLUICE_QMQP", path, 1);
+	assert_int_equal(load(&cc, err, sizeof err), -1);
+	assert_non_null(strstr(err, "line 2"));
+	assert_non_null(strstr(err, "mx.example.org"));
+	write_file(path, "# nothing\n\n");
+	assert_int_equal(load(&cc, err, sizeof err), -1);
+	assert_non_null(strstr(err, "no server in the file"));
+	unlink(path);
+	assert_int_equal(load(&cc, err, sizeof err), -1);
+	assert_non_null(strstr(err, "cannot open"));
+	assert_non_null(strstr(err, path));
+	unsetenv("SLUICE_QMQP");
+	free(path);
+
+	bad1("SLUICE_QMQP", "mx.example.org");
+	bad1("SLUICE_QMQP", "192.0.2.7:0");
+	bad1("SLUICE_QMQP", "192.0.2.7, 192.0.2.7:628");	/* the same server twice */
+	bad1("SLUICE_QMQP", ", ,");
+	bad1("SLUICE_QMQP", "relative/qmqpservers");
+	for (i = 0, n = 0; i <= ROUTER_MAX_REMOTE; i++)
+		n += (size_t)snprintf(list + n, sizeof list - n, "192.0.2.%zu ", i + 1);
+	bad1("SLUICE_QMQP", list);
+	list[n - strlen("192.0.2.65 ")] = 0;
+	assert_int_equal(ok1("SLUICE_QMQP", list)->nqmqp, ROUTER_MAX_REMOTE);
+
+	c = ok1("SLUICE_QMQP_WEIGHT", "0");
+	assert_int_equal(c->qmqp_weight, 0);
+	bad1("SLUICE_QMQP_WEIGHT", "101");
+	assert_int_equal(ok1("SLUICE_QMQP_CONNS", "3")->qmqp_conns, 3);
+	bad1("SLUICE_QMQP_CONNS", "0");
+	assert_int_equal(ok1("SLUICE_QMQP_CONNECT_TIMEOUT", "2")->qmqp_connect_ms, 2000);
+	assert_int_equal(ok1("SLUICE_QMQP_IO_TIMEOUT", "3")->qmqp_io_ms, 3000);
+	assert_int_equal(ok1("SLUICE_QMQP_TIMEOUT", "4")->qmqp_timeout_ms, 4000);
+	assert_int_equal(ok1("SLUICE_QMQP_RETRY", "5")->qmqp_retry_ms, 5000);
+	assert_int_equal(ok1("SLUICE_QMQP_SLOW", "0")->qmqp_slow_ms, 0);
+	bad1("SLUICE_QMQP_TIMEOUT", "0");
+	bad1("SLUICE_LOCAL_QUEUES", "none");
+
+	/* a spool needs remote queues, and has no qmail-send */
+	bad1("SLUICE_LOCAL_QUEUES", "spool");
+	setenv("SLUICE_QMQP", "192.0.2.7", 1);
+	c = ok1("SLUICE_LOCAL_QUEUES", "spool");
+	assert_int_equal(c->local_spool, 1);
+	assert_int_equal(c->nqmqp, 1);
+	setenv("SLUICE_LOCAL_QUEUES", "spool", 1);
+	bad1("SLUICE_REQUIRE_SEND", "1");
+	unsetenv("SLUICE_LOCAL_QUEUES");
+	unsetenv("SLUICE_QMQP");
+}
+
 /* ---------------------------------------------------------------- others */
 
 static void test_others(void **unused)
@@ -764,6 +866,8 @@ static const char *other_value(const struct control_setting *e, const struct con
 	case CONTROL_T_LIST:
 		if (!strcmp(e->name, "SLUICE_SCANNERS"))
 			return "attach";
+		if (!strcmp(e->name, "SLUICE_QMQP"))	/* the test's start has 127.0.0.1:6628 */
+			return "[::1]:6628";
 		return "unix:/nowhere";
 	case CONTROL_T_PATH:
 		snprintf(buf, sizeof buf, "%s/other", tmp);
@@ -822,6 +926,8 @@ static void test_every_setting(void **unused)
 
 	assert_int_equal(mkdir(d, 0755), 0);
 	setenv("SLUICE_ENVDIR", d, 1);
+	/* remote queues from the start: SLUICE_LOCAL_QUEUES=spool needs them */
+	setenv("SLUICE_QMQP", "127.0.0.1:6628", 1);
 	assert_int_equal(router_envdir_start(err, sizeof err), 0);
 	assert_int_equal(router_config_env(&c, err, sizeof err), 0);
 	for (i = 0; i < CONTROL_NSETTINGS; i++) {
@@ -873,6 +979,7 @@ static void test_every_setting(void **unused)
 	reload_done(&c, cp);
 	router_config_free(&c);
 	unsetenv("SLUICE_ENVDIR");
+	unsetenv("SLUICE_QMQP");
 	free(d);
 }
 
@@ -1155,6 +1262,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scanners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
