@@ -115,6 +115,7 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct router *r = w->data;
 
+	router_sync_flush(r);	/* this iteration's commits, in one hand-over */
 	while (r->reap) {
 		struct rmsg *m = r->reap;
 

@@ -1,7 +1,9 @@
 /*
  * router_sync.c - the sync thread: pipelined group commit.
  *
- *	router_sync_submit() (loop thread) hands a message over.  The sync
+ *	router_sync_submit() (loop thread) hands a message over; the loop's
+ *	router_sync_flush(), before it waits for events, passes what it
+ *	submitted in that iteration in one go (one wake-up).  The sync
  *	thread does the disk work of its action: quarantine
  *	(router_quarantine), tag (router_tag), then intd/ ("prepare").  The
  *	thread owns one commit round (struct queue_round, a local of
@@ -212,13 +214,29 @@ void router_sync_stop(struct router *r)
 	pthread_join(r->sync_thread, NULL);
 }
 
+/* router_sync_submit - m goes to the sync thread with the others the loop
+ * submits in this iteration: router_sync_flush() hands them over together */
 void router_sync_submit(struct router *r, struct rmsg *m)
 {
+	m->sync_next = r->submit_head;	/* newest first, as sync_in */
+	r->submit_head = m;
+	if (!r->submit_tail)
+		r->submit_tail = m;
+}
+
+/* router_sync_flush - before the loop waits for events: what it submitted
+ * since the last flush, in one lock and at most one wake-up of the sync
+ * thread instead of one per message */
+void router_sync_flush(struct router *r)
+{
+	if (!r->submit_head)
+		return;
 	pthread_mutex_lock(&r->sync_mu);
-	m->sync_next = r->sync_in;
-	r->sync_in = m;
+	r->submit_tail->sync_next = r->sync_in;
+	r->sync_in = r->submit_head;
 	pthread_cond_signal(&r->sync_cv);
 	pthread_mutex_unlock(&r->sync_mu);
+	r->submit_head = r->submit_tail = NULL;
 }
 
 void router_sync_done(struct router *r)
