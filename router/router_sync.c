@@ -69,16 +69,19 @@ static int prepare(struct rmsg *m)
 	return 1;
 }
 
-static void post(struct router *r, struct rmsg **v, size_t n)
+/* post2 - hand v[] then w[] back to the loop: one lock, one ev_async */
+static void post2(struct router *r, struct rmsg **v, size_t n, struct rmsg **w, size_t nw)
 {
 	size_t i;
 
-	if (!n)
+	if (!n && !nw)
 		return;
 	pthread_mutex_lock(&r->sync_mu);
-	for (i = 0; i < n; i++) {
-		v[i]->sync_next = r->sync_out;
-		r->sync_out = v[i];
+	for (i = 0; i < n + nw; i++) {
+		struct rmsg *m = i < n ? v[i] : w[i - n];
+
+		m->sync_next = r->sync_out;
+		r->sync_out = m;
 	}
 	pthread_mutex_unlock(&r->sync_mu);
 	ev_async_send(r->loop, &r->sync_async);
@@ -88,7 +91,7 @@ static void post(struct router *r, struct rmsg **v, size_t n)
 static void out_add(struct router *r, struct rmsg **out, size_t *nout, struct rmsg *m)
 {
 	if (*nout == BATCH_MAX) {
-		post(r, out, *nout);
+		post2(r, out, *nout, NULL, 0);
 		*nout = 0;
 	}
 	out[(*nout)++] = m;
@@ -183,15 +186,16 @@ static void *sync_main(void *arg)
 				break;
 		}
 		queue_round_end(&rd, 1);
-		post(r, prev, nprev);
+		/* the round's answers (its committed batch, and what failed or
+		 * was quarantined meanwhile) go back in one hand-over */
+		for (i = 0; i < ncur; i++)
+			if (!(cur[i]->qm.flags & QUEUE_MSG_SYNCED))
+				out_add(r, out, &nout, cur[i]);	/* failed in the fsync round */
+		post2(r, prev, nprev, out, nout);
 		nprev = 0;
-		for (i = 0; i < ncur; i++) {
+		for (i = 0; i < ncur; i++)
 			if (cur[i]->qm.flags & QUEUE_MSG_SYNCED)
 				prev[nprev++] = cur[i];
-			else
-				out_add(r, out, &nout, cur[i]);	/* failed in the fsync round */
-		}
-		post(r, out, nout);
 	}
 	return NULL;
 }
