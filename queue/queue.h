@@ -85,6 +85,7 @@ struct queue {
 	int pidfd, intdfd, todofd, lockfd;
 	int *messfd;		/* split entries: mess/<n> */
 	unsigned long seq;	/* pid/ name sequence (atomic) */
+	long pid;		/* getpid() at queue_open: the markers' names */
 };
 
 /* queue_open - open an existing queue tree; split 0 means CONFSPLIT or 23 */
@@ -110,6 +111,7 @@ struct queue_msg {
 	int intdfd;
 	unsigned flags;		/* QUEUE_MSG_* */
 	off_t size;		/* bytes written to mess */
+	int umasked;		/* the umask took bits off 0644: fchmod intd/ too */
 	char pidname[64];	/* marker inside pid/: <pid>.<time>.<seq>.r, then .c */
 	struct queue_err err;	/* why queue_commit() failed this one */
 };

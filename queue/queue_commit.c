@@ -4,6 +4,8 @@
  *	queue_msg_begin() creates the pid/ marker exclusively, locks it with
  *	flock() (a live writer's marker is never recovered), and links it to
  *	mess/<id % split>/<id>; the marker's inode number is the message id.
+ *	Per message that is openat, flock, fstat, linkat (and fchmod only
+ *	when the umask took bits off 0644).
  *	queue_msg_write() appends to the mess file.  queue_msg_intd() creates
  *	intd/<id> with the envelope and renames the marker from ".r" to ".c".
  *	queue_commit() commits a batch with two rounds of fsyncs (data and
@@ -38,71 +40,100 @@ static void marker_name(struct queue *q, char *buf, size_t len, const char *suff
 {
 	unsigned long seq = __atomic_add_fetch(&q->seq, 1, __ATOMIC_RELAXED);
 
-	snprintf(buf, len, "%ld.%ld.%lu%s", (long)getpid(), (long)time(NULL), seq, suffix);
+	snprintf(buf, len, "%ld.%ld.%lu%s", __atomic_load_n(&q->pid, __ATOMIC_RELAXED),
+		 (long)time(NULL), seq, suffix);
 }
 
-/* marker_create - exclusive create + flock; a concurrent recovery that locked
- * the new file first wins, and we simply try another name.  It may also have
- * removed the file and let go of the lock before our flock(): the lock is
- * then ours but the name is gone, so check the name still is this inode. */
-static int marker_create(struct queue *q, struct queue_msg *m, struct queue_err *e)
+/* marker_gone - linkat() of the marker said ENOENT: 1 if it is the marker's
+ * name that is gone (a recovery took it), 0 if mess/<n> is the problem */
+static int marker_gone(const struct queue *q, const char *name)
 {
-	int i;
+	struct stat st;
 
-	for (i = 0; i < MARKER_TRIES; i++) {
-		struct stat st, st2;
-		int fd;
-
-		marker_name(q, m->pidname, sizeof m->pidname, QUEUE_MARK_RECV);
-		fd = queue_sys.openat(q->pidfd, m->pidname,
-				      O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			if (errno == EEXIST)
-				continue;
-			break;
-		}
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
-		    fstatat(q->pidfd, m->pidname, &st2, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    st.st_ino == st2.st_ino)
-			return fd;
-		close(fd);
-	}
-	queue_errset(e, QUEUE_EPID, errno, "cannot create %s/pid/%s", q->path, m->pidname);
-	return -1;
+	return fstatat(q->pidfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
-enum queue_status queue_msg_begin(struct queue *q, struct queue_msg *m, struct queue_err *e)
+/*
+ * begin_once - one try: exclusive create + flock + link to mess/<n>/<id>.
+ *	Returns QUEUE_OK; QUEUE_EBUSY to try again under another name (the
+ *	name exists, or a concurrent recovery locked the fresh marker first:
+ *	while it holds the lock our flock() fails, and once it has removed the
+ *	name our linkat() by that name finds nothing — the name is only ever
+ *	ours, so linking it proves it still is this inode); else the error.
+ */
+static enum queue_status begin_once(struct queue *q, struct queue_msg *m, struct queue_err *e)
 {
 	struct stat st;
 	char id[24];
 
-	memset(m, 0, sizeof *m);
-	m->q = q;
-	m->fd = m->intdfd = -1;
-	if ((m->fd = marker_create(q, m, e)) < 0)
-		return QUEUE_EPID;
+	marker_name(q, m->pidname, sizeof m->pidname, QUEUE_MARK_RECV);
+	m->fd = queue_sys.openat(q->pidfd, m->pidname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (m->fd < 0) {
+		if (errno != EEXIST)
+			return queue_errset(e, QUEUE_EPID, errno, "cannot create %s/pid/%s", q->path,
+					    m->pidname);
+		/* a process forked from the one that opened the queue shares
+		 * its names: take our own pid for the next ones */
+		__atomic_store_n(&q->pid, (long)getpid(), __ATOMIC_RELAXED);
+		return QUEUE_EBUSY;
+	}
 	m->flags = QUEUE_MSG_PID;
+	if (flock(m->fd, LOCK_EX | LOCK_NB) < 0) {
+		close(m->fd);	/* a recovery holds it: it removes the marker */
+		m->fd = -1;
+		m->flags = 0;
+		return QUEUE_EBUSY;
+	}
 	if (queue_sys.fstat(m->fd, &st) < 0) {
 		queue_errset(e, QUEUE_EPID, errno, "cannot stat %s/pid/%s", q->path, m->pidname);
 		queue_msg_abort(m);
 		return QUEUE_EPID;
 	}
 	m->id = st.st_ino;
-	/* qmail-remote runs as qmailr and must read the file: 0644 whatever umask */
-	if ((st.st_mode & 07777) != 0644 && fchmod(m->fd, 0644) < 0) {
-		queue_errset(e, QUEUE_EPID, errno, "cannot chmod %s/pid/%s", q->path, m->pidname);
-		queue_msg_abort(m);
-		return QUEUE_EPID;
+	/* qmail-remote runs as qmailr and must read the file: 0644 whatever
+	 * umask; one that takes bits off here does so for intd/ too */
+	if ((st.st_mode & 07777) != 0644) {
+		m->umasked = 1;
+		if (fchmod(m->fd, 0644) < 0) {
+			queue_errset(e, QUEUE_EPID, errno, "cannot chmod %s/pid/%s", q->path,
+				     m->pidname);
+			queue_msg_abort(m);
+			return QUEUE_EPID;
+		}
 	}
 	queue_fmt_id(id, m->id);
 	if (queue_sys.linkat(q->pidfd, m->pidname, queue_mess_fd(q, m->id), id, 0) < 0) {
-		queue_errset(e, QUEUE_EMESS, errno, "cannot link %s/mess/%lu/%s", q->path,
+		int err = errno;
+
+		if (err == ENOENT && marker_gone(q, m->pidname)) {
+			close(m->fd);	/* a recovery removed it: nothing else is ours */
+			m->fd = -1;
+			m->flags = 0;
+			return QUEUE_EBUSY;
+		}
+		queue_errset(e, QUEUE_EMESS, err, "cannot link %s/mess/%lu/%s", q->path,
 			     (unsigned long)m->id % q->split, id);
 		queue_msg_abort(m);
 		return QUEUE_EMESS;
 	}
 	m->flags |= QUEUE_MSG_MESS;
 	return QUEUE_OK;
+}
+
+enum queue_status queue_msg_begin(struct queue *q, struct queue_msg *m, struct queue_err *e)
+{
+	enum queue_status st = QUEUE_EBUSY;
+	int i;
+
+	memset(m, 0, sizeof *m);
+	m->q = q;
+	m->fd = m->intdfd = -1;
+	for (i = 0; i < MARKER_TRIES && st == QUEUE_EBUSY; i++)
+		st = begin_once(q, m, e);
+	if (st == QUEUE_EBUSY)	/* errno: the last try's */
+		st = queue_errset(e, QUEUE_EPID, errno, "cannot create %s/pid/%s", q->path,
+				  m->pidname);
+	return st;
 }
 
 enum queue_status queue_msg_write(struct queue_msg *m, const void *buf, size_t len,
@@ -129,8 +160,9 @@ enum queue_status queue_msg_intd(struct queue_msg *m, const void *env, size_t le
 		return queue_errset(e, QUEUE_EINTD, errno, "cannot create %s/intd/%s", q->path, id);
 	m->flags |= QUEUE_MSG_INTD;
 	/* qmail-send runs as qmails and must read todo/<id>: 0644 whatever the
-	 * caller's umask, as stock qmail-queue's umask(033) makes it */
-	if (fchmod(m->intdfd, 0644) < 0)
+	 * caller's umask, as stock qmail-queue's umask(033) makes it; the mess
+	 * file's creation showed whether the umask takes any of those bits */
+	if (m->umasked && fchmod(m->intdfd, 0644) < 0)
 		return queue_errset(e, QUEUE_EINTD, errno, "cannot chmod %s/intd/%s", q->path, id);
 	if (queue_writeall(m->intdfd, env, len) < 0)
 		return queue_errset(e, QUEUE_EWRITE, errno, "cannot write %s/intd/%s", q->path, id);

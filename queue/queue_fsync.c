@@ -38,6 +38,8 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
 	unsigned nthreads;
+	unsigned idle;		/* helpers waiting on go */
+	unsigned waking;	/* of those, signalled and not yet running */
 	struct queue_fsync *head, *tail;	/* posted rounds with fds left to claim */
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -106,11 +108,31 @@ static void *helper(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&pool.mu);
 	for (;;) {
-		while (!pool.head)
+		while (!pool.head) {
+			pool.idle++;
 			pthread_cond_wait(&pool.go, &pool.mu);
+			pool.idle--;
+			if (pool.waking)
+				pool.waking--;
+		}
 		claim(pool.head);
 	}
 	return NULL;
+}
+
+/*
+ * wake - start as many idle helpers as the new round has fds (mu held): a
+ * broadcast woke every helper for every round, and those that found nothing
+ * to claim only contended for the lock.  Helpers already running, or
+ * signalled and on their way, take fds of the new round too; whatever none
+ * takes, the round's waiter does itself.
+ */
+static void wake(size_t n)
+{
+	while (n-- && pool.idle > pool.waking) {
+		pool.waking++;
+		pthread_cond_signal(&pool.go);
+	}
 }
 
 int queue_fsync_threads(unsigned n)
@@ -165,7 +187,7 @@ int queue_fsync_start(struct queue_fsync *r, const int *fds, size_t n, int *errs
 		pool.head = r;
 	pool.tail = r;
 	r->posted = 1;
-	pthread_cond_broadcast(&pool.go);
+	wake(n);
 	pthread_mutex_unlock(&pool.mu);
 	return 0;
 }

@@ -61,6 +61,7 @@ enum queue_status queue_open(struct queue *q, const char *path, unsigned split,
 	if (split > QUEUE_SPLIT_MAX)
 		return queue_errset(e, QUEUE_ECONFIG, 0, "%s: split %u out of range", path, split);
 	q->split = split;
+	q->pid = (long)getpid();	/* once: a name, not a check (recovery uses flock) */
 	if (!(q->path = strdup(path)) || !(q->messfd = malloc(split * sizeof *q->messfd))) {
 		queue_close(q);
 		return queue_errset(e, QUEUE_ENOMEM, ENOMEM, "%s: cannot open queue", path);

@@ -199,6 +199,7 @@ struct router {
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
 	struct rmsg *sync_in, *sync_out;	/* to commit / committed */
+	struct rmsg *submit_head, *submit_tail;	/* loop thread: submitted, not yet flushed */
 	int sync_stop;
 	int round_done;	/* the fsync round started by the sync thread is over */
 	/* health thread (router_pick.c) */
@@ -234,6 +235,7 @@ void router_queue_failed(struct router *, struct rqueue *);
 int router_sync_start(struct router *);
 void router_sync_stop(struct router *);
 void router_sync_submit(struct router *, struct rmsg *);
+void router_sync_flush(struct router *);
 void router_sync_done(struct router *);
 
 /* router_scan.c */

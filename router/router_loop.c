@@ -120,6 +120,7 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct router *r = w->data;
 
+	router_sync_flush(r);	/* this iteration's commits, in one hand-over */
 	while (r->reap) {
 		struct rmsg *m = r->reap;
 
@@ -207,20 +208,25 @@ static void arm_timer(struct rmsg *m, int64_t ms)
 	ev_timer_again(m->r->loop, &m->timer);
 }
 
-static int nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 /* readable_type - what qmail-smtpd and qmail-inject pass: a pipe (or FIFO)
- * or a regular file; never a socket, a tty or a device */
-static int readable_type(int fd)
+ * or a regular file; never a socket, a tty or a device.  0 for anything
+ * else, else the S_IFMT type */
+static mode_t readable_type(int fd)
 {
 	struct stat st;
 
-	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
+	if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode)))
+		return 0;
+	return st.st_mode & S_IFMT;
+}
+
+/* nonblock - a pipe's read end never blocks the loop: one F_SETFL, no
+ * F_GETFL first (of the status flags F_SETFL sets, only O_NONBLOCK means
+ * anything to a pipe's reader).  A regular file is left alone: O_NONBLOCK
+ * changes nothing for it, and it is always ready. */
+static int nonblock(int fd, mode_t type)
+{
+	return type == S_IFIFO ? fcntl(fd, F_SETFL, O_NONBLOCK) : 0;
 }
 
 static void on_in(struct ev_loop *loop, ev_io *w, int revents);
@@ -234,8 +240,7 @@ static int st_request(struct rmsg *m)
 	struct ucred cred;
 	socklen_t clen = sizeof cred;
 	struct queue_err e;
-	char recv[QUEUE_RECEIVED_MAX];
-	size_t rlen;
+	mode_t t0 = 0, t1 = 0;
 	int fds[2];
 	ssize_t n;
 
@@ -265,14 +270,14 @@ static int st_request(struct rmsg *m)
 	}
 	m->uid = cred.uid;
 	m->pid = cred.pid;
-	if (!readable_type(m->fd0) || !readable_type(m->fd1)) {
+	if (!(t0 = readable_type(m->fd0)) || !(t1 = readable_type(m->fd1))) {
 		/* e.g. sluice-queue started with fd 0 closed passes its own
 		 * socket: reading it would hold a slot until the read timeout */
-		msg_finish(m, SQ_TEMP_READ, "error", NULL, !readable_type(m->fd0)
+		msg_finish(m, SQ_TEMP_READ, "error", NULL, !t0
 			   ? "the message fd is not a pipe or a file" : "the envelope fd is not a pipe or a file");
 		return 0;
 	}
-	if (nonblock(m->fd0) < 0 || nonblock(m->fd1) < 0) {
+	if (nonblock(m->fd0, t0) < 0 || nonblock(m->fd1, t1) < 0) {
 		msg_finish(m, SQ_TEMP_READ, "error", NULL, "cannot make the pipes non-blocking");
 		return 0;
 	}
@@ -294,23 +299,32 @@ static int st_request(struct rmsg *m)
 		return 0;
 	}
 	m->have_qm = 1;
-	rlen = queue_received(recv, sizeof recv, (unsigned long)m->pid, m->uid, &r->uids, time(NULL));
-	m->rlen = rlen;
-	if (queue_msg_write(&m->qm, recv, rlen, &e) != QUEUE_OK) {
-		router_queue_error(m, &e);
-		return 0;
-	}
-	r->bytes_inflight += rlen;
-	m->counted += rlen;
-	return 1;
+	return 1;	/* st_receive writes the Received line, with the first bytes */
 }
 
-/* st_receive - fd 0 into the mess file, until EOF */
+/* watch - wait for fd to be readable (the watcher is started once: libev
+ * changes the epoll set only when a watcher's fd or events change) */
+static void watch(struct rmsg *m, int fd)
+{
+	if (!ev_is_active(&m->in_w)) {
+		if (m->in_w.fd != fd)
+			ev_io_set(&m->in_w, fd, EV_READ);
+		ev_io_start(m->r->loop, &m->in_w);
+	}
+}
+
+/*
+ * st_receive - fd 0 into the mess file, until EOF.  The pipe is read at
+ * once on entry and watched only when it runs dry: a message already
+ * written (a small one, or a file) costs no epoll change at all.  The
+ * Received line goes out with the first bytes read, in one write.
+ */
 static int st_receive(struct rmsg *m)
 {
 	struct router *r = m->r;
 	const struct router_config *c = r->cfg;
 	struct queue_err e;
+	size_t head = 0;	/* Received line bytes in front of iobuf */
 	int i;
 
 	if (!m->entered) {
@@ -318,22 +332,35 @@ static int st_receive(struct rmsg *m)
 		m->last_io = router_now_ms();
 		ev_io_init(&m->in_w, on_in, m->fd0, EV_READ);
 		m->in_w.data = m;
-		ev_io_start(r->loop, &m->in_w);
 		/* the sooner of the two: an idle pipe, or the whole message's time */
 		arm_timer(m, (int64_t)(c->read_timeout < c->message_timeout ? c->read_timeout
 								     : c->message_timeout) * 1000);
-		return 0;
+		head = queue_received(iobuf, QUEUE_RECEIVED_MAX, (unsigned long)m->pid, m->uid,
+				      &r->uids, time(NULL));
+		m->rlen = head;
+		r->bytes_inflight += head;
+		m->counted += head;
 	}
 	for (i = 0; i < READS_PER_CALLBACK; i++) {
-		ssize_t n = read(m->fd0, iobuf, sizeof iobuf);
+		ssize_t n = read(m->fd0, iobuf + head, sizeof iobuf - head);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n < 0) {
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the message");
 			router_queue_error(m, &e);
+			return 0;
+		}
+		if (n > 0)
+			m->last_io = router_now_ms();
+		if ((n > 0 || head) &&
+		    queue_msg_write(&m->qm, iobuf, head + (size_t)(n > 0 ? n : 0), &e) != QUEUE_OK) {
+			router_queue_error(m, &e);
+			return 0;
+		}
+		head = 0;
+		if (n < 0) {	/* EAGAIN */
+			watch(m, m->fd0);
 			return 0;
 		}
 		if (n == 0) {
@@ -341,15 +368,11 @@ static int st_receive(struct rmsg *m)
 			ev_io_stop(r->loop, &m->in_w);
 			return 1;
 		}
-		m->last_io = router_now_ms();
-		if (queue_msg_write(&m->qm, iobuf, (size_t)n, &e) != QUEUE_OK) {
-			router_queue_error(m, &e);
-			return 0;
-		}
 		r->bytes_inflight += (uint64_t)n;
 		m->counted += (uint64_t)n;
 		r->st.bytes += (uint64_t)n;
 	}
+	watch(m, m->fd0);	/* more to read: in a later callback (fairness) */
 	router_admit(r);
 	return 0;
 }
@@ -364,19 +387,18 @@ static int st_envelope(struct rmsg *m)
 	const char *p;
 	unsigned i = 0;
 
-	if (!m->entered) {
+	if (!m->entered) {	/* read at once: qmail-smtpd writes it right after the message */
 		m->entered = 1;
 		queue_env_init(&m->env, m->uid, (unsigned long)m->pid);
-		ev_io_set(&m->in_w, m->fd1, EV_READ);
-		ev_io_start(m->r->loop, &m->in_w);
-		return 0;
 	}
 	for (;;) {
 		n = read(m->fd1, iobuf, sizeof iobuf);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			watch(m, m->fd1);
 			return 0;
+		}
 		if (n < 0) {
 			queue_errset(&e, QUEUE_EREAD, errno, "cannot read the envelope");
 			router_queue_error(m, &e);

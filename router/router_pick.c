@@ -1,9 +1,11 @@
 /*
  * router_pick.c - which queue a message goes to, and the queues' health.
  *
- *	router_pick() hashes to two candidate queues and takes the less loaded
- *	(our messages in flight + its todo/intd backlog) of those that are
- *	usable; when neither is, it tries the others in turn.  The choice holds
+ *	router_pick() weighs two candidate queues, one hashed and one taken
+ *	in turn (every queue is weighed within as many choices as there are
+ *	queues), and takes the less loaded (our messages in flight + its
+ *	todo/intd backlog) of those that are usable; when neither is, it
+ *	tries the others in turn.  The choice holds
  *	for the messages that arrive during one commit round of the sync
  *	thread (they are committed together: fewer directories to fsync).
  *	A queue is unusable while a "down" file exists in it, while its
@@ -58,8 +60,12 @@ static struct rqueue *pick_fresh(struct router *r, pid_t pid, int64_t now)
 	if (r->nq == 1)
 		return usable(r, &r->queues[0], now) ? &r->queues[0] : NULL;
 	a = (unsigned)((h >> 32) % r->nq);
-	b = (unsigned)((h >> 8) % (r->nq - 1));
-	b = b >= a ? b + 1 : b;		/* two distinct candidates */
+	/* the second candidate takes every queue in turn: within nq fresh
+	 * choices each queue is weighed at least once, so one left idle is
+	 * found however many messages each choice is held for (a round's) */
+	b = (unsigned)(r->pick_seq % r->nq);
+	if (b == a)
+		b = (b + 1) % r->nq;	/* two distinct candidates */
 	if (usable(r, &r->queues[a], now) && usable(r, &r->queues[b], now))
 		return load(&r->queues[b]) < load(&r->queues[a]) ? &r->queues[b] : &r->queues[a];
 	if (usable(r, &r->queues[a], now))

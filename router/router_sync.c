@@ -1,7 +1,9 @@
 /*
  * router_sync.c - the sync thread: pipelined group commit.
  *
- *	router_sync_submit() (loop thread) hands a message over.  The sync
+ *	router_sync_submit() (loop thread) hands a message over; the loop's
+ *	router_sync_flush(), before it waits for events, passes what it
+ *	submitted in that iteration in one go (one wake-up).  The sync
  *	thread does the disk work of its action: quarantine
  *	(router_quarantine), tag (router_tag), then intd/ ("prepare").  The
  *	thread owns one commit round (struct queue_round, a local of
@@ -67,16 +69,19 @@ static int prepare(struct rmsg *m)
 	return 1;
 }
 
-static void post(struct router *r, struct rmsg **v, size_t n)
+/* post2 - hand v[] then w[] back to the loop: one lock, one ev_async */
+static void post2(struct router *r, struct rmsg **v, size_t n, struct rmsg **w, size_t nw)
 {
 	size_t i;
 
-	if (!n)
+	if (!n && !nw)
 		return;
 	pthread_mutex_lock(&r->sync_mu);
-	for (i = 0; i < n; i++) {
-		v[i]->sync_next = r->sync_out;
-		r->sync_out = v[i];
+	for (i = 0; i < n + nw; i++) {
+		struct rmsg *m = i < n ? v[i] : w[i - n];
+
+		m->sync_next = r->sync_out;
+		r->sync_out = m;
 	}
 	pthread_mutex_unlock(&r->sync_mu);
 	ev_async_send(r->loop, &r->sync_async);
@@ -86,7 +91,7 @@ static void post(struct router *r, struct rmsg **v, size_t n)
 static void out_add(struct router *r, struct rmsg **out, size_t *nout, struct rmsg *m)
 {
 	if (*nout == BATCH_MAX) {
-		post(r, out, *nout);
+		post2(r, out, *nout, NULL, 0);
 		*nout = 0;
 	}
 	out[(*nout)++] = m;
@@ -181,15 +186,16 @@ static void *sync_main(void *arg)
 				break;
 		}
 		queue_round_end(&rd, 1);
-		post(r, prev, nprev);
+		/* the round's answers (its committed batch, and what failed or
+		 * was quarantined meanwhile) go back in one hand-over */
+		for (i = 0; i < ncur; i++)
+			if (!(cur[i]->qm.flags & QUEUE_MSG_SYNCED))
+				out_add(r, out, &nout, cur[i]);	/* failed in the fsync round */
+		post2(r, prev, nprev, out, nout);
 		nprev = 0;
-		for (i = 0; i < ncur; i++) {
+		for (i = 0; i < ncur; i++)
 			if (cur[i]->qm.flags & QUEUE_MSG_SYNCED)
 				prev[nprev++] = cur[i];
-			else
-				out_add(r, out, &nout, cur[i]);	/* failed in the fsync round */
-		}
-		post(r, out, nout);
 	}
 	return NULL;
 }
@@ -212,13 +218,29 @@ void router_sync_stop(struct router *r)
 	pthread_join(r->sync_thread, NULL);
 }
 
+/* router_sync_submit - m goes to the sync thread with the others the loop
+ * submits in this iteration: router_sync_flush() hands them over together */
 void router_sync_submit(struct router *r, struct rmsg *m)
 {
+	m->sync_next = r->submit_head;	/* newest first, as sync_in */
+	r->submit_head = m;
+	if (!r->submit_tail)
+		r->submit_tail = m;
+}
+
+/* router_sync_flush - before the loop waits for events: what it submitted
+ * since the last flush, in one lock and at most one wake-up of the sync
+ * thread instead of one per message */
+void router_sync_flush(struct router *r)
+{
+	if (!r->submit_head)
+		return;
 	pthread_mutex_lock(&r->sync_mu);
-	m->sync_next = r->sync_in;
-	r->sync_in = m;
+	r->submit_tail->sync_next = r->sync_in;
+	r->sync_in = r->submit_head;
 	pthread_cond_signal(&r->sync_cv);
 	pthread_mutex_unlock(&r->sync_mu);
+	r->submit_head = r->submit_tail = NULL;
 }
 
 void router_sync_done(struct router *r)

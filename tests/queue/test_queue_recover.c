@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -710,6 +711,60 @@ static void test_recover_races_begin(void **state)
 	assert_int_equal(tu_queue_files(f->path), 3);
 }
 
+/*
+ * test_recover_holds_begin - the other half of the race: the recovery still
+ * holds the fresh marker's lock when the writer gets to flock().  The writer
+ * must give that name up (flock fails), never link it, and begin again under
+ * another; the recovery then removes the abandoned marker.
+ */
+static int held_fd = -1;
+
+static int openat_then_hold(int d, const char *n, int fl, mode_t mo)
+{
+	int fd = real.openat(d, n, fl, mo);
+
+	if (fd >= 0 && d == crash_q->pidfd && held_fd < 0) {
+		held_fd = openat(d, n, O_RDONLY | O_CLOEXEC);	/* a recovery's own open */
+		if (held_fd < 0 || flock(held_fd, LOCK_EX | LOCK_NB) < 0)
+			fail_msg("cannot lock the fresh marker %s", n);
+	}
+	return fd;
+}
+
+static void test_recover_holds_begin(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m, *v[1] = { &m };
+	struct queue_err e;
+	struct stat st;
+	char first[256];
+
+	queue_sys_reset();
+	real = queue_sys;
+	crash_q = &f->q;
+	held_fd = -1;
+	queue_sys.openat = openat_then_hold;
+	assert_int_equal(queue_msg_begin(&f->q, &m, &e), QUEUE_OK);
+	queue_sys_reset();
+	assert_true(held_fd >= 0);
+	assert_int_equal(fstat(held_fd, &st), 0);
+	assert_int_equal(st.st_nlink, 1);	/* the abandoned marker: never linked to mess/ */
+	assert_true(st.st_ino != m.id);
+	assert_int_equal(tu_count(tu_path(f->path, "pid")), 2);
+	recover(f, 0, 0);	/* still held: skipped */
+	close(held_fd);		/* the "recovery" lets go */
+	held_fd = -1;
+	recover(f, 0, 1);	/* the abandoned marker goes, the live one stays */
+	assert_int_equal(tu_count(tu_path(f->path, "pid")), 1);
+	snprintf(first, sizeof first, "pid/%s", m.pidname);
+	assert_true(tu_exists(tu_path(f->path, "%s", first)));
+	assert_int_equal(queue_msg_write(&m, MESS, MESS_LEN, &e), QUEUE_OK);
+	assert_int_equal(queue_msg_intd(&m, ENV, ENV_LEN, &e), QUEUE_OK);
+	assert_int_equal(queue_commit(v, 1, QUEUE_SYNC_FULL, 0), 1);
+	assert_committed(f, m.id);
+	assert_int_equal(tu_queue_files(f->path), 3);
+}
+
 /* --------------------------------------------------------------- errors */
 
 static void test_empty_and_errors(void **state)
@@ -765,6 +820,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_marker_unlink_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_every_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_races_begin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_holds_begin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pid_fsync_fails, setup, teardown),
 	};

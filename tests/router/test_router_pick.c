@@ -8,6 +8,9 @@
  *	spread     over many rounds, with the chosen queue's load going up, the
  *	           less loaded of two candidates spreads the load over every
  *	           queue
+ *	idle       with one queue idle and the others loaded, the idle one is
+ *	           chosen within every 4 fresh choices (the second candidate
+ *	           takes every queue in turn)
  *	unusable   a chosen queue that goes down, fails or is over its backlog
  *	           is left within the same round; none usable -> NULL
  *	one        QUEUEDIR / QUEUE_COUNT=1: that queue or NULL
@@ -138,6 +141,31 @@ static void test_spread(void **state)
 			fail_msg("queue %d got %u of 1600 messages", i, got[i]);
 }
 
+/*
+ * test_idle_found - one queue idle, the others loaded, each choice fresh (a
+ * new round): the idle queue is chosen within every 4 choices, wherever it
+ * is and whatever the pids hash to.  Two hashed candidates miss a given
+ * queue with probability 1/4 per choice: 100 windows would not all pass.
+ */
+static void test_idle_found(void **state)
+{
+	struct fx *f = *state;
+	int w, k, i;
+
+	for (w = 0; w < 100; w++) {
+		int idle = w % 4, found = 0;
+
+		for (i = 0; i < 4; i++)
+			f->q[i].inflight = i == idle ? 0 : 100;
+		for (k = 0; k < 4; k++) {
+			f->r.rounds++;
+			found |= router_pick(&f->r, 0, (pid_t)(7919 * w + 31 * k)) == &f->q[idle];
+		}
+		if (!found)
+			fail_msg("window %d: the idle queue %d was not chosen in 4 choices", w, idle);
+	}
+}
+
 static void test_unusable(void **state)
 {
 	struct fx *f = *state;
@@ -184,6 +212,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one, setup, teardown),
 	};

@@ -14,6 +14,9 @@
  *	           round held at a gate lets the rest pile up, so that ten
  *	           messages take four rounds of at most SLUICE_BATCH (4);
  *	           todo/ links and the hand-back are in submission order
+ *	flush      what the loop submits in one iteration stays the loop's
+ *	           until router_sync_flush(), then goes in one hand-over: six
+ *	           messages, one round, in order
  *	threads    the same with the fsync helper threads, FULL and FS: no
  *	           round above SLUICE_BATCH, order kept
  *	failing    a queue that cannot create intd/ files (EACCES), whose
@@ -340,11 +343,11 @@ static size_t intd_of(int i, char *buf, size_t cap)
 }
 
 /*
- * submit - message i for queue qi, prepared as the loop prepares one (mess
- * file written, envelope read, verdict clean, action accept) and handed to
- * the sync thread as to_commit() does
+ * submit_held - message i for queue qi, prepared as the loop prepares one
+ * (mess file written, envelope read, verdict clean, action accept) and
+ * submitted as st_commit() does: held by the loop until router_sync_flush()
  */
-static struct rmsg *submit(struct fx *f, int qi, int i)
+static struct rmsg *submit_held(struct fx *f, int qi, int i)
 {
 	struct rmsg *m = calloc(1, sizeof *m);
 	struct queue_err e;
@@ -370,6 +373,16 @@ static struct rmsg *submit(struct fx *f, int qi, int i)
 	m->verdict = "clean";
 	m->stage = ST_COMMIT;
 	router_sync_submit(&f->r, m);
+	return m;
+}
+
+/* submit - submit_held, then handed over at once, as the loop does at the
+ * end of an iteration that submitted only this one */
+static struct rmsg *submit(struct fx *f, int qi, int i)
+{
+	struct rmsg *m = submit_held(f, qi, i);
+
+	router_sync_flush(&f->r);
 	return m;
 }
 
@@ -479,6 +492,41 @@ static void test_commit_in_turn(void **state)
 		assert_int_equal(tu_count(tu_path(f->q[i].q.path, "todo")), 5);
 		assert_int_equal(tu_count(tu_path(f->q[i].q.path, "pid")), 0);
 	}
+}
+
+/*
+ * test_flush_together - what the loop submits in one iteration reaches the
+ * sync thread in one hand-over: nothing before the flush, then all six in
+ * one round (one wake-up of the sync thread, not six), committed and handed
+ * back in order.
+ */
+static void test_flush_together(void **state)
+{
+	struct fx *f = *state;
+	int i;
+
+	start_thread(f, QUEUE_SYNC_FULL, 8);
+	for (i = 0; i < 6; i++)
+		submit_held(f, i % 2, i);
+	usleep(20000);
+	pthread_mutex_lock(&f->r.sync_mu);
+	assert_null(f->r.sync_in);	/* still the loop's */
+	assert_int_equal(f->r.st.batches, 0);
+	pthread_mutex_unlock(&f->r.sync_mu);
+	router_sync_flush(&f->r);
+	assert_null(f->r.submit_head);
+	assert_null(f->r.submit_tail);
+	router_sync_flush(&f->r);	/* nothing more: no-op */
+	collect(f, 6);
+	for (i = 0; i < 6; i++) {
+		assert_ptr_equal(f->back[i], f->sent[i]);
+		check_committed(f, f->sent[i], i);
+	}
+	check_order(f);
+	pthread_mutex_lock(&f->r.sync_mu);
+	assert_int_equal(f->r.st.batches, 1);
+	assert_int_equal(f->r.st.batch_msgs, 6);
+	pthread_mutex_unlock(&f->r.sync_mu);
 }
 
 /* threaded - the helpers run the rounds; the sync thread prepares what
@@ -646,6 +694,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		/* first: no helper threads exist yet */
 		cmocka_unit_test_setup_teardown(test_commit_in_turn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_intd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_fsync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_todo, setup, teardown),
