@@ -8,6 +8,7 @@
  *
  *	queue_msg_begin()   pid/<name> (O_EXCL, flock'ed) -> link mess/<id%split>/<id>
  *	queue_msg_write()   Received line and message into the mess file
+ *	queue_msg_move()    (a policy's queue=) the message into another queue
  *	queue_msg_intd()    intd/<id> with u p F T records (not yet synced)
  *	queue_commit()      for a whole batch: fsync data, fsync directories,
  *	                    link todo/<id> (the commit point), fsync todo/,
@@ -125,6 +126,10 @@ enum queue_status queue_insert(struct queue_msg *, off_t at, const void *, size_
 /* queue_msg_write - append to the mess file, retrying short writes */
 enum queue_status queue_msg_write(struct queue_msg *, const void *, size_t,
 				  struct queue_err *);
+/* queue_msg_move - a message written but without intd/ into queue `to`:
+ * the same id by links on one filesystem, else copied under a new id
+ * (queue_commit.c); on failure it stays where it was */
+enum queue_status queue_msg_move(struct queue_msg *, struct queue *to, struct queue_err *);
 /* queue_msg_intd - create intd/<id> holding the given u p F T records */
 enum queue_status queue_msg_intd(struct queue_msg *, const void *env, size_t len,
 				 struct queue_err *);

@@ -12,6 +12,8 @@
  *	directories, then the todo/ links and todo/ directories);
  *	queue_commit_step() is one round of the pipeline, on a round of its
  *	own (queue_round.c holds the round itself).
+ *	queue_msg_move() takes a message being written into another queue
+ *	(a policy's queue=).
  *	queue_msg_abort() removes intd, mess and marker, in that order.
  *	queue_trigger() writes one byte to lock/trigger.
  *
@@ -134,6 +136,96 @@ enum queue_status queue_msg_begin(struct queue *q, struct queue_msg *m, struct q
 		st = queue_errset(e, QUEUE_EPID, errno, "cannot create %s/pid/%s", q->path,
 				  m->pidname);
 	return st;
+}
+
+/* move_copy - across filesystems: a new message in to, the bytes copied */
+static enum queue_status move_copy(struct queue_msg *m, struct queue *to, struct queue_err *e)
+{
+	struct queue_msg n;
+	char buf[65536];
+	off_t off = 0;
+	enum queue_status st;
+
+	if ((st = queue_msg_begin(to, &n, e)) != QUEUE_OK)
+		return st;
+	while (off < m->size) {
+		size_t want = m->size - off < (off_t)sizeof buf ? (size_t)(m->size - off) : sizeof buf;
+		ssize_t r = pread(m->fd, buf, want, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			st = queue_errset(e, QUEUE_EREAD, r < 0 ? errno : EIO,
+					  "cannot read %s/mess/%lu/%lu to move it", m->q->path,
+					  (unsigned long)m->id % m->q->split, (unsigned long)m->id);
+			queue_msg_abort(&n);
+			return st;
+		}
+		if ((st = queue_msg_write(&n, buf, (size_t)r, e)) != QUEUE_OK) {
+			queue_msg_abort(&n);
+			return st;
+		}
+		off += r;
+	}
+	queue_msg_abort(m);
+	*m = n;
+	return QUEUE_OK;
+}
+
+/*
+ * queue_msg_move - a message begun and written, before queue_msg_intd(),
+ *	into queue to.  On the same filesystem its inode takes to's names
+ *	(a marker, then mess/) before it loses the old ones (mess/, then the
+ *	marker): the id, the fd and the marker's lock stay, and at every
+ *	moment each name in either queue has its marker (a crash leaves it
+ *	to both queues' recovery).  Across filesystems (EXDEV) the bytes are
+ *	copied into a new message of to (a new id).  On failure m is in its
+ *	old queue as it was.
+ */
+enum queue_status queue_msg_move(struct queue_msg *m, struct queue *to, struct queue_err *e)
+{
+	struct queue *from = m->q;
+	char id[24], name[sizeof m->pidname];
+	int i, err;
+
+	if (to == from)
+		return QUEUE_OK;
+	if (!(m->flags & QUEUE_MSG_MESS) || (m->flags & (QUEUE_MSG_INTD | QUEUE_MSG_TODO)))
+		return queue_errset(e, QUEUE_ECONFIG, EINVAL, "cannot move %s/mess/%lu/%lu: "
+				    "not a message being written", from->path,
+				    (unsigned long)m->id % from->split, (unsigned long)m->id);
+	queue_fmt_id(id, m->id);
+	for (i = 0; i < MARKER_TRIES; i++) {
+		marker_name(to, name, sizeof name, QUEUE_MARK_RECV);
+		if (queue_sys.linkat(from->pidfd, m->pidname, to->pidfd, name, 0) == 0)
+			break;
+		if (errno == EXDEV)
+			return move_copy(m, to, e);
+		if (errno != EEXIST)
+			return queue_errset(e, QUEUE_EPID, errno, "cannot link %s/pid/%s", to->path,
+					    name);
+	}
+	if (i == MARKER_TRIES)
+		return queue_errset(e, QUEUE_EPID, EEXIST, "cannot link %s/pid/%s", to->path, name);
+	if (queue_sys.linkat(queue_mess_fd(from, m->id), id, queue_mess_fd(to, m->id), id, 0) < 0) {
+		err = errno;
+		queue_sys.unlinkat(to->pidfd, name, 0);
+		return queue_errset(e, QUEUE_EMESS, err, "cannot link %s/mess/%lu/%s", to->path,
+				    (unsigned long)m->id % to->split, id);
+	}
+	if (queue_sys.unlinkat(queue_mess_fd(from, m->id), id, 0) < 0) {
+		err = errno;
+		queue_sys.unlinkat(queue_mess_fd(to, m->id), id, 0);
+		queue_sys.unlinkat(to->pidfd, name, 0);
+		return queue_errset(e, QUEUE_EMESS, err, "cannot unlink %s/mess/%lu/%s", from->path,
+				    (unsigned long)m->id % from->split, id);
+	}
+	/* a marker left behind names no file of its queue: its recovery
+	 * only removes the marker */
+	queue_sys.unlinkat(from->pidfd, m->pidname, 0);
+	memcpy(m->pidname, name, sizeof name);
+	m->q = to;
+	return QUEUE_OK;
 }
 
 enum queue_status queue_msg_write(struct queue_msg *m, const void *buf, size_t len,

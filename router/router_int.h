@@ -102,6 +102,10 @@ struct rmsg {
 	void *states[ROUTER_MAX_SCANNERS];
 	struct control_result *pol;	/* the policy's result, when a policy is in use */
 	const char *quarantine;	/* Maildir for ACTION_QUARANTINE */
+	struct rqueue *pin;	/* queue=: the sync thread moves the message there */
+	int pin_failed;		/* ... and could not (pin_err says why) */
+	struct queue_err pin_err;
+	char pin_note[200];	/* for the log: "queue3", or why it was not */
 	/* SCAN and DECIDE */
 	struct scan_job job;
 	struct scan_verdict v;	/* the verdict decided on (job.verdict, or the deadline's) */
@@ -230,6 +234,8 @@ int router_health_start(struct router *);
 void router_health_stop(struct router *);
 void router_health_apply(struct router *);
 void router_queue_failed(struct router *, struct rqueue *);
+/* router_queue_usable - q takes new messages now (not down, failing, full) */
+int router_queue_usable(const struct router *, const struct rqueue *);
 
 /* router_sync.c */
 int router_sync_start(struct router *);
@@ -259,6 +265,10 @@ void router_policy_input(struct rmsg *, struct scan_input *);
 /* router_policy_applied - "example.com,joe@example.com" for the log, or NULL */
 const char *router_policy_applied(const struct rmsg *);
 void router_policy_fini(struct rmsg *);
+/* router_policy_pin - queue=: choose m->pin before COMMIT (loop thread);
+ * router_policy_pinned - after the sync thread's move: m->rq follows */
+void router_policy_pin(struct rmsg *);
+void router_policy_pinned(struct rmsg *);
 
 /* router_action.c (sync thread) */
 size_t router_tag_headers(const struct rmsg *, char *buf, size_t cap);

@@ -504,12 +504,14 @@ static int st_commit(struct rmsg *m)
 		m->entered = 1;
 		/* nothing of the loop may touch it until router_sync_done() */
 		stop_io(m);
+		router_policy_pin(m);
 		if (m->remote && m->action != ACTION_QUARANTINE)
 			router_remote_relay(m);
 		else
 			router_sync_submit(m->r, m);
 		return 0;
 	}
+	router_policy_pinned(m);
 	if (m->action == ACTION_QUARANTINE) {
 		if (m->action_failed)
 			msg_finish(m, SQ_TEMP_QUARANTINE, "quarantine-failed", NULL, NULL);

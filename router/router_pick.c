@@ -47,6 +47,11 @@ static int usable(const struct router *r, const struct rqueue *q, int64_t now)
 	       q->backlog <= r->cfg->max_backlog;
 }
 
+int router_queue_usable(const struct router *r, const struct rqueue *q)
+{
+	return usable(r, q, router_now_ms());
+}
+
 static unsigned long load(const struct rqueue *q)
 {
 	return q->inflight + q->backlog;

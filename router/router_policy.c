@@ -23,6 +23,10 @@
  *	            hook, for the attach walker and clamav's unpacked files
  *	  spam      spam_hits=, size_limit=, spamuser= into scan_input
  *	  quarantine=  the message's Maildir
+ *	  queue=    router_policy_pin() at COMMIT: the sync thread moves the
+ *	            message into that queue before intd/ (queue_msg_move);
+ *	            a queue out of service, a spool or a late scan worker
+ *	            keep it where it is (logged)
  *	The log line names the entries that applied.
  *
  *	The regex pseudo-scanner (a backend of the router's own, as it needs
@@ -115,7 +119,11 @@ int router_policy_start(struct router *r, char *err, size_t errlen)
 	char e[512];
 	unsigned i;
 
-	o.applies = CONTROL_APPLY_REGEX | CONTROL_APPLY_QUARANTINE | CONTROL_APPLY_SPAMUSER;
+	o.applies = CONTROL_APPLY_REGEX | CONTROL_APPLY_QUARANTINE | CONTROL_APPLY_SPAMUSER |
+		    CONTROL_APPLY_QUEUE;
+	/* queue=N must name one of QUEUE_BASE/queue<START..START+COUNT-1> */
+	if (c->set.base && c->set.n && sscanf(c->set.v[0].name, "queue%u", &o.queue_first) == 1)
+		o.queue_count = c->set.n;
 	o.available = 0;
 	for (i = 0; i < c->nscanners; i++)
 		o.available |= kind_of(c->scanners[i]);
@@ -364,6 +372,86 @@ void router_policy_input(struct rmsg *m, struct scan_input *in)
 	in->spam_maxsize = m->pol->size_limit;
 	in->spam_user = m->pol->spamuser;
 	in->relayclient = 0;	/* the policy already chose the spam scanners for relay clients */
+}
+
+static struct rqueue *queue_named(struct router *r, int n)
+{
+	char name[32];
+	unsigned i;
+
+	snprintf(name, sizeof name, "queue%d", n);
+	for (i = 0; i < r->nq; i++)
+		if (!strcmp(r->queues[i].name, name))
+			return &r->queues[i];
+	return NULL;
+}
+
+/*
+ * router_policy_pin - queue=N: the message is to be committed in queueN.
+ *	Its mess file is in the queue chosen when it started (before the
+ *	envelope named its recipients): m->pin asks the sync thread to move it
+ *	(queue_msg_move, before intd/).  Not moved, and the log says why: a
+ *	queue out of service now (down, failing, short of space, over its
+ *	backlog: the message is delivered from where it is rather than
+ *	deferred), local queues that are only spools for a remote queue, and
+ *	a scan the deadline decided (a late worker may still read the file).
+ *	A pinned message is committed locally, not relayed to a remote queue.
+ */
+void router_policy_pin(struct rmsg *m)
+{
+	struct router *r = m->r;
+	struct rqueue *q;
+	int n;
+
+	if (!m->pol || (m->pol->flags & CONTROL_R_NOPOLICY) || m->pol->queue < 0 ||
+	    m->action == ACTION_QUARANTINE)
+		return;
+	n = m->pol->queue;
+	if (r->cfg->local_spool) {
+		snprintf(m->pin_note, sizeof m->pin_note,
+			 "queue%d-ignored(SLUICE_LOCAL_QUEUES=spool)", n);
+		return;
+	}
+	if (!(q = queue_named(r, n))) {	/* the queues changed since the policy's check */
+		snprintf(m->pin_note, sizeof m->pin_note, "queue%d-unknown", n);
+		return;
+	}
+	if (q == m->rq) {
+		snprintf(m->pin_note, sizeof m->pin_note, "%s", q->name);
+		m->remote = 0;
+		return;
+	}
+	if (m->scan_timed_out) {
+		snprintf(m->pin_note, sizeof m->pin_note, "%s-not-moved(scan-timeout)", q->name);
+		return;
+	}
+	if (!router_queue_usable(r, q)) {
+		snprintf(m->pin_note, sizeof m->pin_note, "%s-unavailable", q->name);
+		return;
+	}
+	m->pin = q;
+	m->remote = 0;
+	snprintf(m->pin_note, sizeof m->pin_note, "%s", q->name);
+}
+
+/* router_policy_pinned - back from the sync thread: m counts in the queue
+ * it is in now */
+void router_policy_pinned(struct rmsg *m)
+{
+	if (!m->pin)
+		return;
+	if (m->pin_failed) {
+		snprintf(m->pin_note, sizeof m->pin_note, "%s-not-moved(%s)", m->pin->name,
+			 m->pin_err.text);
+		for (char *p = m->pin_note; *p; p++)
+			if (*p == ' ')
+				*p = '_';
+	} else {
+		m->rq->inflight--;
+		m->rq = m->pin;
+		m->rq->inflight++;
+	}
+	m->pin = NULL;
 }
 
 /* router_policy_applied - the entries that applied, for the log, or NULL */

@@ -50,13 +50,18 @@ static const char *outcome(const struct rmsg *m)
 
 void router_log(const struct rmsg *m, int64_t ms)
 {
-	char from[256], why[320], pol[540] = "";
+	char from[256], why[320], pol[760] = "";
+	size_t pl;
 	const char *applied = router_policy_applied(m);
 
 	safe(from, sizeof from, m->env.buf ? queue_env_sender(&m->env) : NULL);
 	if (applied) {
 		memcpy(pol, " policy ", 8);
 		safe(pol + 8, sizeof pol - 8, applied);
+	}
+	if (m->pin_note[0] && (pl = strlen(pol)) + 6 < sizeof pol) {
+		memcpy(pol + pl, " pin ", 5);
+		safe(pol + pl + 5, sizeof pol - pl - 5, m->pin_note);
 	}
 	snprintf(why, sizeof why, "%s", m->why);
 	for (char *p = why; *p; p++)

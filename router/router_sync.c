@@ -57,6 +57,9 @@ static int prepare(struct rmsg *m)
 		m->action_failed = router_quarantine(m) < 0;
 		return 0;	/* never committed */
 	}
+	/* queue=: into the pinned queue first; failing that, it stays */
+	if (m->pin && queue_msg_move(&m->qm, &m->pin->q, &m->pin_err) != QUEUE_OK)
+		m->pin_failed = 1;
 	if (m->action == ACTION_TAG && router_tag(m) < 0) {
 		queue_errset(&m->qm.err, QUEUE_EWRITE, errno, "cannot add the verdict headers");
 		queue_msg_abort(&m->qm);

@@ -20,6 +20,14 @@
  *	                 a fault in one batch does not touch the other
  *	writes           short writes and EINTR are retried
  *	abort            removes everything, is a no-op when nothing or committed
+ *	move             queue_msg_move() (a policy's queue=): same id, fd and
+ *	                 marker lock in the other queue, nothing left in the
+ *	                 first, committed there; across filesystems (EXDEV
+ *	                 injected) a copy under a new id; each failing call
+ *	                 leaves the message whole in its first queue and
+ *	                 nothing in the other; refused after intd/; a writer
+ *	                 that dies after the move or between its links leaves
+ *	                 what both queues' recovery removes whole
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -1291,6 +1301,239 @@ static void test_intd_exists(void **state)
 	assert_int_equal(tu_queue_files(f->path[0]), 1);
 }
 
+/* ------------------------------------------------------------------ move */
+
+static const char MV_ENV[] = "u7791\0p5678\0Fa@example.com\0Tb@example.org";
+static const char MV_MESS[] = "Received: (qmail 5678 invoked from network); "
+			      "2 Nov 2026 02:45:04 -0000\nSubject: moved\n\nbody\n";
+
+static void mv_begin(struct fx *f, int qi, struct queue_msg *m)
+{
+	struct queue_err e;
+
+	assert_int_equal(queue_msg_begin(&f->q[qi], m, &e), QUEUE_OK);
+	assert_int_equal(queue_msg_write(m, MV_MESS, sizeof MV_MESS - 1, &e), QUEUE_OK);
+}
+
+static void mv_commit(struct queue_msg *m)
+{
+	struct queue_msg *v[1] = { m };
+	struct queue_err e;
+
+	assert_int_equal(queue_msg_intd(m, MV_ENV, sizeof MV_ENV, &e), QUEUE_OK);
+	assert_int_equal(queue_commit(v, 1, QUEUE_SYNC_FULL, 0), 1);
+}
+
+/* mv_check - queue qi holds exactly the committed message id, the other nothing */
+static void mv_check(struct fx *f, int qi, unsigned long id)
+{
+	size_t len;
+	char *got = tu_read(tu_path(f->path[qi], "mess/%lu/%lu", id % SPLIT, id), &len);
+
+	assert_int_equal(len, sizeof MV_MESS - 1);
+	assert_memory_equal(got, MV_MESS, len);
+	free(got);
+	assert_true(tu_exists(tu_path(f->path[qi], "todo/%lu", id)));
+	assert_int_equal(tu_count(tu_path(f->path[qi], "pid")), 0);
+	assert_int_equal(tu_queue_files(f->path[qi]), 3);	/* mess, intd, todo */
+	assert_int_equal(tu_queue_files(f->path[!qi]), 0);
+}
+
+static void test_move(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m;
+	struct queue_err e;
+	ino_t id;
+	int fd;
+
+	mv_begin(f, 0, &m);
+	id = m.id;
+	fd = m.fd;
+	assert_int_equal(queue_msg_move(&m, &f->q[0], &e), QUEUE_OK);	/* to its own: nothing */
+	assert_ptr_equal(m.q, &f->q[0]);
+	assert_int_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_OK);
+	assert_ptr_equal(m.q, &f->q[1]);
+	assert_int_equal(m.id, id);
+	assert_int_equal(m.fd, fd);
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+	assert_int_equal(tu_count(tu_path(f->path[1], "pid")), 1);
+	assert_true(tu_exists(tu_path(f->path[1], "pid/%s", m.pidname)));
+	assert_true(tu_exists(tu_path(f->path[1], "mess/%lu/%lu", (unsigned long)id % SPLIT,
+				      (unsigned long)id)));
+	/* the new marker is held: another writer (a recovery) cannot lock it */
+	{
+		int other = open(tu_path(f->path[1], "pid/%s", m.pidname), O_RDONLY);
+
+		assert_true(other >= 0);
+		assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
+		close(other);
+	}
+	mv_commit(&m);
+	mv_check(f, 1, (unsigned long)id);
+}
+
+static int exdev_pidfd = -1;
+
+static int linkat_exdev(int a, const char *an, int b, const char *bn, int flags)
+{
+	if (b == exdev_pidfd) {
+		errno = EXDEV;
+		return -1;
+	}
+	return linkat(a, an, b, bn, flags);
+}
+
+static void test_move_exdev(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m;
+	struct queue_err e;
+	ino_t id;
+
+	mv_begin(f, 0, &m);
+	id = m.id;
+	exdev_pidfd = f->q[1].pidfd;
+	queue_sys.linkat = linkat_exdev;
+	assert_int_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_OK);
+	queue_sys_reset();
+	assert_ptr_equal(m.q, &f->q[1]);
+	assert_int_not_equal(m.id, id);	/* a copy: another inode */
+	assert_int_equal(m.size, (off_t)(sizeof MV_MESS - 1));
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+	mv_commit(&m);
+	mv_check(f, 1, (unsigned long)m.id);
+}
+
+/* Each call of a move failed in turn: the message stays whole in queue1. */
+static int fail_nth, fail_calls;
+
+static int linkat_fail(int a, const char *an, int b, const char *bn, int flags)
+{
+	if (++fail_calls == fail_nth) {
+		errno = EIO;
+		return -1;
+	}
+	return linkat(a, an, b, bn, flags);
+}
+
+static int unlinkat_fail(int d, const char *n, int flags)
+{
+	if (++fail_calls == fail_nth) {
+		errno = EIO;
+		return -1;
+	}
+	return unlinkat(d, n, flags);
+}
+
+static void test_move_faults(void **state)
+{
+	struct fx *f = *state;
+	int step;
+
+	/* calls: linkat marker, linkat mess, unlinkat old mess (the last
+	 * unlinkat, of the old marker, is not checked: see queue_commit.c) */
+	for (step = 1; step <= 3; step++) {
+		struct queue_msg m;
+		struct queue_err e;
+		ino_t id;
+		const char *pidname;
+
+		mv_begin(f, 0, &m);
+		id = m.id;
+		fail_calls = 0;
+		fail_nth = step;
+		queue_sys.linkat = linkat_fail;
+		queue_sys.unlinkat = unlinkat_fail;
+		assert_int_not_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_OK);
+		queue_sys_reset();
+		assert_int_equal(e.errnum, EIO);
+		assert_non_null(strstr(e.text, step == 1 ? "pid/" : "mess/"));
+		assert_ptr_equal(m.q, &f->q[0]);
+		assert_int_equal(m.id, id);
+		pidname = m.pidname;
+		assert_true(tu_exists(tu_path(f->path[0], "pid/%s", pidname)));
+		assert_int_equal(tu_queue_files(f->path[0]), 2);	/* marker, mess */
+		assert_int_equal(tu_queue_files(f->path[1]), 0);
+		mv_commit(&m);	/* committed where it was */
+		mv_check(f, 0, (unsigned long)id);
+		tu_rmtree(f->path[0]);	/* a fresh queue1 for the next step */
+		queue_close(&f->q[0]);
+		tu_queue_tree(f->path[0], SPLIT);
+		assert_int_equal(queue_open(&f->q[0], f->path[0], SPLIT, &e), QUEUE_OK);
+	}
+}
+
+static void test_move_refused(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m;
+	struct queue_err e;
+
+	mv_begin(f, 0, &m);
+	assert_int_equal(queue_msg_intd(&m, MV_ENV, sizeof MV_ENV, &e), QUEUE_OK);
+	assert_int_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_ECONFIG);
+	assert_ptr_equal(m.q, &f->q[0]);
+	assert_int_equal(tu_queue_files(f->path[1]), 0);
+	queue_msg_abort(&m);
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+}
+
+/* A writer dies after the move, or between its links (both queues have a
+ * marker and the mess name): recovery of each queue removes its part. */
+static struct queue *die_from;
+
+static int unlinkat_die(int d, const char *n, int flags)
+{
+	(void)n;
+	(void)flags;
+	if (d != die_from->pidfd && d != die_from->intdfd)	/* the old mess name */
+		_exit(0);
+	return unlinkat(d, n, flags);
+}
+
+static void test_move_crash(void **state)
+{
+	struct fx *f = *state;
+	int between;
+
+	for (between = 0; between < 2; between++) {
+		struct queue_err e;
+		unsigned kept, removed, total = 0;
+		pid_t pid;
+		int st, i;
+
+		fflush(NULL);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct queue_msg m;
+
+			if (queue_msg_begin(&f->q[0], &m, &e) != QUEUE_OK ||
+			    queue_msg_write(&m, MV_MESS, sizeof MV_MESS - 1, &e) != QUEUE_OK)
+				_exit(2);
+			if (between) {
+				die_from = &f->q[0];
+				queue_sys.unlinkat = unlinkat_die;
+			}
+			if (queue_msg_move(&m, &f->q[1], &e) != QUEUE_OK)
+				_exit(3);
+			_exit(between ? 4 : 0);	/* between: must have died inside */
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+		assert_int_equal(tu_queue_files(f->path[1]), 2);
+		assert_int_equal(tu_queue_files(f->path[0]), between ? 2 : 0);
+		for (i = 0; i < 2; i++) {
+			assert_int_equal(queue_recover(&f->q[i], &kept, &removed, &e), QUEUE_OK);
+			total += removed;
+			assert_int_equal(tu_queue_files(f->path[i]), 0);
+		}
+		assert_int_equal(total, between ? 2 : 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1313,6 +1556,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_step_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intd_exists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_exdev, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_crash, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
