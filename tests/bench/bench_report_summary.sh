@@ -67,7 +67,30 @@ echo
 echo "raw-lib / raw-walker: bench_scan on the same corpus, libclamav's own mail path / clamav+attach as sluiced runs them"
 echo "(4 KB: one thread; 200 KB: as many threads as sluiced's scan workers); their CPU is per scan, in the client column,"
 echo "machine = the whole machine's busy CPU per message or scan (/proc/stat); half-load = daemon+clamav at the rate in the"
-echo "machine notes; server = sluiced (clamd for direct+qhpsi and simscan; for qmqp-relay both sluiced and sluice-qmqpd)."
+echo "machine notes; server = sluiced (clamd for direct+qhpsi and simscan; for qmqp-relay both sluiced and sluice-qmqpd;"
+echo "for daemon+clamd sluiced and clamd; for daemon+spamd sluiced and spamd with its children)."
+if awk -F'\t' '$1 == "cell" && ($4 == "daemon+clamd" || $4 == "daemon+spamd") { f = 1 } END { exit !f }' "$OUT/report.tsv"; then
+	echo
+	echo "### Network scanners against the in-process scan (4 KB, medians)"
+	echo
+	echo "daemon+clamd: sluiced streams each message to clamd (INSTREAM, unix socket, same DB) and walks it for"
+	echo "banned names itself; daemon+clamav: libclamav in sluiced.  daemon+spamd: SpamAssassin's spamd (-L) checks"
+	echo "every message (SYMBOLS).  Server CPU: sluiced plus the scanning server."
+	echo
+	echo "| K | daemon+clamav msgs/s | daemon+clamd msgs/s | clamd / in-process | p99 ms clamav / clamd | server CPU ms/msg clamav / clamd | daemon+spamd msgs/s | spamd p99 ms | spamd server CPU ms/msg |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	awk -F'\t' '$1 == "cell" && $2 == "4k" { r[$3, $4] = $5; p[$3, $4] = $10; c[$3, $4] = $12; k[$3] = 1 }
+		END { for (x in k) if ((x, "daemon+clamav") in r) {
+			cd = ((x, "daemon+clamd") in r); sp = ((x, "daemon+spamd") in r)
+			printf "%d | %.0f | %s | %s | %s / %s | %.3f / %s | %s | %s | %s\n", x, r[x, "daemon+clamav"],
+				cd ? sprintf("%.0f", r[x, "daemon+clamd"]) : "-",
+				cd ? sprintf("%.2f", r[x, "daemon+clamd"] / r[x, "daemon+clamav"]) : "-",
+				p[x, "daemon+clamav"], cd ? p[x, "daemon+clamd"] : "-", c[x, "daemon+clamav"],
+				cd ? sprintf("%.3f", c[x, "daemon+clamd"]) : "-",
+				sp ? sprintf("%.0f", r[x, "daemon+spamd"]) : "-", sp ? p[x, "daemon+spamd"] : "-",
+				sp ? sprintf("%.3f", c[x, "daemon+spamd"]) : "-" } }' \
+		"$OUT/report.tsv" | sort -n | sed 's/^/| /; s/$/ |/'
+fi
 if awk -F'\t' '$1 == "cell" && $4 == "qmqp-relay" { f = 1 } END { exit !f }' "$OUT/report.tsv"; then
 	echo
 	echo "### QMQP relay to a loopback sluice host against a local commit (4 KB, medians)"
