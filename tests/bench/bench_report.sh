@@ -42,6 +42,8 @@
 #	                 a relay to a loopback sluice host, against daemon's
 #	                 local commit (needs tcpserver, Debian's ucspi-tcp);
 #	                 its server CPU is both sluiced and sluice-qmqpd's
+#	                 (the edge keeps the default SLUICE_QMQP_CONNS, 16: more
+#	                 than tcpserver's listen backlog of 20 overflows it)
 #	  daemon+clamd   sluiced, SLUICE_SCANNERS=clamd,attach: INSTREAM to
 #	                 the clamd above (same DB) on its unix socket; server
 #	                 CPU is sluiced's and clamd's
@@ -211,7 +213,7 @@ if [ "$HAVE_QMQP" = 1 ]; then	# the relay and the sluice host it relays to
 	for ((i = 0; i < 200; i++)); do [ -s "$W/qmqpd.port" ] && break; sleep 0.05; done
 	[ -s "$W/qmqpd.port" ] || die "tcpserver with sluice-qmqpd did not start: $(cat "$W/qmqpd.log")"
 	start_sluiced edge "$SLUICED" "$W/q-edge" "$NQ" SLUICE_SCANNERS=null SLUICE_LOCAL_QUEUES=spool \
-		"SLUICE_QMQP=127.0.0.1:$(head -n 1 "$W/qmqpd.port")" SLUICE_QMQP_CONNS=1000
+		"SLUICE_QMQP=127.0.0.1:$(head -n 1 "$W/qmqpd.port")"
 fi
 declare -A IDLE_RSS=()
 for n in daemon clamav clamavlib clamavA netclamd spamd; do
