@@ -304,6 +304,30 @@ run "install -Q -r" 0 "$inst" -d "$tmp/l5/service" -C "$tmp/l5/sluice" -H "$tmp/
 [ -e "$tmp/l5/service/qmail-send-solo/rc" ] && fail "-r: an rc written anyway"
 grep -q "logs through splogger" "$tmp/err" || fail "-r: no splogger warning"
 
+# --- an edge relay (-R): remote queues only, no qmail-send services; a
+# second run without -R finds it in the settings; an existing qmail-send
+# service is left alone with a note
+run "install -R" 0 "$inst" -d "$tmp/l7/service" -C "$tmp/l7/sluice" -H "$tmp/qmail" -B "$BIN" -c 2 \
+	-R "192.0.2.1:628,[2001:db8::1]:628"
+[ "$(cat "$tmp/l7/sluice/SLUICE_QMQP")" = "192.0.2.1:628,[2001:db8::1]:628" ] || fail "-R: SLUICE_QMQP"
+[ "$(cat "$tmp/l7/sluice/SLUICE_LOCAL_QUEUES")" = spool ] || fail "-R: SLUICE_LOCAL_QUEUES"
+[ -d "$tmp/l7/service/sluiced" ] || fail "-R: no sluiced service"
+ls -d "$tmp/l7/service"/qmail-send-* 2>/dev/null && fail "-R: qmail-send services made"
+grep -q "edge relay" "$tmp/err" || fail "-R: no note that it is an edge relay"
+# the settings sluiced reads are the ones its --help lists
+"$sluiced" --help 2>&1 | grep -q '^ *SLUICE_LOCAL_QUEUES ' || fail "sluiced --help lacks SLUICE_LOCAL_QUEUES"
+run "install again, no -R" 0 "$inst" -d "$tmp/l7/service" -C "$tmp/l7/sluice" -H "$tmp/qmail" -B "$BIN"
+ls -d "$tmp/l7/service"/qmail-send-* 2>/dev/null && fail "second run: qmail-send services made on an edge"
+grep -qx "$tmp/l7/service: created 0, updated 0, removed 0" "$tmp/out" || fail "second run on an edge changed something: $(cat "$tmp/out")"
+mkdir "$tmp/l7/service/qmail-send-queue1"
+run "install again, an old qmail-send" 0 "$inst" -d "$tmp/l7/service" -C "$tmp/l7/sluice" -H "$tmp/qmail" -B "$BIN"
+grep -q "qmail-send-queue1 is not needed on an edge relay" "$tmp/err" || fail "no note on the old qmail-send: $(cat "$tmp/err")"
+run "-R two lines" 2 "$inst" -n -d "$S1" -C "$C1" -R "192.0.2.1:628
+192.0.2.2:628"
+run "-R a qmqpservers file" 0 "$inst" -d "$tmp/l8/service" -C "$tmp/l8/sluice" -H "$tmp/qmail" -B "$BIN" \
+	-R /var/qmail/control/qmqpservers
+[ "$(cat "$tmp/l8/sluice/SLUICE_QMQP")" = /var/qmail/control/qmqpservers ] || fail "-R file: SLUICE_QMQP"
+
 # --- a base inside qmail's own queue: accepted, with a warning
 run "base in queue/" 0 "$inst" -n -d "$tmp/l6/service" -C "$tmp/l6/sluice" -H "$tmp/qmail" \
 	-B "$BIN" -b "$tmp/qmail/queue"
