@@ -263,7 +263,9 @@ void queue_trigger(struct queue *);
  * queue_recover - at start: for each pid/ marker of ours that no live writer
  *	holds (flock), remove the marker if its message was committed, else
  *	remove the message whole (intd, mess, marker).  The rules are in
- *	queue/INTERNALS.md.  Counts go to *kept / *removed when not NULL.
+ *	queue/INTERNALS.md.  Counts go to *kept / *removed when not NULL
+ *	(a message moved to another queue counts as kept: only this queue's
+ *	names of it are removed).
  */
 enum queue_status queue_recover(struct queue *, unsigned *kept, unsigned *removed,
 				struct queue_err *);

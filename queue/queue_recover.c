@@ -13,6 +13,11 @@
  *	  ".c", no todo/, no intd/     qmail-send took it (qmail-clean removes
  *	                               intd/ before todo/): remove the marker
  *
+ *	A marker of a message moved to another queue (queue_msg_move), whose
+ *	inode has more names than the marker and this queue's mess/<id>,
+ *	counts as kept: this queue's names are removed, the message is the
+ *	other queue's.
+ *
  *	The ".r" -> ".c" rename happens after intd/ is created, and pid/ is
  *	fsynced before any todo link, so a ".r" marker proves there is no
  *	todo/ link.  mess/<id> is removed only when it is the marker's inode.
@@ -42,6 +47,14 @@ static int exists_at(int dirfd, const char *name)
 	struct stat st;
 
 	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* mess_is - mess/<id> of this queue is inode ino */
+static int mess_is(const struct queue *q, const char *id, ino_t ino)
+{
+	struct stat st;
+
+	return fstatat(queue_mess_fd(q, ino), id, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino;
 }
 
 /* remove_whole - intd, then mess if it is this inode, then the marker */
@@ -94,8 +107,16 @@ enum queue_status queue_recover(struct queue *q, unsigned *kept, unsigned *remov
 			queue_sys.unlinkat(q->pidfd, d->d_name, 0);
 			nkept++;
 		} else if (recv || exists_at(q->intdfd, id)) {
+			/* a message moved to another queue (queue_msg_move) has
+			 * names there too, or none left here but the marker:
+			 * only this queue's names go, and no message is lost */
+			int elsewhere = st.st_nlink > 1 + (nlink_t)mess_is(q, id, st.st_ino);
+
 			remove_whole(q, d->d_name, st.st_ino);
-			nremoved++;
+			if (elsewhere)
+				nkept++;
+			else
+				nremoved++;
 		} else {
 			queue_sys.unlinkat(q->pidfd, d->d_name, 0);
 			nkept++;

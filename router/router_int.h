@@ -265,6 +265,8 @@ void router_policy_input(struct rmsg *, struct scan_input *);
 /* router_policy_applied - "example.com,joe@example.com" for the log, or NULL */
 const char *router_policy_applied(const struct rmsg *);
 void router_policy_fini(struct rmsg *);
+/* a pinned message bigger than this is not copied across filesystems */
+#define ROUTER_PIN_COPY_MAX (4 << 20)
 /* router_policy_pin - queue=: choose m->pin before COMMIT (loop thread);
  * router_policy_pinned - after the sync thread's move: m->rq follows */
 void router_policy_pin(struct rmsg *);

@@ -25,8 +25,8 @@
  *	  quarantine=  the message's Maildir
  *	  queue=    router_policy_pin() at COMMIT: the sync thread moves the
  *	            message into that queue before intd/ (queue_msg_move);
- *	            a queue out of service, a spool or a late scan worker
- *	            keep it where it is (logged)
+ *	            a queue out of service, a big copy across filesystems or
+ *	            a spool keep it where it is (logged)
  *	The log line names the entries that applied.
  *
  *	The regex pseudo-scanner (a backend of the router's own, as it needs
@@ -119,11 +119,13 @@ int router_policy_start(struct router *r, char *err, size_t errlen)
 	char e[512];
 	unsigned i;
 
-	o.applies = CONTROL_APPLY_REGEX | CONTROL_APPLY_QUARANTINE | CONTROL_APPLY_SPAMUSER |
-		    CONTROL_APPLY_QUEUE;
-	/* queue=N must name one of QUEUE_BASE/queue<START..START+COUNT-1> */
-	if (c->set.base && c->set.n && sscanf(c->set.v[0].name, "queue%u", &o.queue_first) == 1)
+	o.applies = CONTROL_APPLY_REGEX | CONTROL_APPLY_QUARANTINE | CONTROL_APPLY_SPAMUSER;
+	/* queue=N must name one of QUEUE_BASE/queue<START..START+COUNT-1>;
+	 * with a single QUEUEDIR it does not apply (the load says so) */
+	if (c->set.base && c->set.n && sscanf(c->set.v[0].name, "queue%u", &o.queue_first) == 1) {
 		o.queue_count = c->set.n;
+		o.applies |= CONTROL_APPLY_QUEUE;
+	}
 	o.available = 0;
 	for (i = 0; i < c->nscanners; i++)
 		o.available |= kind_of(c->scanners[i]);
@@ -390,21 +392,26 @@ static struct rqueue *queue_named(struct router *r, int n)
  * router_policy_pin - queue=N: the message is to be committed in queueN.
  *	Its mess file is in the queue chosen when it started (before the
  *	envelope named its recipients): m->pin asks the sync thread to move it
- *	(queue_msg_move, before intd/).  Not moved, and the log says why: a
- *	queue out of service now (down, failing, short of space, over its
- *	backlog: the message is delivered from where it is rather than
- *	deferred), local queues that are only spools for a remote queue, and
- *	a scan the deadline decided (a late worker may still read the file).
- *	A pinned message is committed locally, not relayed to a remote queue.
+ *	(queue_msg_move, before intd/).  A pinned message is committed
+ *	locally, never relayed to a remote queue, moved or not.  Not moved,
+ *	and the log says why: a queue out of service now (down, failing, short
+ *	of space, over its backlog, no qmail-send: delivered from where it is
+ *	rather than deferred), a message over ROUTER_PIN_COPY_MAX that would
+ *	be copied across filesystems (the sync thread's copy would hold up
+ *	every commit round), and local queues that are only spools for a
+ *	remote queue.  With a single QUEUEDIR queue= does not apply at all
+ *	(router_policy_start said so once).  A scan the deadline decided does
+ *	not stop the move: a late worker reads its own dup of the fd.
  */
 void router_policy_pin(struct rmsg *m)
 {
 	struct router *r = m->r;
 	struct rqueue *q;
+	struct stat a, b;
 	int n;
 
 	if (!m->pol || (m->pol->flags & CONTROL_R_NOPOLICY) || m->pol->queue < 0 ||
-	    m->action == ACTION_QUARANTINE)
+	    m->action == ACTION_QUARANTINE || !r->cfg->set.base)
 		return;
 	n = m->pol->queue;
 	if (r->cfg->local_spool) {
@@ -412,40 +419,52 @@ void router_policy_pin(struct rmsg *m)
 			 "queue%d-ignored(SLUICE_LOCAL_QUEUES=spool)", n);
 		return;
 	}
-	if (!(q = queue_named(r, n))) {	/* the queues changed since the policy's check */
+	m->remote = 0;
+	if (!(q = queue_named(r, n))) {	/* not after the policy's range check */
 		snprintf(m->pin_note, sizeof m->pin_note, "queue%d-unknown", n);
 		return;
 	}
 	if (q == m->rq) {
 		snprintf(m->pin_note, sizeof m->pin_note, "%s", q->name);
-		m->remote = 0;
-		return;
-	}
-	if (m->scan_timed_out) {
-		snprintf(m->pin_note, sizeof m->pin_note, "%s-not-moved(scan-timeout)", q->name);
 		return;
 	}
 	if (!router_queue_usable(r, q)) {
-		snprintf(m->pin_note, sizeof m->pin_note, "%s-unavailable", q->name);
+		snprintf(m->pin_note, sizeof m->pin_note, "%s-unavailable(kept-in-%s)", q->name,
+			 m->rq->name);
+		return;
+	}
+	if (m->qm.size > ROUTER_PIN_COPY_MAX && fstat(m->qm.fd, &a) == 0 &&
+	    fstat(q->q.pidfd, &b) == 0 && a.st_dev != b.st_dev) {
+		snprintf(m->pin_note, sizeof m->pin_note, "%s-not-moved(copy-over-%d-MB,kept-in-%s)",
+			 q->name, ROUTER_PIN_COPY_MAX >> 20, m->rq->name);
 		return;
 	}
 	m->pin = q;
-	m->remote = 0;
-	snprintf(m->pin_note, sizeof m->pin_note, "%s", q->name);
+	snprintf(m->pin_note, sizeof m->pin_note, "%s(from-%s/%lu)", q->name, m->rq->name,
+		 (unsigned long)m->qm.id);
 }
 
 /* router_policy_pinned - back from the sync thread: m counts in the queue
- * it is in now */
+ * it is in now; a move that failed in the pinned queue (not for want of
+ * descriptors or memory) takes that queue out for a moment, as any write
+ * error does */
 void router_policy_pinned(struct rmsg *m)
 {
+	const struct queue_err *e = &m->pin_err;
+	char where[4096 + 2];
+
 	if (!m->pin)
 		return;
 	if (m->pin_failed) {
-		snprintf(m->pin_note, sizeof m->pin_note, "%s-not-moved(%s)", m->pin->name,
-			 m->pin_err.text);
+		snprintf(m->pin_note, sizeof m->pin_note, "%s-not-moved(%s,kept-in-%s)",
+			 m->pin->name, e->text, m->rq->name);
 		for (char *p = m->pin_note; *p; p++)
 			if (*p == ' ')
 				*p = '_';
+		snprintf(where, sizeof where, "%s/", m->pin->q.path);
+		if (e->errnum != EMFILE && e->errnum != ENFILE && e->errnum != ENOMEM &&
+		    strstr(e->text, where))
+			router_queue_failed(m->r, m->pin);
 	} else {
 		m->rq->inflight--;
 		m->rq = m->pin;

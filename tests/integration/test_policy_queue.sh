@@ -5,17 +5,21 @@
 #
 #   pinned      20 messages to pinned.example (queue=3) are all committed
 #               in queue3, whatever queue each started in: todo/, intd/ and
-#               mess/ of the other queues stay empty, pid/ everywhere, and
-#               each log line says "pin queue3"
-#   tagged      EICAR to tagged.example (queue=2, action_virus=tag) with
-#               clamav: moved, then tagged, then committed in queue2, its
-#               verdict header in the committed file
+#               mess/ of the other queues stay empty, pid/ everywhere, each
+#               log line says "pin queue3", and some say they were moved
+#               ("pin queue3(from-queueN/ID)"); the live stats count 20
+#               committed in queue3 and nothing in flight in any queue
+#   tagged      6 EICARs to tagged.example (queue=2, action_virus=tag) with
+#               clamav: moved (at least one), then tagged, then committed
+#               in queue2, the verdict header in each committed file
 #   disagree    one message to pinned.example and other.example (queue=2):
 #               no pin (the recipients disagree), committed, no "pin" field
 #   down        queue3 down (its "down" file): pinned mail is committed in
 #               another queue, logged "pin queue3-unavailable", not deferred
 #   exdev       queue4 on a tmpfs of its own (root only): pinned mail is
 #               copied across filesystems under a new id, complete
+#   reload      a simcontrol.cdb with queue=9 picked up by the reload timer:
+#               logged, the last good policy keeps pinning to queue3
 #   range       queue=9 with four queues: sluiced does not start (111),
 #               naming the file and line
 #   layout      every committed message is whole (check_queues)
@@ -73,20 +77,32 @@ done
 only_in queue3 20 "pinned.example"
 n=$(grep -c '^msg queue3 .* from <p[0-9]*@example.org> .* exit 0 .* pin queue3' "$DLOG" || true)
 [ "$n" = 20 ] || fail "$n log lines say 'msg queue3 ... pin queue3', want 20: $(grep '^msg' "$DLOG" | head -3)"
+moved=$(grep -c '^msg queue3 .* from <p[0-9]*@example.org> .* pin queue3(from-queue[124]/[0-9]*)' "$DLOG" || true)
+[ "$moved" -ge 1 ] || fail "no pinned message was moved (all 20 started in queue3?)"
+live=$(SLUICE_SOCKET=$SOCK "$QSTAT" --live -b "$WORK" -c "$NQ" 2>&1)
+printf '%s\n' "$live" | grep -q '^sluiced: queue queue3 inflight 0 .* committed 20 ' ||
+	fail "stats: queue3 does not count 20 committed: $(printf '%s\n' "$live" | grep queue3)"
+[ "$(printf '%s\n' "$live" | grep -c '^sluiced: queue queue[1-4] inflight 0 ')" = 4 ] ||
+	fail "stats: a queue counts messages in flight: $(printf '%s\n' "$live" | grep 'queue queue')"
 check_queues
 clear_queues
-say "ok: 20 messages in queue3 only"
+say "ok: 20 messages in queue3 only ($moved moved there)"
 
 say "--- tagged"
-run_qq -m "$EICAR_MSG" -f tag@example.org -r x@tagged.example
-expect "EICAR to tagged.example" 0
-only_in queue2 1 "tagged.example"
-f=$(find "$WORK/queue2/mess" -type f)
-grep -q '^X-Sluice-Verdict: .*EICAR' "$f" ||
-	fail "the committed message has no verdict header: $(head -5 "$f")"
-grep -q 'X5O!P%@AP' "$f" || fail "the committed message lost its body"
-grep -q '^msg queue2 .* from <tag@example.org> .* action tag exit 0 .* pin queue2' "$DLOG" ||
-	fail "not logged as tagged in queue2: $(grep 'tag@example.org' "$DLOG")"
+for i in 1 2 3 4 5 6; do
+	run_qq -m "$EICAR_MSG" -f "tag$i@example.org" -r x@tagged.example
+	expect "EICAR $i to tagged.example" 0
+done
+only_in queue2 6 "tagged.example"
+for f in $(find "$WORK/queue2/mess" -type f); do
+	grep -q '^X-Sluice-Verdict: .*EICAR' "$f" ||
+		fail "a committed message has no verdict header: $(head -5 "$f")"
+	grep -q 'X5O!P%@AP' "$f" || fail "a committed message lost its body"
+done
+n=$(grep -c '^msg queue2 .* from <tag[0-9]@example.org> .* action tag exit 0 .* pin queue2' "$DLOG" || true)
+[ "$n" = 6 ] || fail "$n of 6 logged as tagged in queue2: $(grep 'tag1@example.org' "$DLOG")"
+grep -q '^msg queue2 .* from <tag[0-9]@example.org> .* pin queue2(from-queue' "$DLOG" ||
+	fail "no tagged message was moved"
 check_queues
 clear_queues
 say "ok: moved, tagged and committed in queue2"
@@ -146,15 +162,40 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$WORK/q4tmp" && mount -t tmpfs -o size=16m sl
 			fail "exdev: $f is not the message after its Received line"
 	done
 	[ "$(find -L "$WORK/queue4/pid" -type f | wc -l)" = 0 ] || fail "exdev: markers left in queue4/pid"
+	bad=$(find -L "$WORK/queue4/mess" "$WORK/queue4/todo" -type f ! -perm 0644 | head -3)
+	[ -z "$bad" ] || fail "exdev: not mode 0644: $bad"
+	n=$(grep -c '^msg queue4 .* from <x[0-9]@example.org> .* pin queue4' "$DLOG" || true)
+	[ "$n" = 8 ] || fail "exdev: $n of 8 logged as pinned to queue4"
+	# a copy has a new id: the log names the old one
+	moved=$(grep '^msg queue4 .* from <x[0-9]@example.org> .* pin queue4(from-queue[123]/' "$DLOG" |
+		sed 's/^msg queue4 id \([0-9]*\) .*(from-queue[123]\/\([0-9]*\)).*/\1 \2/')
+	[ -n "$moved" ] || fail "exdev: no message was copied (all 8 started in queue4?)"
+	printf '%s\n' "$moved" | while read -r new old; do
+		[ "$new" != "$old" ] || fail "exdev: a copy kept its id $old"
+	done || exit 1
 	daemon_stop
 	rm -rf "$TMPFS/queue4"
 	umount "$TMPFS" && TMPFS=""
 	rm -f "$WORK/queue4"
 	"$MKQ" -q -b "$WORK" -c 4 || fail "sluice-mkqueue could not remake queue4"
-	say "ok: 8 messages copied into queue4 on another filesystem"
+	say "ok: 8 messages pinned to queue4, $(printf "%s\n" "$moved" | wc -l) of them copied from another filesystem"
 else
 	say "skipped: not root, or no tmpfs mount here"
 fi
+
+say "--- reload"
+daemon_start "${SCAN[@]}"
+printf ':clam=yes\npinned.example:queue=9\n' >"$CTL/simcontrol"
+"$CDB" -c "$CTL" || fail "sluice-cdb could not compile a simcontrol with queue=9"
+wait_until 10 "sluiced to refuse the new policy" grep -q 'policy not reloaded, the last good one serves: .*queue=9 is not one of the queues 1..4' "$DLOG"
+run_qq -m "$WORK/clean.eml" -f r1@example.org -r u@pinned.example
+expect "pinned after the refused reload" 0
+wait_idle
+grep -q '^msg queue3 .* from <r1@example.org> .* pin queue3' "$DLOG" ||
+	fail "the last good policy did not pin: $(grep 'r1@example.org' "$DLOG")"
+daemon_stop
+clear_queues
+say "ok: queue=9 refused at reload, queue=3 still applies"
 
 say "--- range"
 printf ':clam=yes\nfar.example:queue=9\n' >"$CTL/simcontrol"

@@ -26,8 +26,15 @@
  *	                 injected) a copy under a new id; each failing call
  *	                 leaves the message whole in its first queue and
  *	                 nothing in the other; refused after intd/; a writer
- *	                 that dies after the move or between its links leaves
- *	                 what both queues' recovery removes whole
+ *	                 that dies at any point of the move leaves what both
+ *	                 queues' recoveries (either order) remove whole, with
+ *	                 at most one message counted removed; the first
+ *	                 queue's leftovers (marker, mess name) of a message
+ *	                 committed in the other are removed and the message
+ *	                 stays whole; a failing clean-up leaves a stray marker
+ *	                 its recovery removes; a 200 KB copy under umask 077
+ *	                 is exact and 0644, a failing create or write leaves
+ *	                 the message where it was
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1479,15 +1486,27 @@ static void test_move_refused(void **state)
 	assert_int_equal(tu_queue_files(f->path[0]), 0);
 }
 
-/* A writer dies after the move, or between its links (both queues have a
- * marker and the mess name): recovery of each queue removes its part. */
-static struct queue *die_from;
+/*
+ * A writer dies at each point of a move: after the new marker's link (the
+ * other queue has a marker only), after both links, after the old mess
+ * name's unlink (the first queue a marker only), after the whole move.
+ * Both queues' recoveries, in either order, leave nothing, and at most one
+ * unfinished message is counted as removed (the move's extra names count
+ * as kept markers).
+ */
+static struct queue *die_q;
+static int die_at, die_calls;
+
+static int linkat_die(int a, const char *an, int b, const char *bn, int flags)
+{
+	if (++die_calls == die_at)
+		_exit(0);
+	return linkat(a, an, b, bn, flags);
+}
 
 static int unlinkat_die(int d, const char *n, int flags)
 {
-	(void)n;
-	(void)flags;
-	if (d != die_from->pidfd && d != die_from->intdfd)	/* the old mess name */
+	if (++die_calls == die_at)
 		_exit(0);
 	return unlinkat(d, n, flags);
 }
@@ -1495,43 +1514,212 @@ static int unlinkat_die(int d, const char *n, int flags)
 static void test_move_crash(void **state)
 {
 	struct fx *f = *state;
-	int between;
+	/* calls of a move: linkat marker (1), linkat mess (2), unlinkat old
+	 * mess (3), unlinkat old marker (4); die before call k (5: after all) */
+	int k, order;
 
-	for (between = 0; between < 2; between++) {
-		struct queue_err e;
-		unsigned kept, removed, total = 0;
-		pid_t pid;
-		int st, i;
+	for (k = 2; k <= 5; k++)
+		for (order = 0; order < 2; order++) {
+			struct queue_err e;
+			unsigned kept, removed, total = 0;
+			pid_t pid;
+			int st, i;
 
-		fflush(NULL);
-		pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			struct queue_msg m;
+			fflush(NULL);
+			pid = fork();
+			assert_true(pid >= 0);
+			if (pid == 0) {
+				struct queue_msg m;
 
-			if (queue_msg_begin(&f->q[0], &m, &e) != QUEUE_OK ||
-			    queue_msg_write(&m, MV_MESS, sizeof MV_MESS - 1, &e) != QUEUE_OK)
-				_exit(2);
-			if (between) {
-				die_from = &f->q[0];
+				if (queue_msg_begin(&f->q[0], &m, &e) != QUEUE_OK ||
+				    queue_msg_write(&m, MV_MESS, sizeof MV_MESS - 1, &e) != QUEUE_OK)
+					_exit(2);
+				die_q = &f->q[0];
+				die_calls = 0;
+				die_at = k;
+				queue_sys.linkat = linkat_die;
 				queue_sys.unlinkat = unlinkat_die;
+				if (queue_msg_move(&m, &f->q[1], &e) != QUEUE_OK)
+					_exit(3);
+				_exit(k == 5 ? 0 : 4);	/* k < 5: must have died inside */
 			}
-			if (queue_msg_move(&m, &f->q[1], &e) != QUEUE_OK)
-				_exit(3);
-			_exit(between ? 4 : 0);	/* between: must have died inside */
+			assert_int_equal(waitpid(pid, &st, 0), pid);
+			assert_true(WIFEXITED(st));
+			assert_int_equal(WEXITSTATUS(st), 0);
+			for (i = 0; i < 2; i++) {
+				int qi = order ? 1 - i : i;
+
+				assert_int_equal(queue_recover(&f->q[qi], &kept, &removed, &e), QUEUE_OK);
+				total += removed;
+				assert_int_equal(tu_queue_files(f->path[qi]), 0);
+			}
+			assert_int_equal(tu_queue_files(f->path[0]) + tu_queue_files(f->path[1]), 0);
+			assert_true(total <= 1);
 		}
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 0);
-		assert_int_equal(tu_queue_files(f->path[1]), 2);
-		assert_int_equal(tu_queue_files(f->path[0]), between ? 2 : 0);
-		for (i = 0; i < 2; i++) {
-			assert_int_equal(queue_recover(&f->q[i], &kept, &removed, &e), QUEUE_OK);
-			total += removed;
-			assert_int_equal(tu_queue_files(f->path[i]), 0);
-		}
-		assert_int_equal(total, between ? 2 : 1);
+}
+
+/*
+ * The first queue's leftovers of a message moved and committed in the
+ * other: its marker (the last unlink failed), and also its mess name (a
+ * crash lost that unlink).  Its recovery removes them, counts no removed
+ * message, and the committed message stays whole.
+ */
+static int unlinkat_fail_pid(int d, const char *n, int flags)
+{
+	if (d == die_q->pidfd) {
+		errno = EIO;
+		return -1;
 	}
+	return unlinkat(d, n, flags);
+}
+
+static void test_move_leftovers(void **state)
+{
+	struct fx *f = *state;
+	int with_mess;
+
+	for (with_mess = 0; with_mess < 2; with_mess++) {
+		struct queue_msg m;
+		struct queue_err e;
+		unsigned kept, removed;
+		char old[sizeof m.pidname], id[24];
+		ino_t ino;
+
+		mv_begin(f, 0, &m);
+		ino = m.id;
+		memcpy(old, m.pidname, sizeof old);
+		die_q = &f->q[0];
+		queue_sys.unlinkat = unlinkat_fail_pid;
+		assert_int_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_OK);
+		queue_sys_reset();
+		assert_true(tu_exists(tu_path(f->path[0], "pid/%s", old)));
+		mv_commit(&m);	/* closes the fd: the old marker's lock is gone */
+		snprintf(id, sizeof id, "%lu", (unsigned long)ino);
+		if (with_mess)	/* the crash that lost the old mess unlink */
+			assert_int_equal(link(tu_path(f->path[1], "mess/%lu/%s", (unsigned long)ino % SPLIT, id),
+					      tu_path(f->path[0], "mess/%lu/%s", (unsigned long)ino % SPLIT, id)), 0);
+		assert_int_equal(queue_recover(&f->q[0], &kept, &removed, &e), QUEUE_OK);
+		assert_int_equal(kept, 1);
+		assert_int_equal(removed, 0);
+		assert_int_equal(queue_recover(&f->q[1], &kept, &removed, &e), QUEUE_OK);
+		assert_int_equal(removed, 0);
+		mv_check(f, 1, (unsigned long)ino);
+		tu_rmtree(f->path[1]);	/* a fresh queue2 for the next round */
+		queue_close(&f->q[1]);
+		tu_queue_tree(f->path[1], SPLIT);
+		assert_int_equal(queue_open(&f->q[1], f->path[1], SPLIT, &e), QUEUE_OK);
+	}
+}
+
+/* The move's own clean-up fails too (the mess link fails, then the new
+ * marker's unlink): the stray marker in the other queue is its recovery's,
+ * and the message, committed where it was, stays whole. */
+static void test_move_cleanup_fails(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m;
+	struct queue_err e;
+	unsigned kept, removed;
+	ino_t id;
+
+	mv_begin(f, 0, &m);
+	id = m.id;
+	fail_calls = 0;
+	fail_nth = 2;	/* the mess link */
+	queue_sys.linkat = linkat_fail;
+	die_q = &f->q[1];
+	queue_sys.unlinkat = unlinkat_fail_pid;	/* the new marker's removal */
+	assert_int_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_EMESS);
+	queue_sys_reset();
+	assert_ptr_equal(m.q, &f->q[0]);
+	assert_int_equal(tu_count(tu_path(f->path[1], "pid")), 1);	/* the stray marker */
+	mv_commit(&m);
+	assert_int_equal(queue_recover(&f->q[1], &kept, &removed, &e), QUEUE_OK);
+	assert_int_equal(tu_queue_files(f->path[1]), 0);
+	assert_int_equal(removed, 0);	/* a name of a message committed in queue1 */
+	mv_check(f, 0, (unsigned long)id);
+}
+
+/* Across filesystems: a message of several chunks, under umask 077, is
+ * copied byte for byte with mode 0644; a failing create or write in the
+ * other queue leaves the message whole where it was and nothing there. */
+static int openat_fail_to(int d, const char *n, int flags, mode_t mode)
+{
+	if (d == exdev_pidfd) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return openat(d, n, flags, mode);
+}
+
+static ssize_t write_fail(int fd, const void *b, size_t n)
+{
+	(void)fd;
+	(void)b;
+	(void)n;
+	errno = ENOSPC;
+	return -1;
+}
+
+static void test_move_copy(void **state)
+{
+	struct fx *f = *state;
+	struct queue_msg m;
+	struct queue_err e;
+	struct queue_msg *v[1] = { &m };
+	size_t big = 200 * 1024 + 17, len, i;
+	char *body = malloc(big), *got;
+	struct stat st;
+	mode_t old_umask;
+	ino_t id;
+	int step;
+
+	assert_non_null(body);
+	for (i = 0; i < big; i++)
+		body[i] = (char)('a' + i % 26);
+	exdev_pidfd = f->q[1].pidfd;
+	for (step = 0; step < 2; step++) {	/* the create, then a write, fails */
+		mv_begin(f, 0, &m);
+		id = m.id;
+		queue_sys.linkat = linkat_exdev;
+		if (step == 0)
+			queue_sys.openat = openat_fail_to;
+		else
+			queue_sys.write = write_fail;
+		assert_int_not_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_OK);
+		queue_sys_reset();
+		assert_int_equal(e.errnum, ENOSPC);
+		assert_ptr_equal(m.q, &f->q[0]);
+		assert_int_equal(m.id, id);
+		assert_int_equal(tu_queue_files(f->path[1]), 0);
+		assert_int_equal(tu_queue_files(f->path[0]), 2);
+		queue_msg_abort(&m);
+	}
+	old_umask = umask(077);
+	mv_begin(f, 0, &m);
+	assert_int_equal(queue_msg_write(&m, body, big, &e), QUEUE_OK);
+	id = m.id;
+	queue_sys.linkat = linkat_exdev;
+	assert_int_equal(queue_msg_move(&m, &f->q[1], &e), QUEUE_OK);
+	queue_sys_reset();
+	assert_int_not_equal(m.id, id);
+	assert_int_equal(m.size, (off_t)(sizeof MV_MESS - 1 + big));
+	assert_int_equal(queue_msg_intd(&m, MV_ENV, sizeof MV_ENV, &e), QUEUE_OK);
+	assert_int_equal(queue_commit(v, 1, QUEUE_SYNC_FULL, 0), 1);
+	umask(old_umask);
+	got = tu_read(tu_path(f->path[1], "mess/%lu/%lu", (unsigned long)m.id % SPLIT,
+			      (unsigned long)m.id), &len);
+	assert_int_equal(len, sizeof MV_MESS - 1 + big);
+	assert_memory_equal(got, MV_MESS, sizeof MV_MESS - 1);
+	assert_memory_equal(got + sizeof MV_MESS - 1, body, big);
+	free(got);
+	assert_int_equal(stat(tu_path(f->path[1], "mess/%lu/%lu", (unsigned long)m.id % SPLIT,
+				      (unsigned long)m.id), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(stat(tu_path(f->path[1], "intd/%lu", (unsigned long)m.id), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(tu_queue_files(f->path[0]), 0);
+	free(body);
 }
 
 int main(void)
@@ -1561,6 +1749,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_move_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_leftovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_cleanup_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_copy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
