@@ -122,6 +122,15 @@ enum queue_status queue_msg_begin(struct queue *, struct queue_msg *, struct que
  * the rest shifted in place (queue_insert.c) */
 enum queue_status queue_insert(struct queue_msg *, off_t at, const void *, size_t,
 			       struct queue_err *);
+/* queue_insert_strip - queue_insert(), after removing from the header block
+ * that begins at `at` (to its first empty line, or the end of the file) each
+ * field, continuation lines too, for which drop(arg, name, len) is non-zero
+ * (name: not NUL-terminated, its first QUEUE_NAME_MAX bytes); *removed is
+ * how many (queue_insert.c) */
+#define QUEUE_NAME_MAX 128
+enum queue_status queue_insert_strip(struct queue_msg *, off_t at, const void *, size_t,
+				     int (*drop)(void *arg, const char *name, size_t len),
+				     void *arg, unsigned *removed, struct queue_err *);
 /* queue_msg_write - append to the mess file, retrying short writes */
 enum queue_status queue_msg_write(struct queue_msg *, const void *, size_t,
 				  struct queue_err *);
