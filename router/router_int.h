@@ -112,6 +112,7 @@ struct rmsg {
 	struct sq_decision dec;
 	enum router_action action;	/* what the sync thread does: accept, tag, quarantine */
 	int action_failed;	/* tag or quarantine failed (why[] says how) */
+	unsigned forged;	/* tag: the sender's own fields of our names removed */
 	enum sq_status status;	/* the answer */
 	struct queue_env env;
 	int in_pool;		/* the pool owns job: do not free */
