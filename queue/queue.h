@@ -296,6 +296,18 @@ void queue_uids_load(struct queue_uids *, const char *passwd_path);
 #define QUEUE_RECEIVED_MAX 128
 size_t queue_received(char *buf, size_t cap, unsigned long pid, uid_t uid,
 		      const struct queue_uids *, time_t now);
+/*
+ * queue_received_helo - the client's HELO name from qmail-smtpd's Received
+ *	line at the start of buf ("Received: from HOST (HELO NAME)
+ *	(INFO@IP)\n  by LOCAL with SMTP; ..."), only when its IP is remoteip
+ *	(the client's TCPREMOTEIP); without "(HELO x)" the HELO was HOST (an
+ *	"unknown" HOST gives nothing).  Only letters, digits, '.', '-', '_' or
+ *	an address literal, at most QUEUE_HELO_MAX bytes; else 0 and "" in out
+ *	(cap: at least QUEUE_HELO_MAX + 1).  Returns its length.
+ */
+#define QUEUE_HELO_MAX 253
+size_t queue_received_helo(const char *buf, size_t len, const char *remoteip, char *out,
+			   size_t cap);
 
 /*
  * Envelope reader with qmail-queue's rules.  Input is what qmail-smtpd writes

@@ -119,6 +119,7 @@ struct rmsg {
 	const char **rcpts;
 	char *messpath;		/* for exec scanners, made on first use */
 	char queue_id[80];	/* "<queue>/<id>" for the network scanners */
+	char helo[QUEUE_HELO_MAX + 1];	/* the client's HELO name for rspamd, or "" */
 	struct wire_reply reply;
 	const char *verdict;	/* for the log: clean, virus, banned, ... */
 	char why[300];		/* cause, for the log */
