@@ -131,6 +131,16 @@ enum queue_status queue_insert(struct queue_msg *, off_t at, const void *, size_
 enum queue_status queue_insert_strip(struct queue_msg *, off_t at, const void *, size_t,
 				     int (*drop)(void *arg, const char *name, size_t len),
 				     void *arg, unsigned *removed, struct queue_err *);
+/* queue_insert_fields - the byte ranges [from, to) of the fields
+ * queue_insert_strip() would remove (adjacent ones joined, in order), the
+ * file untouched; *v is malloc'ed (NULL when none), *count the fields */
+struct queue_range {
+	off_t from, to;
+};
+enum queue_status queue_insert_fields(const struct queue_msg *, off_t at,
+				      int (*drop)(void *arg, const char *name, size_t len),
+				      void *arg, struct queue_range **v, size_t *n,
+				      unsigned *count, struct queue_err *);
 /* queue_msg_write - append to the mess file, retrying short writes */
 enum queue_status queue_msg_write(struct queue_msg *, const void *, size_t,
 				  struct queue_err *);

@@ -17,6 +17,8 @@
  *	them (reading always ahead of writing) and ftruncate() cuts the file
  *	to its new size; then queue_insert().  The body is never read as
  *	header lines, and a message where nothing is to go is only read.
+ *	queue_insert_fields() only finds those fields (byte ranges, adjacent
+ *	ones joined), for a caller that sends the file elsewhere without them.
  *
  * DIAGNOSTICS
  *	QUEUE_OK, or QUEUE_EWRITE (or QUEUE_ENOMEM) with the cause in e.
@@ -105,12 +107,8 @@ enum queue_status queue_insert(struct queue_msg *m, off_t at, const void *p, siz
  * the end of the file.  A line that is neither a field nor a continuation
  * ends the field before it and is kept.
  */
-struct range {
-	off_t from, to;
-};
-
 struct ranges {
-	struct range *v;
+	struct queue_range *v;
 	size_t n, cap;
 };
 
@@ -122,19 +120,20 @@ static int range_add(struct ranges *r, off_t from, off_t to)
 	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct range *v = realloc(r->v, cap * sizeof *v);
+		struct queue_range *v = realloc(r->v, cap * sizeof *v);
 
 		if (!v)
 			return -1;
 		r->v = v;
 		r->cap = cap;
 	}
-	r->v[r->n++] = (struct range){ from, to };
+	r->v[r->n++] = (struct queue_range){ from, to };
 	return 0;
 }
 
-/* fields - the ranges of the fields drop() names, in the block from at */
-static enum queue_status fields(struct queue_msg *m, off_t at, char *buf,
+/* fields - the ranges of the fields drop() names, in the block from at of
+ * the size bytes of fd (id: for the texts) */
+static enum queue_status fields(int fd, off_t size, unsigned long id, off_t at, char *buf,
 				int (*drop)(void *, const char *, size_t), void *arg,
 				struct ranges *out, unsigned *count, struct queue_err *e)
 {
@@ -143,12 +142,11 @@ static enum queue_status fields(struct queue_msg *m, off_t at, char *buf,
 	size_t nl = 0;
 	off_t pos = at, line = at, field = -1;	/* field: start of a field to drop */
 
-	while (pos < m->size) {
-		size_t n = (size_t)(m->size - pos) < CHUNK ? (size_t)(m->size - pos) : CHUNK, i;
+	while (pos < size) {
+		size_t n = (size_t)(size - pos) < CHUNK ? (size_t)(size - pos) : CHUNK, i;
 
-		if (pread_all(m->fd, buf, n, pos) < 0)
-			return queue_errset(e, QUEUE_EWRITE, errno, "cannot read message %lu",
-					    (unsigned long)m->id);
+		if (pread_all(fd, buf, n, pos) < 0)
+			return queue_errset(e, QUEUE_EWRITE, errno, "cannot read message %lu", id);
 		for (i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)buf[i];
 			off_t off = pos + (off_t)i;
@@ -212,12 +210,11 @@ colon:
 		pos += (off_t)n;
 	}
 	/* no empty line: the last field ends with the file */
-	if (field >= 0 && range_add(out, field, m->size) < 0)
+	if (field >= 0 && range_add(out, field, size) < 0)
 		goto nomem;
 	return QUEUE_OK;
 nomem:
-	return queue_errset(e, QUEUE_ENOMEM, ENOMEM, "no memory to rewrite message %lu",
-			    (unsigned long)m->id);
+	return queue_errset(e, QUEUE_ENOMEM, ENOMEM, "no memory to rewrite message %lu", id);
 }
 
 /* squeeze - move every byte outside the ranges down over them, in order
@@ -264,7 +261,7 @@ enum queue_status queue_insert_strip(struct queue_msg *m, off_t at, const void *
 	if (!(buf = malloc(CHUNK)))
 		return queue_errset(e, QUEUE_ENOMEM, ENOMEM, "no memory to rewrite message %lu",
 				    (unsigned long)m->id);
-	st = fields(m, at, buf, drop, arg, &r, &count, e);
+	st = fields(m->fd, m->size, (unsigned long)m->id, at, buf, drop, arg, &r, &count, e);
 	if (st == QUEUE_OK && r.n)
 		st = squeeze(m, &r, buf, e);
 	free(buf);
@@ -273,4 +270,34 @@ enum queue_status queue_insert_strip(struct queue_msg *m, off_t at, const void *
 		return st;
 	*removed = count;
 	return queue_insert(m, at, p, len, e);
+}
+
+enum queue_status queue_insert_fields(const struct queue_msg *m, off_t at,
+				      int (*drop)(void *, const char *, size_t), void *arg,
+				      struct queue_range **v, size_t *n, unsigned *count,
+				      struct queue_err *e)
+{
+	struct ranges r = { 0 };
+	enum queue_status st;
+	char *buf;
+
+	*v = NULL;
+	*n = 0;
+	*count = 0;
+	if (at > m->size)
+		return queue_errset(e, QUEUE_EREAD, EINVAL, "offset past the end of message %lu",
+				    (unsigned long)m->id);
+	if (!(buf = malloc(CHUNK)))
+		return queue_errset(e, QUEUE_ENOMEM, ENOMEM, "no memory to read message %lu",
+				    (unsigned long)m->id);
+	st = fields(m->fd, m->size, (unsigned long)m->id, at, buf, drop, arg, &r, count, e);
+	free(buf);
+	if (st != QUEUE_OK) {
+		free(r.v);
+		*count = 0;
+		return st;
+	}
+	*v = r.v;
+	*n = r.n;
+	return QUEUE_OK;
 }

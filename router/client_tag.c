@@ -8,7 +8,8 @@
  *	uncommitted mess file (queue_insert_strip), removes from the message's
  *	own header block every field a downstream filter could take for ours:
  *	client_tag_forged() names them.  sluiced (router_tag) and direct mode
- *	share it.
+ *	share it; a tagged message relayed over QMQP (router_remote.c) is sent
+ *	without the same fields (queue_insert_fields, client_tag_forged).
  *
  *	The names, case-insensitive:
  *	  X-Spam, X-Spam-*      SpamAssassin's (X-Spam-Flag, -Status, -Level,

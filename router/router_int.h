@@ -76,6 +76,8 @@ struct rrelay {
 	struct rmsg *wait_next;
 	char *prefix;		/* a tagged message's verdict headers, sent first */
 	size_t prefix_len;
+	off_t *skip;		/* a tagged message's forged fields: pairs not sent */
+	size_t nskip;
 };
 
 struct router;
