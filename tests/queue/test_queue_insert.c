@@ -15,11 +15,14 @@
  *	            before the colon (the obsolete form: a field, removed)
  *	before at   bytes before the offset are never looked at
  *	nothing     nothing named: the file is only grown by the insert
+ *	fields      queue_insert_fields(): the ranges (adjacent fields joined)
+ *	            and the count, the file only read; none: NULL
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -195,6 +198,43 @@ static void test_before_at(void **state)
 	run(S("R\n\nX-Spam: b\n"), 2, "", S("R\n\nX-Spam: b\n"), 0);
 }
 
+static void test_fields(void **state)
+{
+	static const char in[] = "R\nX-Spam: 1\nX-Spam-Flag: NO\n\tfold\nA: 1\nX-Spam-Level: *\n\nX-Spam: b\n";
+	struct queue_msg m = { .id = 3 };
+	struct queue_range *v;
+	struct queue_err e;
+	struct stat st;
+	unsigned count;
+	size_t n;
+	char got[sizeof in];
+
+	(void)state;
+	m.fd = tu_tmpmsg(in, sizeof in - 1);
+	m.size = (off_t)(sizeof in - 1);
+	assert_int_equal(queue_insert_fields(&m, 2, drop, NULL, &v, &n, &count, &e), QUEUE_OK);
+	assert_int_equal(count, 3);
+	assert_int_equal(n, 2);	/* the first two fields are adjacent: one range */
+	assert_int_equal(v[0].from, 2);
+	assert_int_equal(v[0].to, (off_t)strlen("R\nX-Spam: 1\nX-Spam-Flag: NO\n\tfold\n"));
+	assert_int_equal(v[1].from, (off_t)strlen("R\nX-Spam: 1\nX-Spam-Flag: NO\n\tfold\nA: 1\n"));
+	assert_int_equal(v[1].to, v[1].from + (off_t)strlen("X-Spam-Level: *\n"));
+	free(v);
+	/* the file is only read */
+	assert_int_equal(fstat(m.fd, &st), 0);
+	assert_int_equal(st.st_size, (off_t)(sizeof in - 1));
+	assert_int_equal(pread(m.fd, got, sizeof got, 0), (ssize_t)(sizeof in - 1));
+	assert_memory_equal(got, in, sizeof in - 1);
+	/* none: NULL, 0 */
+	assert_int_equal(queue_insert_fields(&m, m.size, drop, NULL, &v, &n, &count, &e), QUEUE_OK);
+	assert_null(v);
+	assert_int_equal(n, 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(queue_insert_fields(&m, m.size + 1, drop, NULL, &v, &n, &count, &e),
+			 QUEUE_EREAD);
+	close(m.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_long),
 		cmocka_unit_test(test_not_fields),
 		cmocka_unit_test(test_before_at),
+		cmocka_unit_test(test_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
