@@ -123,6 +123,25 @@ enum queue_status queue_msg_begin(struct queue *, struct queue_msg *, struct que
  * the rest shifted in place (queue_insert.c) */
 enum queue_status queue_insert(struct queue_msg *, off_t at, const void *, size_t,
 			       struct queue_err *);
+/* queue_insert_strip - queue_insert(), after removing from the header block
+ * that begins at `at` (to its first empty line, or the end of the file) each
+ * field, continuation lines too, for which drop(arg, name, len) is non-zero
+ * (name: not NUL-terminated, its first QUEUE_NAME_MAX bytes); *removed is
+ * how many (queue_insert.c) */
+#define QUEUE_NAME_MAX 128
+enum queue_status queue_insert_strip(struct queue_msg *, off_t at, const void *, size_t,
+				     int (*drop)(void *arg, const char *name, size_t len),
+				     void *arg, unsigned *removed, struct queue_err *);
+/* queue_insert_fields - the byte ranges [from, to) of the fields
+ * queue_insert_strip() would remove (adjacent ones joined, in order), the
+ * file untouched; *v is malloc'ed (NULL when none), *count the fields */
+struct queue_range {
+	off_t from, to;
+};
+enum queue_status queue_insert_fields(const struct queue_msg *, off_t at,
+				      int (*drop)(void *arg, const char *name, size_t len),
+				      void *arg, struct queue_range **v, size_t *n,
+				      unsigned *count, struct queue_err *);
 /* queue_msg_write - append to the mess file, retrying short writes */
 enum queue_status queue_msg_write(struct queue_msg *, const void *, size_t,
 				  struct queue_err *);
@@ -294,6 +313,18 @@ void queue_uids_load(struct queue_uids *, const char *passwd_path);
 #define QUEUE_RECEIVED_MAX 128
 size_t queue_received(char *buf, size_t cap, unsigned long pid, uid_t uid,
 		      const struct queue_uids *, time_t now);
+/*
+ * queue_received_helo - the client's HELO name from qmail-smtpd's Received
+ *	line at the start of buf ("Received: from HOST (HELO NAME)
+ *	(INFO@IP)\n  by LOCAL with SMTP; ..."), only when its IP is remoteip
+ *	(the client's TCPREMOTEIP); without "(HELO x)" the HELO was HOST (an
+ *	"unknown" HOST gives nothing).  Only letters, digits, '.', '-', '_' or
+ *	an address literal, at most QUEUE_HELO_MAX bytes; else 0 and "" in out
+ *	(cap: at least QUEUE_HELO_MAX + 1).  Returns its length.
+ */
+#define QUEUE_HELO_MAX 253
+size_t queue_received_helo(const char *buf, size_t len, const char *remoteip, char *out,
+			   size_t cap);
 
 /*
  * Envelope reader with qmail-queue's rules.  Input is what qmail-smtpd writes

@@ -136,6 +136,16 @@ const char *client_action_word(enum router_action);
  * 0 when they do not fit */
 size_t client_tag_headers(char *buf, size_t cap, const struct scan_verdict *, const char *scanned_by,
 			  const char *extra);
+/* client_tag - insert the tag lines hdr (NUL-terminated, hlen bytes) at
+ * offset at of the uncommitted mess file, removing in the same rewrite the
+ * message's own fields that client_tag_forged() names; *removed: how many */
+enum queue_status client_tag(struct queue_msg *, off_t at, const char *hdr, size_t hlen,
+			     unsigned *removed, struct queue_err *);
+/* client_tag_forged - 1 when a field of the message named name (len bytes)
+ * must go from a tagged message: X-Spam, X-Spam-*, X-Spamd-*, X-Rspamd-*,
+ * X-Sluice-*, X-QHPSI, X-Virus-Scanned, and any X- name of a line of the
+ * NUL-terminated inserted set (client_tag.c) */
+int client_tag_forged(void *inserted, const char *name, size_t len);
 /* client_exit_code - client_status_exit(client_queue_status(st)) */
 int client_exit_code(enum queue_status);
 const char *client_exit_reply(int code);

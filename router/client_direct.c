@@ -154,6 +154,7 @@ static int scan(const struct client_direct *d, struct queue_msg *m, size_t rlen,
 	char err[512], hdr[1024];
 	void *st = NULL;
 	size_t hlen;
+	unsigned forged;
 	struct scan_input in = {
 		.fd = m->fd, .size = m->size, .path = messpath, .sender = queue_env_sender(env),
 		.rcpts = rcpts,
@@ -184,7 +185,8 @@ static int scan(const struct client_direct *d, struct queue_msg *m, size_t rlen,
 		return -1;
 	case ACTION_TAG:
 		hlen = client_tag_headers(hdr, sizeof hdr, &v, "sluice " SLUICE_VERSION " (exec)", NULL);
-		if (hlen && queue_insert(m, (off_t)rlen, hdr, hlen, &e) != QUEUE_OK) {
+		/* the sender's own X-QHPSI, X-Spam-* ... go: client_tag.c */
+		if (hlen && client_tag(m, (off_t)rlen, hdr, hlen, &forged, &e) != QUEUE_OK) {
 			say("%s", e.text);
 			return client_status_exit(client_queue_status(e.status));
 		}

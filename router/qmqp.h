@@ -157,15 +157,20 @@ struct qmqp_addr {
  * 0, or -1 with a reason in err */
 int qmqp_addr_parse(const char *s, struct qmqp_addr *, char *err, size_t errlen);
 
-/* One message: prefix, then bytes [off, end of file) of fd, and its
- * envelope.  The prefix (sluiced's verdict headers of a tagged message,
- * which a local queue gets inserted into the file) is sent first, as part
- * of the message; it must stay valid until the exchange is over. */
+/* One message: prefix, then bytes [off, end of file) of fd but for the skip
+ * ranges, and its envelope.  The prefix (sluiced's verdict headers of a
+ * tagged message, which a local queue gets inserted into the file) is sent
+ * first, as part of the message; skip holds nskip pairs of offsets
+ * [from, to), in order, not overlapping, within [off, end of file) (the
+ * sender's own fields of the tag's names, which a local queue gets removed
+ * from the file).  Both must stay valid until the exchange is over. */
 struct qmqp_msg {
 	int fd;			/* read with pread only: the offset is not moved */
 	off_t off;		/* first byte of the file to send */
 	const char *prefix;	/* NULL or prefix_len bytes sent before the file's */
 	size_t prefix_len;
+	const off_t *skip;	/* NULL or nskip pairs: byte ranges not sent */
+	size_t nskip;
 	const char *sender;	/* "" for a bounce */
 	const char *const *rcpt;
 	size_t nrcpt;
@@ -201,6 +206,8 @@ struct qmqp_client {
 	int64_t phase_end;	/* when the current wait times out */
 	int msgfd;
 	off_t pos, end;		/* the next and the last+1 byte of the file to send */
+	const off_t *skip;	/* the message's skip ranges (qmqp_msg), the next at */
+	size_t nskip, next_skip;	/* skip[2 * next_skip] */
 	char *head;		/* "<outer len>:<message len>:" */
 	size_t head_len, head_sent;
 	const char *prefix;	/* the message's prefix (qmqp_msg) */

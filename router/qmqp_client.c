@@ -16,7 +16,10 @@
  *	while the socket takes them.  What is sent is bytes [off, EOF) of the
  *	file: sluiced passes the offset past its own Received line, so the
  *	server receives what qmail-queue read on fd 0, exactly as
- *	qmail-qmqpc sends it; the server adds its own Received lines.
+ *	qmail-qmqpc sends it; the server adds its own Received lines.  A
+ *	tagged message is sent with its prefix (the tag lines) first and its
+ *	skip ranges (the sender's fields of the tag's names) left out, the
+ *	same bytes a local queue's rewritten file would hold.
  *
  *	Timeouts are qmail-qmqpc's: 10 s to connect, 60 s for each wait on
  *	the socket, plus an optional deadline for the whole exchange (the
@@ -221,8 +224,23 @@ enum qmqp_want qmqp_client_start(struct qmqp_client *c, const struct qmqp_addr *
 	c->end = st.st_size;
 	c->prefix = m->prefix_len ? m->prefix : NULL;
 	c->prefix_len = c->prefix ? m->prefix_len : 0;
-	if (build(c, m, c->prefix_len + (uint64_t)(c->end - c->pos)) < 0)
-		return finish(c, QMQP_ESYS, ENOMEM, "%s: out of memory", a->name);
+	c->skip = m->nskip ? m->skip : NULL;
+	c->nskip = c->skip ? m->nskip : 0;
+	{
+		uint64_t skipped = 0;
+		size_t k;
+
+		for (k = 0; k < c->nskip; k++) {
+			off_t from = c->skip[2 * k], to = c->skip[2 * k + 1];
+
+			if (from < (k ? c->skip[2 * k - 1] : c->pos) || to < from || to > c->end)
+				return finish(c, QMQP_EREAD, 0, "%s: a skipped range outside the message",
+					      a->name);
+			skipped += (uint64_t)(to - from);
+		}
+		if (build(c, m, c->prefix_len + (uint64_t)(c->end - c->pos) - skipped) < 0)
+			return finish(c, QMQP_ESYS, ENOMEM, "%s: out of memory", a->name);
+	}
 	if (c->lim.deadline_ms && now >= c->lim.deadline_ms)
 		return finish(c, QMQP_ETIMEOUT, ETIMEDOUT, "%s: no time left to connect", a->name);
 	c->fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -359,12 +377,21 @@ enum qmqp_want qmqp_client_step(struct qmqp_client *c, int64_t now)
 				size_t want = CHUNK;
 				ssize_t n;
 
+				/* a skipped range that starts here: past it */
+				while (c->next_skip < c->nskip && c->skip[2 * c->next_skip] <= c->pos) {
+					if (c->skip[2 * c->next_skip + 1] > c->pos)
+						c->pos = c->skip[2 * c->next_skip + 1];
+					c->next_skip++;
+				}
 				if (c->pos == c->end) {
 					c->state = C_TAIL;
 					continue;
 				}
 				if ((off_t)want > c->end - c->pos)
 					want = (size_t)(c->end - c->pos);
+				if (c->next_skip < c->nskip &&
+				    (off_t)want > c->skip[2 * c->next_skip] - c->pos)
+					want = (size_t)(c->skip[2 * c->next_skip] - c->pos);
 				do
 					n = pread(c->msgfd, c->chunk, want, c->pos);
 				while (n < 0 && errno == EINTR);

@@ -4,10 +4,12 @@
  *	Both run on the sync thread, never on the loop thread.
  *
  *	router_tag() inserts the verdict headers (client_tag_headers: the
- *	same as direct mode's) right after qmail's Received line, in place
- *	(queue_insert): the file is not committed yet, so a crash midway
- *	leaves an uncommitted message that recovery removes.  The envelope is
- *	untouched (u p F T only).
+ *	same as direct mode's) right after qmail's Received line, in place,
+ *	and removes the sender's own fields of the same names from the
+ *	message's header block in the same rewrite (client_tag, shared with
+ *	direct mode; m->forged counts them for the log line): the file is not
+ *	committed yet, so a crash midway leaves an uncommitted message that
+ *	recovery removes.  The envelope is untouched (u p F T only).
  *
  *	router_quarantine() stores the message in a Maildir: tmp/<unique>, an
  *	X-Sluice-Quarantine header carrying the envelope and the verdict, then
@@ -93,7 +95,7 @@ int router_tag(struct rmsg *m)
 
 	if (!hlen)
 		return 0;
-	if (queue_insert(&m->qm, (off_t)m->rlen, hdr, hlen, &e) != QUEUE_OK) {
+	if (client_tag(&m->qm, (off_t)m->rlen, hdr, hlen, &m->forged, &e) != QUEUE_OK) {
 		errno = e.errnum;
 		return -1;
 	}

@@ -76,6 +76,8 @@ struct rrelay {
 	struct rmsg *wait_next;
 	char *prefix;		/* a tagged message's verdict headers, sent first */
 	size_t prefix_len;
+	off_t *skip;		/* a tagged message's forged fields: pairs not sent */
+	size_t nskip;
 };
 
 struct router;
@@ -116,12 +118,14 @@ struct rmsg {
 	struct sq_decision dec;
 	enum router_action action;	/* what the sync thread does: accept, tag, quarantine */
 	int action_failed;	/* tag or quarantine failed (why[] says how) */
+	unsigned forged;	/* tag: the sender's own fields of our names removed */
 	enum sq_status status;	/* the answer */
 	struct queue_env env;
 	int in_pool;		/* the pool owns job: do not free */
 	const char **rcpts;
 	char *messpath;		/* for exec scanners, made on first use */
 	char queue_id[80];	/* "<queue>/<id>" for the network scanners */
+	char helo[QUEUE_HELO_MAX + 1];	/* the client's HELO name for rspamd, or "" */
 	struct wire_reply reply;
 	const char *verdict;	/* for the log: clean, virus, banned, ... */
 	char why[300];		/* cause, for the log */

@@ -18,7 +18,8 @@
  *	ev_timer embedded in the message, streaming [Received line's end, EOF)
  *	of the mess file (what qmail-qmqpc sends: the server adds its own
  *	Received line), with the verdict headers of a tagged message sent
- *	first.  The server is chosen then, by the hashed two choices: two
+ *	first and the sender's own fields of their names left out (one read
+ *	of the header block finds them: queue_insert_fields).  The server is chosen then, by the hashed two choices: two
  *	servers of those the message has not tried and that are not resting;
  *	the one with a free connection slot (SLUICE_QMQP_CONNS), not slow,
  *	with the lower cost ((connections + 1) x recent latency) wins; when
@@ -408,6 +409,9 @@ static void release(struct rmsg *m)
 	free(rl->prefix);
 	rl->prefix = NULL;
 	rl->prefix_len = 0;
+	free(rl->skip);
+	rl->skip = NULL;
+	rl->nskip = 0;
 }
 
 void router_remote_free(struct rmsg *m)
@@ -626,7 +630,8 @@ static void attempt(struct rmsg *m)
 		}
 		msg = (struct qmqp_msg){
 			.fd = m->qm.fd, .off = (off_t)m->rlen, .prefix = rl->prefix,
-			.prefix_len = rl->prefix_len, .sender = queue_env_sender(&m->env),
+			.prefix_len = rl->prefix_len, .skip = rl->skip, .nskip = rl->nskip,
+			.sender = queue_env_sender(&m->env),
 			.rcpt = m->rcpts, .nrcpt = m->env.nrcpt,
 		};
 		lim = (struct qmqp_limits){
@@ -692,15 +697,37 @@ void router_remote_relay(struct rmsg *m)
 	ev_init(&rl->timer, on_relay_timer);
 	rl->timer.data = m;
 	if (m->action == ACTION_TAG) {
-		/* what router_tag() would insert after the Received line; the
-		 * spool's file stays as received (a failover tags it then) */
-		size_t cap = 1024 + SCAN_HEADERS_MAX;
+		/* what router_tag() would insert after the Received line, and
+		 * the fields it would remove (client_tag): sent without them;
+		 * the spool's file stays as received (a failover tags it then) */
+		size_t cap = 1024 + SCAN_HEADERS_MAX, n, i;
+		struct queue_range *v;
+		struct queue_err e;
 
 		if (!(rl->prefix = malloc(cap))) {
 			msg_finish(m, SQ_TEMP_NOMEM, "error", NULL, "no memory for the verdict headers");
 			return;
 		}
 		rl->prefix_len = router_tag_headers(m, rl->prefix, cap);
+		if (rl->prefix_len) {
+			if (queue_insert_fields(&m->qm, (off_t)m->rlen, client_tag_forged, rl->prefix,
+						&v, &n, &m->forged, &e) != QUEUE_OK) {
+				router_queue_error(m, &e);
+				return;
+			}
+			if (n && !(rl->skip = malloc(2 * n * sizeof *rl->skip))) {
+				free(v);
+				msg_finish(m, SQ_TEMP_NOMEM, "error", NULL,
+					   "no memory for the verdict headers");
+				return;
+			}
+			for (i = 0; i < n; i++) {
+				rl->skip[2 * i] = v[i].from;
+				rl->skip[2 * i + 1] = v[i].to;
+			}
+			rl->nskip = n;
+			free(v);
+		}
 	}
 	attempt(m);
 }

@@ -11,6 +11,7 @@
  *	A job scans a dup() of the mess fd: whatever the message's fate, the
  *	worker's fd stays valid until the pool hands the job back.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,32 @@ void router_scan_stop(struct router *r)
 			r->cfg->scanners[i]->fini(r->states[i]);
 }
 
+/*
+ * helo - rspamd's Helo: the client's HELO name from the Received line
+ *	qmail-smtpd wrote as the first line of its data, right after ours
+ *	(queue_received_helo), and only when the line's IP is the client's
+ *	TCPREMOTEIP; a local injection, or a line from elsewhere, gives none.
+ *	One pread of the line's bytes (just written: in the page cache), only
+ *	for a message rspamd checks: spamd's protocol has no place for it.
+ */
+static void helo(struct rmsg *m, struct scan_job *j)
+{
+	char buf[1024];
+	ssize_t n;
+	unsigned i;
+
+	m->helo[0] = 0;
+	for (i = 0; i < m->nscanners && m->scanners[i] != &scan_backend_rspamd; i++)
+		;
+	if (i == m->nscanners || !j->in.remote_ip)
+		return;
+	do
+		n = pread(m->qm.fd, buf, sizeof buf, (off_t)m->rlen);
+	while (n < 0 && errno == EINTR);
+	if (n > 0 && queue_received_helo(buf, (size_t)n, j->in.remote_ip, m->helo, sizeof m->helo))
+		j->in.helo = m->helo;
+}
+
 static int submit(struct router *r, struct rmsg *m)
 {
 	struct scan_job *j = &m->job;
@@ -133,6 +160,7 @@ static int submit(struct router *r, struct rmsg *m)
 	j->in.remote_ip = wire_env_get(m->payload, m->payload_len, "TCPREMOTEIP");
 	j->in.auth_user = wire_env_get(m->payload, m->payload_len, "SMTPAUTHUSER");
 	j->in.relayclient = wire_env_get(m->payload, m->payload_len, "RELAYCLIENT") != NULL;
+	helo(m, j);
 	snprintf(m->queue_id, sizeof m->queue_id, "%s/%lu", m->rq->name, (unsigned long)m->qm.id);
 	j->in.queue_id = m->queue_id;
 	/* spamd sends its X-Spam-* headers only when they will be used */

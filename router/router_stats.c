@@ -4,7 +4,9 @@
  *	router_log() writes the multilog-friendly line (no timestamp: multilog
  *	adds one):
  *	  msg queue1 id 123 qp 456 uid 7 from <a@b> rcpts 2 bytes 4211
- *	      verdict clean action commit exit 0 ms 12 [policy <entries>] [why ...]
+ *	      verdict clean action commit exit 0 ms 12 [policy <entries>]
+ *	      [forged N] [why ...]
+ *	forged: a tagged message's own fields of sluice's header names, removed.
  *	exit shows "31/82" when a custom-error code replaces the plain one
  *	whenever the convention's fd is open.
  *	router_stats_answer() counts answers by outcome, by verdict and latency
@@ -50,7 +52,7 @@ static const char *outcome(const struct rmsg *m)
 
 void router_log(const struct rmsg *m, int64_t ms)
 {
-	char from[256], why[320], pol[760] = "";
+	char from[256], why[320], pol[760] = "", forged[24] = "";
 	size_t pl;
 	const char *applied = router_policy_applied(m);
 
@@ -63,20 +65,22 @@ void router_log(const struct rmsg *m, int64_t ms)
 		memcpy(pol + pl, " pin ", 5);
 		safe(pol + pl + 5, sizeof pol - pl - 5, m->pin_note);
 	}
+	if (m->forged)
+		snprintf(forged, sizeof forged, " forged %u", m->forged);
 	snprintf(why, sizeof why, "%s", m->why);
 	for (char *p = why; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	/* "exit 31/82": plain code, and the custom one used when its fd is open;
 	 * "remote <server>": the QMQP server that answered, or the last tried */
-	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s action %s exit %d%s%.0d ms %lld%s%s%s%s%s\n",
+	fprintf(stderr, "msg %s id %lu qp %ld uid %ld from <%s> rcpts %u bytes %lld verdict %s action %s exit %d%s%.0d ms %lld%s%s%s%s%s%s\n",
 		m->rq ? m->rq->name : "-", m->have_qm ? (unsigned long)m->qm.id : 0UL,
 		(long)m->pid, (long)m->uid, from, m->env.nrcpt,
 		m->have_qm ? (long long)m->qm.size : 0LL, m->verdict ? m->verdict : "none",
 		outcome(m), m->reply.plain, m->reply.code != m->reply.plain ? "/" : "",
 		m->reply.code != m->reply.plain ? m->reply.code : 0, (long long)ms,
 		m->relay.server ? " remote " : "", m->relay.server ? m->relay.server->addr.name : "",
-		pol, *why ? " why " : "", why);
+		pol, forged, *why ? " why " : "", why);
 }
 
 /* The verdict words of the log line, counted for the stats socket. */

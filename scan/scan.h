@@ -90,7 +90,8 @@ struct scan_input {
 	const char *path;	/* the mess file's path when known, else NULL (exec's %s) */
 	/* what qmail-smtpd knew of the client (sluice-queue's environment) */
 	const char *remote_ip;	/* TCPREMOTEIP, or NULL */
-	const char *helo;	/* the client's HELO name when known, or NULL */
+	const char *helo;	/* the client's HELO name when trusted (the router reads
+				 * it from qmail-smtpd's Received line), or NULL */
 	const char *auth_user;	/* SMTPAUTHUSER, or NULL */
 	const char *queue_id;	/* "<queue>/<id>" for the scanners' logs, or NULL */
 	int relayclient;	/* RELAYCLIENT was set: a local or trusted sender */

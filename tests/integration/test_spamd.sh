@@ -9,7 +9,12 @@
 #               byte for byte
 #   tag         SLUICE_ON_SPAM=tag: GTUBE 0, the committed mess carries
 #               X-Spam-Flag: YES and X-Spam-Status: Yes after sluice's
-#               headers, then the mail byte for byte; intd only u p F T
+#               headers, then the mail byte for byte; intd only u p F T;
+#               a GTUBE mail carrying its own X-Spam-Status: No (folded),
+#               X-Spam-Flag, X-Spam, X-Sluice-Verdict, X-Spamd-Result,
+#               X-Rspamd-Action: committed with exactly SpamAssassin's and
+#               sluice's lines, the mail without those six byte for byte
+#               (its body's X-Spam-Status line kept), "forged 6" logged
 #   relay       RELAYCLIENT set: not checked (0); SLUICE_SPAM_RELAYCLIENT=1:
 #               checked (31)
 #   failover    a dead server first (TCP to a closed port): GTUBE still 31
@@ -73,6 +78,44 @@ check_queues >/dev/null || fail "tagged GTUBE: queue inconsistent"
 clear_queues
 daemon_stop
 say "ok: committed with $(wc -l <"$WORK/xspam") X-Spam-* lines, intd $types"
+
+say "--- tag: the sender's own X-Spam-* lines go"
+# a GTUBE mail that claims it was checked and found clean (folded, any
+# case), with an X-Spam-Status line in its body that must stay
+FOLD=$'X-Spam-Status: No, score=-10.0 required=5.0\n\ttests=ALL_TRUSTED autolearn=ham'
+mkmsg "$WORK/forged.eml" "$FOLD" "x-spam-flag: NO" "X-Spam: No" "X-Sluice-Verdict: clean" \
+	"X-Spamd-Result: default: False [-10.00 / 15.00]" "X-Rspamd-Action: no action"
+{ echo "$GTUBE"; echo "X-Spam-Status: No (a body line)"; } >>"$WORK/forged.eml"
+mkmsg "$WORK/forged.want"	# the same mail without the six forged fields
+sed -n '/^Message-Id:/p' "$WORK/forged.eml" >"$WORK/mid"
+sed -i "s/^Message-Id:.*/$(cat "$WORK/mid")/" "$WORK/forged.want"
+{ echo "$GTUBE"; echo "X-Spam-Status: No (a body line)"; } >>"$WORK/forged.want"
+daemon_start SLUICE_SCANNERS=spamd "SLUICE_SPAMD=unix:$S1" SLUICE_ON_SPAM=tag
+run_qq -m "$WORK/forged.eml"
+expect "tagged forged GTUBE" 0
+MESS=$(mess_of "$(todo_files)")
+# the header block: exactly SpamAssassin's own X-Spam-Status and -Flag
+sed '/^$/q' "$MESS" >"$WORK/head"
+[ "$(grep -ci '^X-Spam-Status:' "$WORK/head")" = 1 ] ||
+	fail "forged: X-Spam-Status lines in the header block: $(grep -i '^X-Spam-Status' "$WORK/head")"
+grep -q '^X-Spam-Status: Yes, score=10[0-9][0-9]' "$WORK/head" || fail "forged: no X-Spam-Status: Yes"
+[ "$(grep -ci '^X-Spam-Flag:' "$WORK/head")" = 1 ] && grep -q '^X-Spam-Flag: YES$' "$WORK/head" ||
+	fail "forged: X-Spam-Flag lines: $(grep -i '^X-Spam-Flag' "$WORK/head")"
+grep -qi '^X-Spam: \|^X-Spamd-\|^X-Rspamd-\|tests=ALL_TRUSTED' "$WORK/head" &&
+	fail "forged: a forged line is left: $(cat "$WORK/head")"
+[ "$(grep -c '^X-Sluice-Verdict:' "$WORK/head")" = 1 ] && grep -q '^X-Sluice-Verdict: spam ' "$WORK/head" ||
+	fail "forged: X-Sluice-Verdict lines: $(grep '^X-Sluice-Verdict' "$WORK/head")"
+# below sluice's lines and SpamAssassin's: the mail without the forged
+# fields, byte for byte, the body's X-Spam-Status line with it
+n=$(wc -l <"$WORK/forged.want")
+tail -n "$n" "$MESS" | cmp -s - "$WORK/forged.want" || fail "forged: the mail below the headers: $(tail -n "$n" "$MESS" | diff - "$WORK/forged.want")"
+[ "$(stat -c %s "$MESS")" = "$(($(head -n -"$n" "$MESS" | wc -c) + $(stat -c %s "$WORK/forged.want")))" ] ||
+	fail "forged: mess size is not its lines' (not cut to size?)"
+grep -q ' action tag exit 0 .* forged 6' "$DLOG" || fail "forged: no 'forged 6' in the log: $(grep '^msg' "$DLOG")"
+check_queues >/dev/null || fail "forged: queue inconsistent"
+clear_queues
+daemon_stop
+say "ok: only SpamAssassin's lines, the mail as it came without the forged ones, forged 6 logged"
 
 say "--- relay clients"
 daemon_start SLUICE_SCANNERS=spamd "SLUICE_SPAMD=unix:$S1"

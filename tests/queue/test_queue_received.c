@@ -9,6 +9,14 @@
  *	buffer      the exact size fits, one byte less gives 0
  *	passwd      uids read from a given file; missing users are -1 and so
  *	            never match a real uid; decoy names do not match
+ *	helo        qmail-smtpd's line read back: "(HELO x)" -> x; no HELO part
+ *	            -> the remote host ("unknown" -> none); REMOTEINFO@ (with
+ *	            '@' of its own) before the IP; the IP must be the client's
+ *	            (mismatch, no TCPREMOTEIP, the IP only in the ident part ->
+ *	            none); the line must be first (a forged one below another
+ *	            line -> none); qmail's '?' or other bytes outside a host
+ *	            name, a bad literal, 254 bytes -> none; 253 bytes and
+ *	            address literals pass; QMQP, CRLF, a cut line -> none
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +164,91 @@ static void test_uids_load(void **state)
 	free(dir);
 }
 
+static const char *helo(const char *line, const char *ip)
+{
+	static char out[QUEUE_HELO_MAX + 1];
+	size_t n = queue_received_helo(line, strlen(line), ip, out, sizeof out);
+
+	assert_int_equal(n, strlen(out));
+	return n ? out : NULL;
+}
+
+#define TAIL "  by relay.example.net with SMTP; 2 Nov 2026 02:45:04 -0000\n"
+
+static void test_helo(void **state)
+{
+	char line[1200], name[300];
+
+	/* the three forms qmail-smtpd writes */
+	assert_string_equal(helo("Received: from mx.example.org (HELO mail.example.org) (192.0.2.7)\n"
+				 TAIL "From: a@b\n", "192.0.2.7"), "mail.example.org");
+	assert_string_equal(helo("Received: from mx.example.org (192.0.2.7)\n" TAIL, "192.0.2.7"),
+			    "mx.example.org");
+	assert_null(helo("Received: from unknown (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_string_equal(helo("Received: from unknown (HELO pc17) (192.0.2.7)\n" TAIL, "192.0.2.7"),
+			    "pc17");
+	/* REMOTEINFO (the client's ident answer), '@' and all: the IP is last */
+	assert_string_equal(helo("Received: from h (HELO x.test) (joe@192.0.2.7)\n" TAIL, "192.0.2.7"),
+			    "x.test");
+	assert_string_equal(helo("Received: from h (HELO x.test) (a@192.0.2.9@192.0.2.7)\n" TAIL,
+				 "192.0.2.7"), "x.test");
+	assert_null(helo("Received: from h (HELO x.test) (a@192.0.2.9@192.0.2.7)\n" TAIL, "192.0.2.9"));
+	/* the IP must be the client's */
+	assert_null(helo("Received: from h (HELO x.test) (192.0.2.7)\n" TAIL, "192.0.2.70"));
+	assert_null(helo("Received: from h (HELO x.test) (192.0.2.70)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO x.test) (192.0.2.7)\n" TAIL, ""));
+	assert_null(helo("Received: from h (HELO x.test) (192.0.2.7)\n" TAIL, NULL));
+	assert_string_equal(helo("Received: from h (HELO x.test) (::ffff:192.0.2.7)\n" TAIL,
+				 "::ffff:192.0.2.7"), "x.test");
+	/* only the first line counts: a forged line below another gives none */
+	assert_null(helo("X-Any: 1\nReceived: from h (HELO x.test) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO x.test) (192.0.2.7) \n" TAIL, "192.0.2.7"));
+	/* names: qmail's '?' (a byte it would not write), other bytes */
+	assert_null(helo("Received: from h (HELO evil?host) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO a%b) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO a=b) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO a/b:c) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO a b) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO ) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO a\rb) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_string_equal(helo("Received: from h (HELO a_b-c.Example9) (192.0.2.7)\n" TAIL,
+				 "192.0.2.7"), "a_b-c.Example9");
+	assert_string_equal(helo("Received: from h (HELO [192.0.2.7]) (192.0.2.7)\n" TAIL, "192.0.2.7"),
+			    "[192.0.2.7]");
+	assert_string_equal(helo("Received: from h (HELO [IPv6:2001:db8::1]) (192.0.2.7)\n" TAIL,
+				 "192.0.2.7"), "[IPv6:2001:db8::1]");
+	assert_null(helo("Received: from h (HELO [x.y]) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO []) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO [1.2.3.4) (192.0.2.7)\n" TAIL, "192.0.2.7"));
+	/* length: 253 bytes pass, 254 do not */
+	memset(name, 'a', sizeof name);
+	snprintf(line, sizeof line, "Received: from h (HELO %.253s) (192.0.2.7)\n" TAIL, name);
+	assert_int_equal(strlen(helo(line, "192.0.2.7")), 253);
+	snprintf(line, sizeof line, "Received: from h (HELO %.254s) (192.0.2.7)\n" TAIL, name);
+	assert_null(helo(line, "192.0.2.7"));
+	snprintf(line, sizeof line, "Received: from %.254s (192.0.2.7)\n" TAIL, name);
+	assert_null(helo(line, "192.0.2.7"));
+	/* other lines: qmail-qmqpd's (QMQP), patched qmail-smtpds' ESMTPS,
+	 * CRLF, a line cut short, IndiMail's own form */
+	assert_null(helo("Received: from h (192.0.2.7)\n  by me with QMQP; 2 Nov 2026 02:45:04 -0000\n",
+			 "192.0.2.7"));
+	assert_string_equal(helo("Received: from h (HELO x.test) (192.0.2.7)\n"
+				 "  by me with ESMTPS; 2 Nov 2026\n", "192.0.2.7"), "x.test");
+	assert_null(helo("Received: from h (HELO x.test) (192.0.2.7)\r\n" TAIL, "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO x.test) (192.0.2.7)\n  by me wi", "192.0.2.7"));
+	assert_null(helo("Received: from h (HELO x.test) (192.0", "192.0.2.7"));
+	assert_null(helo("Received: indimail-mta qmail-smtpd 1 from h (HELO x.test) (192.0.2.7)\n" TAIL,
+			 "192.0.2.7"));
+	/* a buffer too small for the longest name gives none */
+	{
+		char small[16];
+
+		assert_int_equal(queue_received_helo("Received: from h (HELO x) (1.2.3.4)\n" TAIL,
+						     strlen("Received: from h (HELO x) (1.2.3.4)\n" TAIL),
+						     "1.2.3.4", small, sizeof small), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_gmt_whatever_tz),
 		cmocka_unit_test(test_buffer_size),
 		cmocka_unit_test(test_uids_load),
+		cmocka_unit_test(test_helo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,8 @@
  *	              %s stands, after QHPSIARG1..3) while the file holds the
  *	              whole message; clean -> committed; infected with
  *	              REJECTVIRUS=1 -> 31, =2 -> 0 with nothing queued, =0 ->
- *	              committed; exit neither QHPSIRC nor QHPSIRN, a signal, a
+ *	              committed tagged, the sender's own X-QHPSI, X-Sluice-*,
+ *	              X-Spam-* fields (folds too) removed, the body's kept; exit neither QHPSIRC nor QHPSIRN, a signal, a
  *	              missing program -> 71; QHPSIRC/QHPSIRN honoured;
  *	              QHPSIMINSIZE/QHPSIMAXSIZE skip the scan; a Q record skips
  *	              it and is not written to intd; the longest argv (4 command
@@ -553,6 +554,20 @@ static void test_qhpsi_infected(void **unused)
 		static const char tagged[] = "X-QHPSI: Virus found\nX-Sluice-Verdict: infected\n"
 			"X-Virus-Scanned: sluice " SLUICE_VERSION " (exec)\n" MSG "VIRUS\n";
 
+		check_committed(&r, tagged, sizeof tagged - 1, ENV2, sizeof ENV2 - 1);
+	}
+	clear();
+	/* the sender's own X-QHPSI / X-Sluice-* / X-Spam-* go in the same
+	 * rewrite (client_tag, as in the daemon); the body's stay */
+	{
+		static const char forged[] = "X-QHPSI: clean\nFrom: a@example.org\n"
+			"X-Sluice-Verdict: clean\nX-Spam-Status: No,\n\tscore=-9\nSubject: s\n\n"
+			"X-QHPSI: clean\nVIRUS\n";
+		static const char tagged[] = "X-QHPSI: Virus found\nX-Sluice-Verdict: infected\n"
+			"X-Virus-Scanned: sluice " SLUICE_VERSION " (exec)\n"
+			"From: a@example.org\nSubject: s\n\nX-QHPSI: clean\nVIRUS\n";
+
+		r = run(&d, forged, sizeof forged - 1, ENV2, sizeof ENV2, -1);
 		check_committed(&r, tagged, sizeof tagged - 1, ENV2, sizeof ENV2 - 1);
 	}
 }

@@ -11,7 +11,9 @@
  *	             message and a bounce with no recipients too; the file's
  *	             offset is not moved (pread); with a prefix (a tagged
  *	             message's verdict headers) the message is the prefix then
- *	             the file from the offset on
+ *	             the file from the offset on; skip ranges (its forged
+ *	             fields) are left out, across chunks and at the end, and
+ *	             ranges out of order or past the file are refused
  *	replies      K, Z, D: QMQP_OK / TEMP / PERM with the server's text;
  *	             over IPv6 too
  *	failures     a closed port: EREFUSED; a full listen backlog: ETIMEOUT
@@ -373,6 +375,50 @@ static void test_request_exact(void **unused)
 	close(s.lsock);
 	free(s.got);
 	free(exp);
+
+	/* skip ranges (a tagged message's forged fields): left out, across the
+	 * 64 KiB chunks, one at the file's end; a prefix too */
+	{
+		off_t o = (off_t)(sizeof received - 1), sk[8] = {
+			o + 10, o + 20, o + 65530, o + 65546, o + 200000, o + 1000000,
+			o + (off_t)big - 5, o + (off_t)big,
+		};
+		static const char pre[] = "X-Sluice-Verdict: clean\n";
+		char *want = malloc(big + sizeof pre);
+		size_t wl = 0, k;
+		off_t at = o;
+
+		memcpy(want, pre, sizeof pre - 1);
+		wl = sizeof pre - 1;
+		for (k = 0; k < 4; k++) {
+			memcpy(want + wl, body + (at - o), (size_t)(sk[2 * k] - at));
+			wl += (size_t)(sk[2 * k] - at);
+			at = sk[2 * k + 1];
+		}
+		assert_int_equal(wl, sizeof pre - 1 + big - 10 - 16 - 800000 - 5);
+		exp = expected(want, wl, "", NULL, 0, &elen);
+		m.skip = sk;
+		m.nskip = 4;
+		m.prefix = pre;
+		m.prefix_len = sizeof pre - 1;
+		server_start(&s, AF_INET, M_REPLY, "1:K,");
+		addr_of(&a, AF_INET, s.port);
+		assert_int_equal(qmqp_send(&a, &m, &quick, &r), QMQP_OK);
+		pthread_join(s.th, NULL);
+		assert_true(s.complete);
+		assert_int_equal(s.got_len, elen);
+		assert_memory_equal(s.got, exp, elen);
+		close(s.lsock);
+		free(s.got);
+		free(exp);
+		free(want);
+		/* ranges out of order or past the file: refused before connecting */
+		sk[2] = o + 5;
+		assert_int_equal(qmqp_send(&a, &m, &quick, &r), QMQP_EREAD);
+		sk[2] = o + 65530;
+		sk[7] = o + (off_t)big + 1;
+		assert_int_equal(qmqp_send(&a, &m, &quick, &r), QMQP_EREAD);
+	}
 	close(m.fd);
 	free(body);
 	assert_int_equal(open_fds(), before);

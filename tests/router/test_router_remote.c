@@ -14,7 +14,8 @@
  *	          no remote queue, none
  *	answers   K: answered 0, the spool's files removed, the server got
  *	          the file from the Received line's end and the envelope
- *	          exactly; a tagged message's verdict headers come first; Z
+ *	          exactly; a tagged message's verdict headers come first, its
+ *	          own X-Spam-* / X-Sluice-* fields are left out (forged 3); Z
  *	          and D: 71 and 31, and under notqmail 82 with "Z"/"D" + the
  *	          server's text, CR and LF made harmless
  *	next      a refused server then a good one: K from the good one, the
@@ -55,6 +56,11 @@
 #define MAXMSG 64
 #define RECEIVED "Received: (qmail 5678 invoked from network); 2 Nov 2026 02:45:04 -0000\n"
 #define BODY "From: a@example.org\nSubject: remote\n\nHello,\nworld.\n"
+/* BODY with the sender's own fields of the tag's names: a tagged message
+ * is sent as BODY */
+#define FORGED "X-Spam-Status: No\nFrom: a@example.org\nX-Spam-Flag: NO\n\tfolded\n" \
+	"Subject: remote\nX-Sluice-Verdict: clean\n\nHello,\nworld.\n"
+static const char *msg_body = BODY;	/* what message() writes */
 
 /* ------------------------------------------------------------- servers */
 
@@ -335,7 +341,7 @@ static struct rmsg *message(struct fx *f, int i, enum router_action act)
 	m->have_qm = 1;
 	m->rlen = strlen(RECEIVED);
 	assert_int_equal(queue_msg_write(&m->qm, RECEIVED, m->rlen, &e), QUEUE_OK);
-	assert_int_equal(queue_msg_write(&m->qm, BODY, strlen(BODY), &e), QUEUE_OK);
+	assert_int_equal(queue_msg_write(&m->qm, msg_body, strlen(msg_body), &e), QUEUE_OK);
 	queue_env_init(&m->env, m->uid, (unsigned long)m->pid);
 	assert_int_equal(queue_env_feed(&m->env, env, (size_t)elen, &used), QUEUE_OK);
 	assert_non_null(m->rcpts = calloc(m->env.nrcpt + 1, sizeof *m->rcpts));
@@ -449,6 +455,24 @@ static void test_answers(void **state)
 	settle(f);
 	assert_int_equal(m->reply.plain, 0);
 	assert_non_null(strstr(hdr, "X-Virus-Scanned: sluice test\n"));
+	wl = want_request(want, sizeof want, 2, hdr);
+	assert_int_equal(s.last_len, wl);
+	assert_memory_equal(s.last, want, wl);
+	assert_int_equal(m->forged, 0);
+
+	/* tagged, with the sender's own X-Spam-Status, X-Spam-Flag (folded)
+	 * and X-Sluice-Verdict: sent without them, as a local queue's file
+	 * would hold it */
+	msg_body = FORGED;
+	m = message(f, 2, ACTION_TAG);
+	msg_body = BODY;
+	scan_verdict_set(&m->v, SCAN_CLEAN, "test", "%s", "");
+	router_tag_headers(m, hdr, sizeof hdr);
+	assert_int_equal(m->qm.size, (off_t)(strlen(RECEIVED) + strlen(FORGED)));
+	router_remote_relay(m);
+	settle(f);
+	assert_int_equal(m->reply.plain, 0);
+	assert_int_equal(m->forged, 3);
 	wl = want_request(want, sizeof want, 2, hdr);
 	assert_int_equal(s.last_len, wl);
 	assert_memory_equal(s.last, want, wl);

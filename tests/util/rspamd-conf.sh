@@ -4,7 +4,8 @@
 # resolver points at 127.0.0.1:1, where nothing answers, so DNS fails at once
 # instead of waiting), logs in DIR.  Test rules: a Subject containing
 # "sluice-tag-me" scores 50 (add header at 30), "sluice-soft" is a soft
-# reject with the message "try later"; milter headers X-Spam-Status and
+# reject with the message "try later", a Helo header (the request's, the
+# client's HELO) of helo.sluice-test.example scores 50; milter headers X-Spam-Status and
 # X-Spamd-Bar.  GTUBE is rspamd's own reject.
 #
 # Start:  rspamd -f -i -u USER -g GROUP -c DIR/rspamd.conf --var=CONFDIR=/etc/rspamd \
@@ -51,7 +52,9 @@ EOT
 cat >"$dir/local.d/multimap.conf" <<'EOT'
 SLUICE_TAG { type = "header"; header = "Subject"; regexp = true; map = "${LOCAL_CONFDIR}/tag.map"; score = 50.0; }
 SLUICE_SOFT { type = "header"; header = "Subject"; regexp = true; map = "${LOCAL_CONFDIR}/soft.map"; action = "soft reject"; message = "try later"; }
+SLUICE_HELO { type = "helo"; map = "${LOCAL_CONFDIR}/helo.map"; score = 50.0; }
 EOT
+echo 'helo.sluice-test.example' >"$dir/helo.map"
 echo '/sluice-tag-me/' >"$dir/tag.map"
 echo '/sluice-soft/' >"$dir/soft.map"
 cat >"$dir/local.d/milter_headers.conf" <<'EOT'
