@@ -45,6 +45,7 @@
 #ifndef SLUICE_SCAN_H
 #define SLUICE_SCAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -86,7 +87,7 @@ struct scan_input {
 	const char *sender;
 	const char *const *rcpts;	/* NULL-terminated */
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC milliseconds; 0 = none */
-	volatile int *cancel;	/* set non-zero when a decisive verdict made it moot */
+	atomic_int *cancel;	/* set non-zero when a decisive verdict made it moot */
 	const char *path;	/* the mess file's path when known, else NULL (exec's %s) */
 	/* what qmail-smtpd knew of the client (sluice-queue's environment) */
 	const char *remote_ip;	/* TCPREMOTEIP, or NULL */
@@ -229,7 +230,7 @@ struct scan_job {
 	int64_t scanner_timeout_ms;	/* each scanner's own limit; 0 = the message's only */
 	struct scan_verdict verdict;
 	struct scan_headers headers;	/* of the scanner that decided; see above */
-	volatile int cancel;
+	atomic_int cancel;
 	void *owner;		/* the caller's context */
 	struct scan_job *next;	/* pool's list link */
 	/* the pool's, while it owns the job */

@@ -143,7 +143,7 @@ struct clam_state {
 /* What one scan hands libclamav's callbacks. */
 struct clam_scanctx {
 	int64_t deadline_ms;
-	volatile int *cancel;
+	atomic_int *cancel;
 	const char *stopped;	/* why clam_precache() stopped the scan */
 	const struct attach_ban *ban;
 	const struct scan_input *in;	/* its banned() is the message's policy */

@@ -117,7 +117,7 @@ int scan_clamd_reply(const char *reply, struct scan_verdict *v)
 
 /* command - send a z-command and read its NUL-terminated reply */
 static int command(int fd, const char *cmd, char *reply, size_t cap, int64_t deadline,
-		   volatile int *cancel)
+		   atomic_int *cancel)
 {
 	size_t got = 0;
 
@@ -156,7 +156,7 @@ static int clamd_probe(void *ctx, struct scan_server *s, int64_t deadline)
 /* read_reply - the reply to the scan command, NUL-terminated; got tells how
  * many bytes came (0: the connection ended before any) */
 static int read_reply(int fd, char *reply, size_t cap, size_t *got, int64_t deadline,
-		      volatile int *cancel)
+		      atomic_int *cancel)
 {
 	*got = 0;
 	while (*got < cap - 1) {

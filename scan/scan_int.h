@@ -90,7 +90,7 @@ void scan_servers_free(struct scan_servers *);
  * scan_servers_done().  NULL when none is left, with the cause in why.
  */
 struct scan_server *scan_servers_pick(struct scan_servers *, unsigned long long *tried,
-				      int64_t deadline, volatile int *cancel, char *why,
+				      int64_t deadline, atomic_int *cancel, char *why,
 				      size_t whylen);
 /* scan_servers_done - the slot back; ok: the server answered (latency ms
  * counted), else it is marked down for retry_ms and cause logged */
@@ -108,14 +108,14 @@ size_t scan_servers_stats(struct scan_servers *, char *buf, size_t len);
 /* scan_net_connect - a non-blocking stream socket connected to s within
  * connect_ms and the deadline; -1 with errno (ETIMEDOUT, ECANCELED, ...) */
 int scan_net_connect(const struct scan_server *, unsigned connect_ms, int64_t deadline,
-		     volatile int *cancel);
+		     atomic_int *cancel);
 /* scan_net_write - all of buf, or -1 with errno (ETIMEDOUT at the deadline,
  * ECANCELED on cancel, EPIPE/ECONNRESET when the peer went away) */
-int scan_net_write(int fd, const void *buf, size_t len, int64_t deadline, volatile int *cancel);
+int scan_net_write(int fd, const void *buf, size_t len, int64_t deadline, atomic_int *cancel);
 /* scan_net_read - what is there, at least one byte: >0, 0 at EOF, -1 with errno */
-ssize_t scan_net_read(int fd, void *buf, size_t cap, int64_t deadline, volatile int *cancel);
+ssize_t scan_net_read(int fd, void *buf, size_t cap, int64_t deadline, atomic_int *cancel);
 /* scan_net_sendfd - one byte with fd attached (SCM_RIGHTS); 0 or -1 */
-int scan_net_sendfd(int sock, int fd, int64_t deadline, volatile int *cancel);
+int scan_net_sendfd(int sock, int fd, int64_t deadline, atomic_int *cancel);
 /* scan_net_pread - up to len bytes of the message at off: >= 0, or -1 */
 ssize_t scan_net_pread(int fd, void *buf, size_t len, off_t off);
 /* scan_net_why - "timed out" / "cancelled" / strerror for an errno */

@@ -24,6 +24,7 @@
 #ifndef SLUICE_SCAN_MIME_H
 #define SLUICE_SCAN_MIME_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -90,7 +91,7 @@ struct mime_limits {
 	size_t max_inner;	/* an encoded message/rfc822 part, decoded */
 	size_t chunk;		/* pread() size, also the longest line piece */
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC; 0 = none */
-	volatile int *cancel;	/* checked every chunk */
+	atomic_int *cancel;	/* checked every chunk */
 	const struct mime_leaves *leaves;	/* NULL: bodies are not collected */
 };
 

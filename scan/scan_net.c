@@ -175,7 +175,7 @@ void scan_servers_free(struct scan_servers *set)
 }
 
 struct scan_server *scan_servers_pick(struct scan_servers *set, unsigned long long *tried,
-				      int64_t deadline, volatile int *cancel, char *why,
+				      int64_t deadline, atomic_int *cancel, char *why,
 				      size_t whylen)
 {
 	pthread_mutex_lock(&set->mu);
@@ -351,7 +351,7 @@ size_t scan_servers_stats(struct scan_servers *set, char *buf, size_t len)
 }
 
 /* wait_fd - until fd is ready for ev, the deadline, or a cancel */
-static int wait_fd(int fd, short ev, int64_t deadline, volatile int *cancel)
+static int wait_fd(int fd, short ev, int64_t deadline, atomic_int *cancel)
 {
 	for (;;) {
 		int64_t now = scan_now_ms(), slice = SLICE_MS;
@@ -379,7 +379,7 @@ static int wait_fd(int fd, short ev, int64_t deadline, volatile int *cancel)
 }
 
 int scan_net_connect(const struct scan_server *s, unsigned connect_ms, int64_t deadline,
-		     volatile int *cancel)
+		     atomic_int *cancel)
 {
 	int64_t until = scan_now_ms() + (connect_ms ? connect_ms : CONNECT_MS_DEFAULT);
 	int fd, e = 0;
@@ -413,7 +413,7 @@ fail:
 	return -1;
 }
 
-int scan_net_write(int fd, const void *buf, size_t len, int64_t deadline, volatile int *cancel)
+int scan_net_write(int fd, const void *buf, size_t len, int64_t deadline, atomic_int *cancel)
 {
 	const char *p = buf;
 
@@ -435,7 +435,7 @@ int scan_net_write(int fd, const void *buf, size_t len, int64_t deadline, volati
 	return 0;
 }
 
-ssize_t scan_net_read(int fd, void *buf, size_t cap, int64_t deadline, volatile int *cancel)
+ssize_t scan_net_read(int fd, void *buf, size_t cap, int64_t deadline, atomic_int *cancel)
 {
 	for (;;) {
 		ssize_t r = recv(fd, buf, cap, MSG_DONTWAIT);
@@ -451,7 +451,7 @@ ssize_t scan_net_read(int fd, void *buf, size_t cap, int64_t deadline, volatile 
 	}
 }
 
-int scan_net_sendfd(int sock, int fd, int64_t deadline, volatile int *cancel)
+int scan_net_sendfd(int sock, int fd, int64_t deadline, atomic_int *cancel)
 {
 	char byte = 0, ctl[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };

@@ -254,7 +254,7 @@ static size_t write_reply(char *data, size_t size, size_t nmemb, void *arg)
 
 static int progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-	volatile int *cancel = arg;
+	atomic_int *cancel = arg;
 
 	return cancel && *cancel;	/* non-zero aborts the transfer */
 }
@@ -299,7 +299,7 @@ static void url_of(CURL *c, const struct scan_server *s, const char *path, char 
 }
 
 static void common_opts(CURL *c, const struct scan_servers *set, int64_t deadline,
-			volatile int *cancel)
+			atomic_int *cancel)
 {
 	int64_t left = deadline ? deadline - scan_now_ms() : 0;
 

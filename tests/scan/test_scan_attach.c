@@ -91,7 +91,7 @@ static void *start(const struct scan_config *cfg)
 }
 
 /* scan_fd - one scan of fd; returns the verdict */
-static struct scan_verdict scan_fd(void *st, int fd, off_t size, int64_t deadline, volatile int *cancel)
+static struct scan_verdict scan_fd(void *st, int fd, off_t size, int64_t deadline, atomic_int *cancel)
 {
 	static const char *const rcpts[] = { "bob@example.com", NULL };
 	struct scan_input in = { .fd = fd, .size = size, .sender = "accounts@example.net",
@@ -456,7 +456,7 @@ static void test_big(void **unused)
 static void test_deadline_cancel(void **unused)
 {
 	void *st = start(&(struct scan_config){ 0 });
-	volatile int cancel = 1;
+	atomic_int cancel = 1;
 	int fd = open(CORPUS "/banned/exe_plain.eml", O_RDONLY);
 	struct scan_verdict v;
 	char stats[512];

@@ -30,7 +30,7 @@ static int message(const char *text, size_t len)
 }
 
 static void scan_text(const char *text, struct scan_verdict *v, int64_t deadline,
-		      volatile int *cancel)
+		      atomic_int *cancel)
 {
 	const struct scan_backend *b = scan_backend_find("test");
 	struct scan_input in = { .deadline_ms = deadline, .cancel = cancel };
@@ -328,13 +328,13 @@ static void *set_cancel(void *arg)
 	struct timespec ts = { 0, 50 * 1000000L };
 
 	nanosleep(&ts, NULL);
-	*(volatile int *)arg = 1;
+	atomic_store((atomic_int *)arg, 1);
 	return NULL;
 }
 
 static void test_hang_cancel(void **unused)
 {
-	static volatile int cancel;
+	static atomic_int cancel;
 	struct scan_verdict v;
 	pthread_t t;
 	int64_t start = scan_now_ms(), took;

@@ -52,7 +52,7 @@ static void *load(const char *dir)
 }
 
 static void scan_fd(void *state, int fd, struct scan_verdict *v, int64_t deadline,
-		    volatile int *cancel)
+		    atomic_int *cancel)
 {
 	struct scan_input in = { .fd = fd, .deadline_ms = deadline, .cancel = cancel };
 	struct stat st;
@@ -299,7 +299,7 @@ static void test_deadline_passed(void **unused)
 {
 	void *st = load(SHIPPED_DB);
 	struct scan_verdict v;
-	volatile int cancel = 1;
+	atomic_int cancel = 1;
 	int fd = open(DATA("clamav_eicar_plain.eml"), O_RDONLY);
 
 	scan_fd(st, fd, &v, scan_now_ms() - 1, NULL);

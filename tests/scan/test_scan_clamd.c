@@ -50,7 +50,7 @@
 static const char *const rcpts[] = { "rcpt@example.net", NULL };
 
 /* scan1 - one scan of fd through backend state st */
-static struct scan_verdict scan1(void *st, int fd, int64_t deadline, volatile int *cancel)
+static struct scan_verdict scan1(void *st, int fd, int64_t deadline, atomic_int *cancel)
 {
 	struct scan_input in = { .fd = fd, .sender = "s@example.org", .rcpts = rcpts,
 				 .deadline_ms = deadline, .cancel = cancel };

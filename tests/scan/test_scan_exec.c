@@ -87,7 +87,7 @@ static void *start(const struct scan_config *c)
 
 /* scan - one scan of a message file's text; returns its wall time in ms */
 static int64_t scan(void *state, const char *text, const char *path, int64_t deadline_ms,
-		    volatile int *cancel, struct scan_verdict *v)
+		    atomic_int *cancel, struct scan_verdict *v)
 {
 	struct scan_input in = { .deadline_ms = deadline_ms, .cancel = cancel, .path = path };
 	int64_t t0 = scan_now_ms();
@@ -408,7 +408,7 @@ static void test_deadline(void **unused)
 }
 
 struct canceller {
-	volatile int *flag;
+	atomic_int *flag;
 	int ms;
 };
 
@@ -427,7 +427,7 @@ static void test_cancel(void **unused)
 	char body[512], *path;
 	struct scan_config c;
 	struct scan_verdict v;
-	volatile int flag = 0;
+	atomic_int flag = 0;
 	struct canceller k = { &flag, 200 };
 	pthread_t t;
 	void *state;

@@ -317,7 +317,7 @@ static void test_zip_limits(void **unused)
 
 static void test_stop_and_checks(void **unused)
 {
-	static volatile int cancel = 1;
+	static atomic_int cancel = 1;
 	struct mime_limits lim = { .cancel = &cancel };
 	const char *text = "Content-Type: text/plain; name=a.txt; filename=b.txt\n\n";
 
