@@ -1,7 +1,8 @@
 /*
  * router_action.c - the verdict actions that touch the disk: tag, quarantine.
  *
- *	Both run on the sync thread, never on the loop thread.
+ *	Both run on an action thread (router_sync.c), never on the loop
+ *	thread or the sync thread, whose commit rounds they would hold up.
  *
  *	router_tag() inserts the verdict headers (client_tag_headers: the
  *	same as direct mode's) right after qmail's Received line, in place,

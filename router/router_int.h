@@ -12,6 +12,9 @@
 
 #include "router.h"
 
+/* threads that run the verdict actions touching the disk (router_sync.c) */
+#define ROUTER_ACTION_THREADS 2
+
 /* A message's stages, in order; msg_step() (router_loop.c) runs them. */
 enum msg_stage {
 	ST_REQUEST,		/* admitted; waiting for the request with the fds */
@@ -104,7 +107,7 @@ struct rmsg {
 	void *states[ROUTER_MAX_SCANNERS];
 	struct control_result *pol;	/* the policy's result, when a policy is in use */
 	const char *quarantine;	/* Maildir for ACTION_QUARANTINE */
-	struct rqueue *pin;	/* queue=: the sync thread moves the message there */
+	struct rqueue *pin;	/* queue=: an action thread moves the message there */
 	int pin_failed;		/* ... and could not (pin_err says why) */
 	struct queue_err pin_err;
 	char pin_note[200];	/* for the log: "queue3", or why it was not */
@@ -116,7 +119,7 @@ struct rmsg {
 	int scan_timed_out;	/* ... which is the scan deadline's */
 	int64_t scan_deadline;	/* ms: set when the message enters SCAN, parked or not */
 	struct sq_decision dec;
-	enum router_action action;	/* what the sync thread does: accept, tag, quarantine */
+	enum router_action action;	/* accept, or the action threads' tag, quarantine */
 	int action_failed;	/* tag or quarantine failed (why[] says how) */
 	unsigned forged;	/* tag: the sender's own fields of our names removed */
 	enum sq_status status;	/* the answer */
@@ -210,6 +213,13 @@ struct router {
 	struct rmsg *submit_head, *submit_tail;	/* loop thread: submitted, not yet flushed */
 	int sync_stop;
 	int round_done;	/* the fsync round started by the sync thread is over */
+	/* action threads (router_sync.c): quarantine, tag, a pin's move */
+	pthread_t action_threads[ROUTER_ACTION_THREADS];
+	unsigned naction;
+	pthread_mutex_t action_mu;
+	pthread_cond_t action_cv;
+	struct rmsg *action_head, *action_tail;	/* FIFO, sync_next links */
+	int action_stop;
 	/* health thread (router_pick.c) */
 	pthread_t health_thread;
 	pthread_mutex_t health_mu;
@@ -245,6 +255,8 @@ int router_queue_usable(const struct router *, const struct rqueue *);
 int router_sync_start(struct router *);
 void router_sync_stop(struct router *);
 void router_sync_submit(struct router *, struct rmsg *);
+/* router_commit_submit - COMMIT: to an action thread or the sync thread */
+void router_commit_submit(struct router *, struct rmsg *);
 void router_sync_flush(struct router *);
 void router_sync_done(struct router *);
 

@@ -15,7 +15,8 @@
  *	            per-domain policy (control/) or the daemon's settings
  *	  SCAN      the scan pool (or parked while its queue is full)
  *	  DECIDE    verdict -> action and status (client_decide)
- *	  COMMIT    the sync thread: quarantine, tag, intd, group commit;
+ *	  COMMIT    an action thread: quarantine, tag, a pin's move; the
+ *	            sync thread: intd, group commit;
  *	            or, for a remote queue, the QMQP relay on this thread
  *	            (router_remote.c), the server's K/Z/D the answer
  *	  ANSWER    answered; freed on the next loop iteration
@@ -483,7 +484,7 @@ static int st_decide(struct rmsg *m)
 	case ACTION_ACCEPT:
 	case ACTION_TAG:
 	case ACTION_QUARANTINE:
-		return 1;	/* the sync thread commits, tags then commits, or quarantines */
+		return 1;	/* committed, tagged then committed, or quarantined */
 	case ACTION_DROP:
 	case ACTION_REJECT:
 	case ACTION_DEFER:
@@ -508,7 +509,7 @@ static int st_commit(struct rmsg *m)
 		if (m->remote && m->action != ACTION_QUARANTINE)
 			router_remote_relay(m);
 		else
-			router_sync_submit(m->r, m);
+			router_commit_submit(m->r, m);
 		return 0;
 	}
 	router_policy_pinned(m);

@@ -23,7 +23,7 @@
  *	            hook, for the attach walker and clamav's unpacked files
  *	  spam      spam_hits=, size_limit=, spamuser= into scan_input
  *	  quarantine=  the message's Maildir
- *	  queue=    router_policy_pin() at COMMIT: the sync thread moves the
+ *	  queue=    router_policy_pin() at COMMIT: an action thread moves the
  *	            message into that queue before intd/ (queue_msg_move);
  *	            a queue out of service, a big copy across filesystems or
  *	            a spool keep it where it is (logged)
@@ -397,9 +397,10 @@ static struct rqueue *queue_named(struct router *r, int n)
  *	and the log says why: a queue out of service now (down, failing, short
  *	of space, over its backlog, no qmail-send: delivered from where it is
  *	rather than deferred), a message over ROUTER_PIN_COPY_MAX that would
- *	be copied across filesystems (the sync thread's copy would hold up
- *	every commit round), and local queues that are only spools for a
- *	remote queue.  With a single QUEUEDIR queue= does not apply at all
+ *	be copied across filesystems (the copy would hold one of the two
+ *	action threads, which tag and quarantine every queue's messages), and
+ *	local queues that are only spools for a remote queue.  With a single
+ *	QUEUEDIR queue= does not apply at all
  *	(router_policy_start said so once).  A scan the deadline decided does
  *	not stop the move: a late worker reads its own dup of the fd.
  */

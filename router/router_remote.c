@@ -446,7 +446,7 @@ static void give_up(struct rmsg *m, const char *why)
 		r->remote_fallbacks++;
 		m->remote = 0;
 		why_add(m, "committed to the local queue");
-		router_sync_submit(r, m);	/* the COMMIT stage goes on as for a local message */
+		router_commit_submit(r, m);	/* the COMMIT stage goes on as for a local message */
 		return;
 	}
 	if (st == SQ_OK && rl->waited)

@@ -4,8 +4,7 @@
  *	router_sync_submit() (loop thread) hands a message over; the loop's
  *	router_sync_flush(), before it waits for events, passes what it
  *	submitted in that iteration in one go (one wake-up).  The sync
- *	thread does the disk work of its action: quarantine
- *	(router_quarantine), tag (router_tag), then intd/ ("prepare").  The
+ *	thread creates intd/ ("prepare").  The
  *	thread owns one commit round (struct queue_round, a local of
  *	sync_main) for its life.  Each round, queue_round_begin() links the
  *	todo/ entries of the previous round's batch and starts ONE round of
@@ -17,6 +16,16 @@
  *	committed and goes back to the loop through an ev_async;
  *	router_sync_done() answers its clients.  Under load one journal commit
  *	serves two batches; when idle a message takes two quick rounds.
+ *
+ *	The verdict actions that touch the disk run on ACTION_THREADS threads
+ *	of their own, never on the sync thread: quarantine (a copy into a
+ *	Maildir and two fsyncs), the move of a queue= pin (a copy when it
+ *	crosses filesystems) and tag (a rewrite of the file).  In a virus
+ *	storm with quarantine they would otherwise hold up every queue's
+ *	commit rounds.  router_commit_submit() (loop thread) sends a message
+ *	that needs one to them (FIFO), any other straight to the sync thread;
+ *	an action thread hands it on to the sync thread (sync_in) or, done or
+ *	failed, back to the loop (sync_out).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +34,7 @@
 #include "router_int.h"
 
 #define BATCH_MAX 64
+#define ACTION_THREADS ROUTER_ACTION_THREADS
 
 /* take - up to max messages, oldest first, from sync_in (mu held) */
 static size_t take(struct router *r, struct rmsg **batch, size_t max)
@@ -50,21 +60,10 @@ static size_t take(struct router *r, struct rmsg **batch, size_t max)
 	return n;
 }
 
-/* prepare - the disk work before the commit; 1 if the message goes on to commit */
+/* prepare - the sync thread's disk work before the commit (the action
+ * threads did the rest); 1 if the message goes on to commit */
 static int prepare(struct rmsg *m)
 {
-	if (m->action == ACTION_QUARANTINE) {
-		m->action_failed = router_quarantine(m) < 0;
-		return 0;	/* never committed */
-	}
-	/* queue=: into the pinned queue first; failing that, it stays */
-	if (m->pin && queue_msg_move(&m->qm, &m->pin->q, &m->pin_err) != QUEUE_OK)
-		m->pin_failed = 1;
-	if (m->action == ACTION_TAG && router_tag(m) < 0) {
-		queue_errset(&m->qm.err, QUEUE_EWRITE, errno, "cannot add the verdict headers");
-		queue_msg_abort(&m->qm);
-		return 0;
-	}
 	if (queue_msg_intd(&m->qm, m->env.buf, m->env.len, &m->qm.err) != QUEUE_OK) {
 		queue_msg_abort(&m->qm);
 		return 0;
@@ -203,17 +202,112 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
+/* action - an action thread's work on m; 1 if it goes on to the commit */
+static int action(struct rmsg *m)
+{
+	if (m->action == ACTION_QUARANTINE) {
+		m->action_failed = router_quarantine(m) < 0;
+		return 0;	/* never committed */
+	}
+	/* queue=: into the pinned queue first; failing that, it stays */
+	if (m->pin && queue_msg_move(&m->qm, &m->pin->q, &m->pin_err) != QUEUE_OK)
+		m->pin_failed = 1;
+	if (m->action == ACTION_TAG && router_tag(m) < 0) {
+		queue_errset(&m->qm.err, QUEUE_EWRITE, errno, "cannot add the verdict headers");
+		queue_msg_abort(&m->qm);
+		return 0;
+	}
+	return 1;
+}
+
+static void *action_main(void *arg)
+{
+	struct router *r = arg;
+
+	for (;;) {
+		struct rmsg *m;
+		int go;
+
+		pthread_mutex_lock(&r->action_mu);
+		while (!r->action_head && !r->action_stop)
+			pthread_cond_wait(&r->action_cv, &r->action_mu);
+		if (!(m = r->action_head)) {	/* stopping, and nothing left */
+			pthread_mutex_unlock(&r->action_mu);
+			break;
+		}
+		if (!(r->action_head = m->sync_next))
+			r->action_tail = NULL;
+		pthread_mutex_unlock(&r->action_mu);
+		go = action(m);
+		pthread_mutex_lock(&r->sync_mu);
+		if (go) {
+			m->sync_next = r->sync_in;	/* newest first, as the loop's */
+			r->sync_in = m;
+			pthread_cond_signal(&r->sync_cv);
+		} else {
+			m->sync_next = r->sync_out;
+			r->sync_out = m;
+		}
+		pthread_mutex_unlock(&r->sync_mu);
+		if (!go)
+			ev_async_send(r->loop, &r->sync_async);
+	}
+	return NULL;
+}
+
+/* router_commit_submit - the COMMIT stage hands m over: to an action
+ * thread when its action touches the disk (quarantine, tag, a pin's move),
+ * else to the sync thread with the loop iteration's other messages */
+void router_commit_submit(struct router *r, struct rmsg *m)
+{
+	if (m->action != ACTION_QUARANTINE && m->action != ACTION_TAG && !m->pin) {
+		router_sync_submit(r, m);
+		return;
+	}
+	m->sync_next = NULL;
+	pthread_mutex_lock(&r->action_mu);
+	if (r->action_tail)
+		r->action_tail->sync_next = m;
+	else
+		r->action_head = m;
+	r->action_tail = m;
+	pthread_cond_signal(&r->action_cv);
+	pthread_mutex_unlock(&r->action_mu);
+}
+
 int router_sync_start(struct router *r)
 {
 	pthread_mutex_init(&r->sync_mu, NULL);
 	pthread_cond_init(&r->sync_cv, NULL);
+	pthread_mutex_init(&r->action_mu, NULL);
+	pthread_cond_init(&r->action_cv, NULL);
 	if (r->cfg->batch_max > BATCH_MAX)
 		r->cfg->batch_max = BATCH_MAX;
-	return pthread_create(&r->sync_thread, NULL, sync_main, r);
+	if (pthread_create(&r->sync_thread, NULL, sync_main, r) != 0)
+		return -1;
+	for (r->naction = 0; r->naction < ACTION_THREADS; r->naction++)
+		if (pthread_create(&r->action_threads[r->naction], NULL, action_main, r) != 0)
+			break;
+	if (r->naction == 0) {
+		router_sync_stop(r);
+		return -1;
+	}
+	return 0;
 }
 
 void router_sync_stop(struct router *r)
 {
+	unsigned i;
+
+	/* the action threads first: what they still hold goes to the sync
+	 * thread, which commits it before it stops */
+	pthread_mutex_lock(&r->action_mu);
+	r->action_stop = 1;
+	pthread_cond_broadcast(&r->action_cv);
+	pthread_mutex_unlock(&r->action_mu);
+	for (i = 0; i < r->naction; i++)
+		pthread_join(r->action_threads[i], NULL);
+	r->naction = 0;
 	pthread_mutex_lock(&r->sync_mu);
 	r->sync_stop = 1;
 	pthread_cond_signal(&r->sync_cv);

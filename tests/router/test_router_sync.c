@@ -24,6 +24,12 @@
  *	           messages come back with the error (EINTD, EWRITE, ETODO,
  *	           the errno, a text naming the file) and leave nothing in it,
  *	           while the other queue's messages of the same rounds commit
+ *	actions    a pinned message whose move (queue=, on an action thread)
+ *	           is held at a gate does not hold up the commit of six
+ *	           plain messages submitted after it: they come back
+ *	           committed first; released, it is committed in queue 2
+ *	           with its id; a stop with a held move waits for it, then
+ *	           commits it
  *	stop       router_sync_stop() with messages submitted and a round held
  *	           at the gate does not return before the gate opens, and then
  *	           every one is committed and handed back; stopping right
@@ -63,6 +69,8 @@ static struct {
 	int (*real_linkat)(int, const char *, int, const char *, int);
 	int (*real_openat)(int, const char *, int, mode_t);
 	int todofd[2];
+	int q1_pid;		/* queue 2's pid/: a move's first link */
+	int hold_move, at_move;	/* moves wait while hold_move is set */
 } sy = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /* in_q1_file - fd is a file (mess or intd) of queue 2, by its path: fd
@@ -126,6 +134,14 @@ static int w_linkat(int ofd, const char *old, int nfd, const char *new, int flag
 	if (nfd == sy.q1_todo && sy.fail_todo) {
 		errno = sy.fail_todo;
 		return -1;
+	}
+	if (nfd == sy.q1_pid) {	/* queue_msg_move() into queue 2 */
+		pthread_mutex_lock(&sy.mu);
+		sy.at_move++;
+		pthread_cond_broadcast(&sy.cv);
+		while (sy.hold_move)
+			pthread_cond_wait(&sy.cv, &sy.mu);
+		pthread_mutex_unlock(&sy.mu);
 	}
 	r = sy.real_linkat(ofd, old, nfd, new, flags);
 	if (r == 0 && (nfd == sy.todofd[0] || nfd == sy.todofd[1])) {
@@ -236,10 +252,19 @@ static void start_thread(struct fx *f, enum queue_sync mode, unsigned batch)
 	f->started = 1;
 }
 
+static void move_hold(int on)
+{
+	pthread_mutex_lock(&sy.mu);
+	sy.hold_move = on;
+	pthread_cond_broadcast(&sy.cv);
+	pthread_mutex_unlock(&sy.mu);
+}
+
 static void stop_thread(struct fx *f)
 {
 	if (f->started) {
 		gate_set(0);
+		move_hold(0);
 		router_sync_stop(&f->r);
 		f->started = 0;
 	}
@@ -275,6 +300,8 @@ static int setup(void **state)
 	sy.nlinked = 0;
 	snprintf(sy.q1_root, sizeof sy.q1_root, "%s/", f->q[1].q.path);
 	sy.q1_intd = f->q[1].q.intdfd;
+	sy.q1_pid = f->q[1].q.pidfd;
+	sy.hold_move = sy.at_move = 0;
 	sy.q1_todo = f->q[1].q.todofd;
 	sy.todofd[0] = f->q[0].q.todofd;
 	sy.todofd[1] = f->q[1].q.todofd;
@@ -689,6 +716,87 @@ static void test_stop_at_once(void **state)
 	}
 }
 
+/*
+ * test_action_no_hold - a message pinned to queue 2 (queue=) goes to an
+ * action thread, whose move is held at a gate; six plain messages to queue
+ * 1 submitted after it are committed and handed back while it waits.
+ * Released, it is moved (same id) and committed in queue 2.
+ */
+static void test_action_no_hold(void **state)
+{
+	struct fx *f = *state;
+	struct rmsg *p, *v[6];
+	struct timespec t;
+	ino_t id;
+	int i, r = 0;
+
+	start_thread(f, QUEUE_SYNC_FULL, 8);
+	move_hold(1);
+	p = submit_held(f, 0, 0);
+	/* as st_commit does it: the pin chosen, then router_commit_submit
+	 * (submit_held put it on the loop's list for the sync thread) */
+	f->r.submit_head = f->r.submit_tail = NULL;
+	id = p->qm.id;
+	p->pin = &f->q[1];
+	router_commit_submit(&f->r, p);
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 10;
+	pthread_mutex_lock(&sy.mu);
+	while (!sy.at_move && r == 0)
+		r = pthread_cond_timedwait(&sy.cv, &sy.mu, &t);
+	pthread_mutex_unlock(&sy.mu);
+	assert_int_equal(r, 0);	/* the move is at the gate */
+	for (i = 0; i < 6; i++)
+		v[i] = submit_held(f, 0, i + 1);
+	router_sync_flush(&f->r);
+	collect(f, 6);
+	for (i = 0; i < 6; i++) {
+		assert_ptr_equal(f->back[i], v[i]);
+		check_committed(f, v[i], i + 1);
+	}
+	assert_false(p->qm.flags & QUEUE_MSG_TODO);	/* still held */
+	move_hold(0);
+	collect(f, 7);
+	assert_ptr_equal(f->back[6], p);
+	assert_false(p->pin_failed);
+	assert_ptr_equal(p->qm.q, &f->q[1].q);
+	assert_int_equal(p->qm.id, id);
+	p->rq = &f->q[1];	/* router_policy_pinned's part */
+	check_committed(f, p, 0);
+	assert_int_equal(tu_queue_mess(f->q[0].q.path), 6);
+}
+
+/* test_action_stop - router_sync_stop() with a move held waits for it and
+ * commits the message before it returns */
+static void *release_later(void *arg)
+{
+	(void)arg;
+	usleep(200 * 1000);
+	move_hold(0);
+	return NULL;
+}
+
+static void test_action_stop(void **state)
+{
+	struct fx *f = *state;
+	struct rmsg *p;
+	pthread_t t;
+
+	start_thread(f, QUEUE_SYNC_FULL, 8);
+	move_hold(1);
+	p = submit_held(f, 0, 0);
+	f->r.submit_head = f->r.submit_tail = NULL;
+	p->pin = &f->q[1];
+	router_commit_submit(&f->r, p);
+	assert_int_equal(pthread_create(&t, NULL, release_later, NULL), 0);
+	router_sync_stop(&f->r);
+	f->started = 0;
+	pthread_join(t, NULL);
+	assert_true(p->qm.flags & QUEUE_MSG_TODO);
+	p->rq = &f->q[1];
+	check_committed(f, p, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -700,6 +808,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failing_todo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_no_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_threads_fs, setup, teardown),
 	};
