@@ -51,7 +51,9 @@
  *	first, each with its level), and an archive (zip, 7z, rar, tar, gzip,
  *	bzip2, xz, cab, arj, cpio, ...) that yielded neither a member name nor
  *	a file, or a tar cut before its end blocks, is "could not be opened":
- *	a truncated or corrupt archive, or a 7z whose names are encrypted.  With cfg->clamav_encrypted, an encrypted archive or document
+ *	a truncated or corrupt archive, a 7z whose names are encrypted, or
+ *	any rar when libclamav was built without unrar (Debian's: it tells a
+ *	rar by its signature, then neither lists nor scans it).  With cfg->clamav_encrypted, an encrypted archive or document
  *	(libclamav's Heuristics.Encrypted.*) is SCAN_LIMIT too: nobody could
  *	look inside it.  The engine runs with libclamav's clean-file cache
  *	off (CL_ENGINE_DISABLE_CACHE): the cache answers for a file it has

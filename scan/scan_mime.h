@@ -57,7 +57,7 @@
 
 enum mime_origin {
 	MIME_NAME_HEADER,	/* filename= or name= parameter */
-	MIME_NAME_UUENCODE,	/* "begin 644 name" or "=ybegin ... name=" */
+	MIME_NAME_UUENCODE,	/* "begin 644 name", "=ybegin ... name=", a BinHex header */
 	MIME_NAME_ZIP,		/* zip member */
 	MIME_NAME_EMBED,	/* gzip stored name, TNEF attachment name */
 };
@@ -182,6 +182,20 @@ struct mime_qp {		/* streaming quoted-printable decoder state */
 };
 /* scan_mime_qp - decode one line piece (eol: it ends the line) into out (>= len + 3) */
 size_t scan_mime_qp(struct mime_qp *, const char *in, size_t len, int eol, unsigned char *out);
+
+struct mime_hqx {		/* BinHex 4.0 six-bit decoder state */
+	uint32_t acc;
+	unsigned n;
+	int end;		/* the closing ':' was seen */
+};
+#define MIME_HQX_MARK	"(This file must be converted with BinHex"
+/*
+ * scan_mime_hqx - decode a piece of BinHex 4.0 text (the part after the
+ * opening ':') into out (>= len * 3 / 4 + 3): the run-length coded bytes,
+ * not yet expanded; blanks are skipped, the closing ':' or any other
+ * character outside the alphabet sets end.  Returns bytes.
+ */
+size_t scan_mime_hqx(struct mime_hqx *, const char *in, size_t len, unsigned char *out);
 
 struct mime_tail {		/* the last cap bytes of a stream */
 	unsigned char *buf;
