@@ -44,7 +44,8 @@
  *	deadline and the cancel flag are checked for every chunk read.
  *
  * BUGS
- *	Nothing compressed is inflated here: a tar.gz, a 7z, a rar, a zip
+ *	Nothing compressed is inflated here: a tar.gz, a 7z, a rar, a cab, an
+ *	ISO image, an arj, a cpio, an lzh, a zip
  *	inside a zip (unless stored uncompressed: then its local headers show)
  *	are listed by libclamav for the clamav backend (scan_clamav.c), which
  *	applies the same banned list to them.
@@ -592,9 +593,7 @@ static void hqx_line(struct walk *w, const char *s, size_t n, int bol)
 	unsigned char out[MIME_LINE_MAX];
 	size_t i;
 
-	if (p->hqx == 1) {
-		if (!bol || !n || s[0] != ':')
-			return;
+	if (p->hqx == 1) {	/* text_line() saw the ':' opening the line */
 		p->hqx = 2;
 		memset(&p->hqxd, 0, sizeof p->hqxd);
 		p->hqx_rle = 0;
@@ -638,7 +637,7 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 	size_t nlen, k;
 	int kind;
 
-	if (p->hqx) {
+	if (p->hqx == 2 || (p->hqx == 1 && !p->uu && bol && n && s[0] == ':')) {
 		hqx_line(w, s, n, bol);
 		return;
 	}
@@ -671,7 +670,7 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 		return;
 	}
 	if (bol && n >= sizeof MIME_HQX_MARK - 1 && memmem(s, n, MIME_HQX_MARK, sizeof MIME_HQX_MARK - 1)) {
-		p->hqx = 1;
+		p->hqx = 1;	/* begin lines still count until a ':' line opens the BinHex */
 		return;
 	}
 	if (!bol || !n || (s[0] != 'b' && s[0] != '=') || !(kind = scan_mime_begin(s, n, &name, &nlen)))

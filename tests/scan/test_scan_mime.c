@@ -610,6 +610,9 @@ static void test_binhex(void **unused)
 	assert_string_equal(walk("Subject: x\n\nOld tools said \"(This file must be converted with BinHex 4.0)\".\n"
 				 "Nothing follows.\n", NULL), "");
 	assert_int_equal(res.limits, 0);
+	/* the first line does not hide a uuencoded file after it */
+	assert_string_equal(walk("Subject: x\n\n(This file must be converted with BinHex 4.0)\n\n"
+				 "begin 644 evil.exe\n#34UH\n`\nend\n", NULL), "U:evil.exe|");
 	/* a clean file: its name, nothing banned is up to the caller */
 	strcpy(text, "Subject: x\n\n(This file must be converted with BinHex 4.0)\n");
 	hqx(text, 65536, "notes.txt", 9, (const unsigned char *)"hello\n", 6);

@@ -547,6 +547,8 @@ def main():
     emit('binhex_no_mark', B, B, N, 'application/mac-binhex40 part without its first line',
          mixed('hqxnm', [part(binhex('evil.exe', EXE).split('\n', 2)[2].encode(), 'application/mac-binhex40',
                               'docs.hqx', cte='7bit')]))
+    emit('binhex_mark_then_uu', B, B, N, 'the BinHex first line, then a uuencoded exe',
+         head('hqx uu') + '\n(This file must be converted with BinHex 4.0)\n\n' + uu('tool.exe', EXE) + '\nBye\n')
     hq = binhex('a-rather-long-name-for-a-tool.exe', EXE)
     emit('binhex_cut', L, L, N, 'BinHex 4.0 text cut inside its file name',
          head('hqx cut') + '\nThe tool:\n\n' + hq[:hq.index(':') + 20] + ':\n\nBye\n')
