@@ -31,8 +31,9 @@
  *	- clam_inspect(): the name of every file libclamav scans, at any
  *	  depth (its own temp names excepted), and the names stored inside
  *	  the file where libclamav reports none or a cut one: a gzip's FNAME,
- *	  a TNEF stream's attachment names and a tar's long (pax, GNU) names
- *	  (scan_embed.c), read from the file's bytes.
+ *	  a TNEF stream's attachment names, a tar's long (pax, GNU) names and
+ *	  an ISO image's Rock Ridge names (scan_embed.c), read from the
+ *	  file's bytes.
  *	A banned name gives SCAN_BANNED with the name; the scan goes on, so
  *	that a virus further on still makes the message infected (the stricter
  *	verdict, and the one the sender should hear about).  The MIME walker (scan_mime.c) stays for
@@ -369,6 +370,11 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 		return CL_CLEAN;
 	if (strcmp(type, "CL_TYPE_GZ") == 0)
 		scan_embed_gzip((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+	else if (file_size > 16 * 2048 + 6 && memcmp(file_buffer + 16 * 2048 + 1, "CD001", 5) == 0) {
+		/* an ISO image: libclamav types it CL_TYPE_BINARY_DATA and finds the image inside */
+		if (scan_embed_iso((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx) == 2)
+			clam_unopened(ctx, "CL_TYPE_ISO9660", file_name, "names not read whole (too many directories)");
+	}
 	else if (strcmp(type, "CL_TYPE_TNEF") == 0) {
 		struct embed_tnef t;
 

@@ -263,6 +263,8 @@ void scan_embed_tar_init(struct embed_tar *);
 /* scan_embed_tar - feed n more bytes; non-zero when fn asked to stop */
 int scan_embed_tar(struct embed_tar *, const unsigned char *p, size_t n, mime_name_fn fn, void *ctx);
 void scan_embed_tar_free(struct embed_tar *);
+/* scan_embed_iso - the Rock Ridge names of the ISO 9660 image img[0..n): 0 done, 1 fn stopped, 2 not read whole */
+int scan_embed_iso(const unsigned char *img, size_t n, mime_name_fn fn, void *ctx);
 /* scan_embed_tar_is - do the first n bytes look like a ustar archive? */
 int scan_embed_tar_is(const unsigned char *p, size_t n);
 

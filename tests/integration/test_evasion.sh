@@ -96,7 +96,7 @@ expect "long_ctype_middle" 82 \
 run_qq -m "$EV/tnef_title.eml" -e 6
 expect "tnef_title" 82 "DYour email was rejected because it contains a bad attachment: invoice.exe (#5.7.1)"
 # the containers libclamav lists, BinHex read by the walker, a rar nobody can list
-for c in cab_exe:evil.exe iso_exe:EVIL.EXE arj_exe:evil.exe cpio_newc_exe:evil.exe lzh_exe:evil.exe \
+for c in cab_exe:evil.exe iso_exe:evil.exe iso_rr_only:evil.exe arj_exe:evil.exe cpio_newc_exe:evil.exe lzh_exe:evil.exe \
 	zip_in_iso:evil.exe zip_in_cab:evil.exe binhex_part:evil.exe binhex_b64_text:tool.exe; do
 	run_qq -m "$EV/${c%%:*}.eml" -e 6
 	expect "${c%%:*}" 82 "DYour email was rejected because it contains a bad attachment: ${c#*:} (#5.7.1)"

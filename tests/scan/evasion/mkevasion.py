@@ -531,6 +531,21 @@ def main():
     # Debian's libclamav is built without unrar: it tells a rar by its
     # signature but cannot list it, so a rar is a limit, clean or not
     emit('rar_exe', L, N, L, 'exe in a rar (stored)', att(mkrar(bad), 'application/vnd.rar', 'docs.rar', 'rar'))
+    # the same exe under three names: ISO 9660's (what libclamav lists),
+    # Joliet's (what Windows shows) and Rock Ridge's (what Linux shows);
+    # two of them made harmless, one left
+    iso = mkiso(bad)
+    if iso:
+        j16 = lambda t: t.encode('utf-16-be')
+        emit('iso_joliet_only', B, N, B, 'exe named only in the Joliet tree of an ISO image', att(
+            iso.replace(b'EVIL.EXE;1', b'NOTE.TXT;1').replace(b'evil.exe', b'note.txt'),
+            'application/x-iso9660-image', 'docs.iso', 'isoj'))
+        emit('iso_rr_only', B, N, B, 'exe named only by Rock Ridge in an ISO image', att(
+            iso.replace(b'EVIL.EXE;1', b'NOTE.TXT;1').replace(j16('evil.exe'), j16('note.txt')),
+            'application/x-iso9660-image', 'docs.iso', 'isorr'))
+    else:
+        emit('iso_joliet_only', B, N, B, 'exe named only in the Joliet tree of an ISO image', None)
+        emit('iso_rr_only', B, N, B, 'exe named only by Rock Ridge in an ISO image', None)
     zbad = mkzip(bad)
     emit('zip_in_iso', B, N, B, 'zip with an exe inside an ISO 9660 image',
          att(mkiso([('docs.zip', zbad)]), 'application/octet-stream', 'docs.iso', 'ziso'))
