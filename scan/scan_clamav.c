@@ -33,7 +33,9 @@
  *	  the file where libclamav reports none or a cut one: a gzip's FNAME,
  *	  a TNEF stream's attachment names, a tar's long (pax, GNU) names and
  *	  an ISO image's Rock Ridge names (scan_embed.c), read from the
- *	  file's bytes.
+ *	  file's bytes.  An image with a UDF file system is a limit ("UDF
+ *	  archive docs.iso names not checked"): neither libclamav nor
+ *	  scan_embed.c reads UDF names, and Windows shows those first.
  *	A banned name gives SCAN_BANNED with the name; the scan goes on, so
  *	that a virus further on still makes the message infected (the stricter
  *	verdict, and the one the sender should hear about).  The MIME walker (scan_mime.c) stays for
@@ -375,6 +377,9 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 		if (scan_embed_iso((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx) == 2)
 			clam_unopened(ctx, "CL_TYPE_ISO9660", file_name, "names not read whole (too many directories)");
 	}
+	/* UDF (what Windows reads first): nobody here reads its names */
+	if (!ctx->banned && scan_embed_udf_is((const unsigned char *)file_buffer, file_size))
+		clam_unopened(ctx, "CL_TYPE_UDF", file_name, "names not checked");
 	else if (strcmp(type, "CL_TYPE_TNEF") == 0) {
 		struct embed_tnef t;
 

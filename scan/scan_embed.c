@@ -33,6 +33,10 @@
  *	ISO_TODO_MAX waiting, ISO_CE_MAX continuation areas of a sector each per record,
  *	and twice the image's size (plus 1 MiB) of bytes read in all; an
  *	image beyond that is "not read whole".
+ *	scan_embed_udf_is() tells an image that carries a UDF file system (an
+ *	NSR02 or NSR03 descriptor in its volume recognition sequence): its UDF
+ *	names, the ones Windows shows first, are read by nobody here (nor by
+ *	libclamav 1.4), so the clamav backend makes such an image a limit.
  *
  * DIAGNOSTICS
  *	scan_embed_iso() returns 0 (read whole, or not an image), 1 (the
@@ -582,6 +586,24 @@ int scan_embed_iso(const unsigned char *img, size_t n, mime_name_fn fn, void *ct
 			}
 			at += rl;
 		}
+	}
+	return 0;
+}
+
+int scan_embed_udf_is(const unsigned char *img, size_t n)
+{
+	unsigned s;
+
+	/* the volume recognition sequence: 2048-byte descriptors from 32 KiB on */
+	for (s = 16; s < 64 && (size_t)s * ISO_SECTOR + 6 <= n; s++) {
+		const unsigned char *d = img + (size_t)s * ISO_SECTOR;
+
+		if (memcmp(d + 1, "NSR02", 5) == 0 || memcmp(d + 1, "NSR03", 5) == 0)
+			return 1;
+		if (memcmp(d + 1, "CD001", 5) != 0 && memcmp(d + 1, "BEA01", 5) != 0 &&
+		    memcmp(d + 1, "TEA01", 5) != 0 && memcmp(d + 1, "BOOT2", 5) != 0 &&
+		    memcmp(d + 1, "CDW02", 5) != 0)
+			return 0;
 	}
 	return 0;
 }

@@ -265,6 +265,8 @@ int scan_embed_tar(struct embed_tar *, const unsigned char *p, size_t n, mime_na
 void scan_embed_tar_free(struct embed_tar *);
 /* scan_embed_iso - the Rock Ridge names of the ISO 9660 image img[0..n): 0 done, 1 fn stopped, 2 not read whole */
 int scan_embed_iso(const unsigned char *img, size_t n, mime_name_fn fn, void *ctx);
+/* scan_embed_udf_is - does the image img[0..n) carry a UDF file system? */
+int scan_embed_udf_is(const unsigned char *img, size_t n);
 /* scan_embed_tar_is - do the first n bytes look like a ustar archive? */
 int scan_embed_tar_is(const unsigned char *p, size_t n);
 

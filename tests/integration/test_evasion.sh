@@ -103,6 +103,8 @@ for c in cab_exe:evil.exe iso_exe:evil.exe iso_rr_only:evil.exe arj_exe:evil.exe
 done
 run_qq -m "$EV/rar_exe.eml" -e 6
 expect "rar_exe" 82 "DYour email was rejected because it could not be scanned: RAR archive docs.rar could not be opened (#5.7.1)"
+run_qq -m "$EV/udf_only.eml" -e 6
+expect "udf_only" 82 "DYour email was rejected because it could not be scanned: UDF archive docs.iso names not checked (#5.7.1)"
 run_qq -m "$EV/binhex_cut.eml" -e 6
 expect "binhex_cut" 82 "DYour email was rejected because it could not be scanned: BinHex file cut before its name (#5.7.1)"
 wait_queue_empty "notqmail"

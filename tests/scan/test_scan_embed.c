@@ -1,5 +1,6 @@
 /*
- * test_scan_embed.c - the gzip, TNEF, tar and ISO 9660 name readers
+ * test_scan_embed.c - the gzip, TNEF, tar and ISO 9660 name readers, and
+ * the UDF test
  * (scan/scan_embed.c): names found, fed whole and a byte at a time, cut
  * streams, garbage, and a naming attribute longer than what is kept.
  */
@@ -303,6 +304,22 @@ static void test_iso(void **unused)
 		got[0] = 0;
 		assert_int_equal(scan_embed_iso(cut, at, on_name, NULL), 0);
 		free(cut);
+	}
+	assert_int_equal(scan_embed_udf_is(img, n), 0);	/* ISO 9660 alone */
+	{			/* a UDF bridge: NSR03 after BEA01 in the volume recognition sequence */
+		unsigned char *u = calloc(1, 20 * 2048);
+
+		assert_non_null(u);
+		memcpy(u + 16 * 2048, "\1CD001\1", 7);
+		memcpy(u + 17 * 2048, "\0BEA01\1", 7);
+		memcpy(u + 18 * 2048, "\0NSR03\1", 7);
+		assert_int_equal(scan_embed_udf_is(u, 20 * 2048), 1);
+		assert_int_equal(scan_embed_udf_is(u, 18 * 2048 + 5), 0);	/* cut inside it */
+		memcpy(u + 18 * 2048, "\0NSR02\1", 7);
+		assert_int_equal(scan_embed_udf_is(u, 20 * 2048), 1);
+		memcpy(u + 17 * 2048, "\0XXXXX\1", 7);	/* the sequence ends before it */
+		assert_int_equal(scan_embed_udf_is(u, 20 * 2048), 0);
+		free(u);
 	}
 	/* a directory holding itself: the walk gives up, "not read whole" */
 	iso_rec(img + far, 19, 2048, 1, "LOOP", 4, NULL, 0);

@@ -4,8 +4,9 @@
  * libclamav unpacks (scan/scan_clamav.c), against the evasion corpus.
  *
  * The corpus is written at test time by tests/scan/evasion/mkevasion.py
- * (python3; 7z, gcab, xorriso, arj and cpio for those containers: a
- * program missing fails the test, naming its package) into a temp dir: one
+ * (python3; 7z, gcab, xorriso, genisoimage, arj and cpio for those
+ * containers: a program missing fails the test, naming its package) into
+ * a temp dir: one
  * class of evasion per group of messages, several variants each, and clean
  * look-alikes.  Its MANIFEST gives, per message, the verdict both
  * scanners together must reach, and what each alone must say where that

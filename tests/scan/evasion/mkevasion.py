@@ -26,12 +26,13 @@ the verdict with the default SLUICE_ENCRYPTED=pass, and with =limit.
 Run by the tests at test time (tests/scan/test_scan_evasion.c,
 tests/integration/test_evasion.sh); nothing it writes is committed.  Uses
 python3's standard library and these programs (services/install-deps
-installs them): 7z (p7zip-full), gcab, xorriso, arj, cpio.  Without one,
+installs them): 7z (p7zip-full), gcab, xorriso, genisoimage, arj, cpio.  Without one,
 its messages are left out, stderr says so, and MANIFEST (or ENCRYPTED) has
 a "# missing" line for each message and program: the tests fail on it.
 The lzh, rar and BinHex 4.0 files are written here (Debian main has no
 creator for the first two; Python has no binhex module any more).
-Every message is deterministic: fixed dates, fixed archive timestamps.
+Every message is deterministic (fixed dates, fixed archive timestamps) but
+the two ISO/UDF images genisoimage writes.
 """
 import base64
 import binascii
@@ -233,6 +234,14 @@ def mkiso(members):
                    ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'DOCS', '-o', '@OUT', '.'], 'out.iso')
 
 
+def mkudf(members):
+    """An ISO 9660 image with a UDF bridge (what Windows reads first), Rock
+    Ridge and Joliet names, made by genisoimage (its dates are the build
+    time's: this image alone is not the same from run to run)."""
+    return mkfiles('genisoimage', 'genisoimage', members,
+                   ['-quiet', '-udf', '-R', '-J', '-V', 'DOCS', '-o', '@OUT', '.'], 'out.iso')
+
+
 def mkarj(members):
     """An ARJ archive made by arj."""
     return mkfiles('arj', 'arj', members, ['a', '-y', '-i', '@OUT', '@FILES'], 'out.arj')
@@ -275,6 +284,21 @@ def mklzh(members):
         body = (b'-lh0-' + struct.pack('<IIHHBB', len(data), len(data), 0x5960, 0x5a63, 0x20, 0) +
                 struct.pack('B', len(nm)) + nm + struct.pack('<H', crc16_arc(data)))
         out += struct.pack('BB', len(body), sum(body) & 0xff) + body + data
+    return out + b'\0'
+
+
+def mklzh1(members):
+    """An LHA archive with level-1 headers: each member's base header names
+    it "note.txt", its extended filename header (type 0x01, which wins
+    for every LHA reader) gives the real name."""
+    out = b''
+    for name, data in members:
+        ext = b'\x01' + name.encode()
+        exth = struct.pack('<H', len(ext) + 2) + ext
+        base = (b'-lh0-' + struct.pack('<IIHHBB', len(data) + len(exth), len(data), 0x5960, 0x5a63, 0x20, 1) +
+                struct.pack('B', 8) + b'note.txt' + struct.pack('<H', crc16_arc(data)) + b'U')
+        body = base + struct.pack('<H', len(exth))
+        out += struct.pack('BB', len(body), sum(body) & 0xff) + body + exth[2:] + struct.pack('<H', 0) + data
     return out + b'\0'
 
 
@@ -530,6 +554,8 @@ def main():
     emit('lzh_exe', B, N, B, 'exe in an lzh (-lh0-)', att(mklzh(bad), 'application/x-lzh-compressed', 'docs.lzh', 'lzh'))
     # Debian's libclamav is built without unrar: it tells a rar by its
     # signature but cannot list it, so a rar is a limit, clean or not
+    emit('lzh_ext_name', B, N, B, 'exe named in an lzh level-1 extended header only',
+         att(mklzh1([('evil.exe', EXE)]), 'application/x-lzh-compressed', 'docs.lzh', 'lzh1'))
     emit('rar_exe', L, N, L, 'exe in a rar (stored)', att(mkrar(bad), 'application/vnd.rar', 'docs.rar', 'rar'))
     # the same exe under three names: ISO 9660's (what libclamav lists),
     # Joliet's (what Windows shows) and Rock Ridge's (what Linux shows);
@@ -546,6 +572,15 @@ def main():
     else:
         emit('iso_joliet_only', B, N, B, 'exe named only in the Joliet tree of an ISO image', None)
         emit('iso_rr_only', B, N, B, 'exe named only by Rock Ridge in an ISO image', None)
+    udf = mkudf(bad)
+    # nobody reads UDF names (libclamav 1.4 neither): an image with UDF is a
+    # limit while names are banned, clean or not
+    emit('udf_only', L, N, L, 'exe named only in the UDF tree of an ISO/UDF image', udf and att(
+        udf.replace(b'EVIL.EXE;1', b'NOTE.TXT;1').replace(b'NM\r\x01\x00evil.exe', b'NM\r\x01\x00note.txt')
+        .replace('evil.exe'.encode('utf-16-be'), 'note.txt'.encode('utf-16-be')),
+        'application/x-iso9660-image', 'docs.iso', 'udf'))
+    emit('clean_udf', L, C, L, 'ISO/UDF image of text files (UDF names not checked)', att(mkudf(good), 'application/x-iso9660-image',
+                                                                  'notes.iso', 'cudf'))
     zbad = mkzip(bad)
     emit('zip_in_iso', B, N, B, 'zip with an exe inside an ISO 9660 image',
          att(mkiso([('docs.zip', zbad)]), 'application/octet-stream', 'docs.iso', 'ziso'))
