@@ -587,7 +587,7 @@ static void hqx_end(struct walk *w)
 	p->hqx = 0;
 }
 
-static void hqx_line(struct walk *w, const char *s, size_t n, int bol)
+static void hqx_line(struct walk *w, const char *s, size_t n)
 {
 	struct part *p = &w->p;
 	unsigned char out[MIME_LINE_MAX];
@@ -638,7 +638,7 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 	int kind;
 
 	if (p->hqx == 2 || (p->hqx == 1 && !p->uu && bol && n && s[0] == ':')) {
-		hqx_line(w, s, n, bol);
+		hqx_line(w, s, n);
 		return;
 	}
 	if (p->uu) {
