@@ -31,8 +31,11 @@
  *	- clam_inspect(): the name of every file libclamav scans, at any
  *	  depth (its own temp names excepted), and the names stored inside
  *	  the file where libclamav reports none or a cut one: a gzip's FNAME,
- *	  a TNEF stream's attachment names and a tar's long (pax, GNU) names
- *	  (scan_embed.c), read from the file's bytes.
+ *	  a TNEF stream's attachment names, a tar's long (pax, GNU) names and
+ *	  an ISO image's Rock Ridge names (scan_embed.c), read from the
+ *	  file's bytes.  An image with a UDF file system is a limit ("UDF
+ *	  archive docs.iso names not checked"): neither libclamav nor
+ *	  scan_embed.c reads UDF names, and Windows shows those first.
  *	A banned name gives SCAN_BANNED with the name; the scan goes on, so
  *	that a virus further on still makes the message infected (the stricter
  *	verdict, and the one the sender should hear about).  The MIME walker (scan_mime.c) stays for
@@ -51,7 +54,9 @@
  *	first, each with its level), and an archive (zip, 7z, rar, tar, gzip,
  *	bzip2, xz, cab, arj, cpio, ...) that yielded neither a member name nor
  *	a file, or a tar cut before its end blocks, is "could not be opened":
- *	a truncated or corrupt archive, or a 7z whose names are encrypted.  With cfg->clamav_encrypted, an encrypted archive or document
+ *	a truncated or corrupt archive, a 7z whose names are encrypted, or
+ *	any rar when libclamav was built without unrar (Debian's: it tells a
+ *	rar by its signature, then neither lists nor scans it).  With cfg->clamav_encrypted, an encrypted archive or document
  *	(libclamav's Heuristics.Encrypted.*) is SCAN_LIMIT too: nobody could
  *	look inside it.  The engine runs with libclamav's clean-file cache
  *	off (CL_ENGINE_DISABLE_CACHE): the cache answers for a file it has
@@ -367,6 +372,14 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 		return CL_CLEAN;
 	if (strcmp(type, "CL_TYPE_GZ") == 0)
 		scan_embed_gzip((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+	else if (file_size > 16 * 2048 + 6 && memcmp(file_buffer + 16 * 2048 + 1, "CD001", 5) == 0) {
+		/* an ISO image: libclamav types it CL_TYPE_BINARY_DATA and finds the image inside */
+		if (scan_embed_iso((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx) == 2)
+			clam_unopened(ctx, "CL_TYPE_ISO9660", file_name, "names not read whole (too many directories)");
+	}
+	/* UDF (what Windows reads first): nobody here reads its names */
+	if (!ctx->banned && scan_embed_udf_is((const unsigned char *)file_buffer, file_size))
+		clam_unopened(ctx, "CL_TYPE_UDF", file_name, "names not checked");
 	else if (strcmp(type, "CL_TYPE_TNEF") == 0) {
 		struct embed_tnef t;
 

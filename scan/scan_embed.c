@@ -1,5 +1,6 @@
 /*
- * scan_embed.c - file names stored inside gzip, TNEF (winmail.dat) and tar.
+ * scan_embed.c - file names stored inside gzip, TNEF (winmail.dat), tar
+ * and ISO 9660 images.
  *
  *	Some containers carry the names of what they hold in their own
  *	structure, where neither MIME headers nor libclamav's member list show
@@ -8,7 +9,10 @@
  *	and a tar member's long name (POSIX pax "path" records and GNU 'L'
  *	entries: libclamav lists only the 100-byte ustar name field).
  *	Both the MIME walker (decoded attachment bodies) and the clamav
- *	backend (every file libclamav unpacks, at any depth) read them here.
+ *	backend (every file libclamav unpacks, at any depth) read them here;
+ *	an ISO image's Rock Ridge names (what Linux shows when it mounts the
+ *	image: libclamav lists the ISO 9660 and Joliet names only) are read
+ *	for the clamav backend.
  *
  *	scan_embed_gzip() reads the header of a gzip stream.
  *	scan_embed_tar() is a streaming tar reader: every header's name (with
@@ -21,8 +25,22 @@
  *	PR_ATTACH_FILENAME and PR_DISPLAY_NAME), at most EMBED_TNEF_KEEP bytes
  *	of each; every other attribute, attachment data included, is skipped
  *	as it streams by.
+ *	scan_embed_iso() walks an ISO image held whole: the directory tree of
+ *	its primary volume descriptor, and in every record's System Use area
+ *	(and the continuation areas it points to) the Rock Ridge NM entries.
+ *	A record or a tree out of the image's bounds ends that directory's
+ *	walk.  The work is bounded: at most ISO_DIRS_MAX directories,
+ *	ISO_TODO_MAX waiting, ISO_CE_MAX continuation areas of a sector each per record,
+ *	and twice the image's size (plus 1 MiB) of bytes read in all; an
+ *	image beyond that is "not read whole".
+ *	scan_embed_udf_is() tells an image that carries a UDF file system (an
+ *	NSR02 or NSR03 descriptor in its volume recognition sequence): its UDF
+ *	names, the ones Windows shows first, are read by nobody here (nor by
+ *	libclamav 1.4), so the clamav backend makes such an image a limit.
  *
  * DIAGNOSTICS
+ *	scan_embed_iso() returns 0 (read whole, or not an image), 1 (the
+ *	callback asked to stop) or 2 (not read whole: the caller's limit).
  *	scan_embed_gzip() returns 1 when it reported a name, 0 when the
  *	header holds none, -1 when the bytes end inside the header.
  *	scan_embed_tnef() returns non-zero when the callback asked to stop;
@@ -451,4 +469,141 @@ int scan_embed_tar(struct embed_tar *t, const unsigned char *p, size_t n, mime_n
 int scan_embed_tar_is(const unsigned char *p, size_t n)
 {
 	return n >= 263 && !memcmp(p + 257, "ustar", 5);
+}
+
+/* ---- ISO 9660: Rock Ridge names ---- */
+
+#define ISO_SECTOR	2048u
+#define ISO_DIRS_MAX	4096u	/* directories walked in one image */
+#define ISO_CE_MAX	8	/* continuation areas followed per record */
+#define ISO_TODO_MAX	1024	/* directories waiting to be walked */
+
+/*
+ * iso_susp - the System Use entries of one directory record (and the
+ * continuation areas they point to): every Rock Ridge NM name, its pieces
+ * joined.  Returns non-zero when fn asked to stop.
+ */
+static int iso_susp(const unsigned char *img, size_t n, const unsigned char *su, size_t len,
+		    size_t *budget, mime_name_fn fn, void *ctx)
+{
+	char name[1024];
+	size_t nlen = 0;
+	int hops = 0, stop = 0;
+
+	while (len >= 4 && !stop) {
+		size_t i = 0, next_off = 0, next_len = 0;
+
+		if (len > *budget)
+			return 2;
+		*budget -= len;
+		while (i + 4 <= len) {
+			const unsigned char *e = su + i;
+			size_t el = e[2];
+
+			if (el < 4 || i + el > len)
+				break;
+			if (e[0] == 'N' && e[1] == 'M' && el >= 5) {
+				size_t k = el - 5 < sizeof name - nlen ? el - 5 : sizeof name - nlen;
+
+				memcpy(name + nlen, e + 5, k);
+				nlen += k;
+				if (!(e[4] & 1) && nlen) {	/* no CONTINUE: the name is whole */
+					if ((stop = fn(ctx, name, nlen, MIME_NAME_EMBED)) != 0)
+						return stop;
+					nlen = 0;
+				}
+			} else if (e[0] == 'C' && e[1] == 'E' && el >= 28) {
+				next_off = (size_t)le32(e + 4) * ISO_SECTOR + le32(e + 12);
+				next_len = le32(e + 20);
+			} else if (e[0] == 'S' && e[1] == 'T')
+				break;
+			i += el;
+		}
+		if (!next_len || next_len > ISO_SECTOR || ++hops > ISO_CE_MAX || next_off >= n ||
+		    next_len > n - next_off)
+			break;
+		su = img + next_off;
+		len = next_len;
+	}
+	if (nlen && !stop)	/* a CONTINUE with nothing after it: the name so far */
+		stop = fn(ctx, name, nlen, MIME_NAME_EMBED);
+	return stop;
+}
+
+int scan_embed_iso(const unsigned char *img, size_t n, mime_name_fn fn, void *ctx)
+{
+	uint32_t todo[ISO_TODO_MAX][2];	/* directories to walk: extent, length */
+	unsigned ntodo = 0, dirs = 0, vd;
+	size_t budget = 2 * n + (1u << 20);	/* bytes of records and System Use areas read */
+	int st;
+
+	for (vd = 16; vd < 48 && (size_t)(vd + 1) * ISO_SECTOR <= n; vd++) {
+		const unsigned char *d = img + (size_t)vd * ISO_SECTOR;
+
+		if (memcmp(d + 1, "CD001", 5) != 0 || d[0] == 255)
+			break;
+		if (d[0] == 1) {	/* the primary volume descriptor: its root directory */
+			todo[ntodo][0] = le32(d + 156 + 2);
+			todo[ntodo][1] = le32(d + 156 + 10);
+			ntodo++;
+			break;
+		}
+	}
+	while (ntodo) {
+		uint64_t at = (uint64_t)todo[ntodo - 1][0] * ISO_SECTOR, end = at + todo[ntodo - 1][1];
+
+		ntodo--;
+		if (++dirs > ISO_DIRS_MAX)
+			return 2;
+		if (end > n)
+			end = n;
+		if (end > at && end - at > budget)
+			return 2;
+		budget -= end > at ? end - at : 0;
+		while (at + 34 <= end) {
+			const unsigned char *r = img + at;
+			size_t rl = r[0], nl;
+
+			if (rl == 0) {	/* records do not cross sectors: the next one */
+				at = (at / ISO_SECTOR + 1) * ISO_SECTOR;
+				continue;
+			}
+			nl = r[32];
+			if (rl < 34 || at + rl > end || 33 + nl > rl)
+				break;
+			if (!(nl == 1 && (r[33] == 0 || r[33] == 1))) {	/* not "." or ".." */
+				size_t su = 33 + nl + !(nl & 1);
+
+				if (su < rl && (st = iso_susp(img, n, r + su, rl - su, &budget, fn, ctx)) != 0)
+					return st;
+				if ((r[25] & 2) && ntodo == sizeof todo / sizeof todo[0])
+					return 2;	/* deeper than the walk keeps */
+				if (r[25] & 2) {
+					todo[ntodo][0] = le32(r + 2);
+					todo[ntodo][1] = le32(r + 10);
+					ntodo++;
+				}
+			}
+			at += rl;
+		}
+	}
+	return 0;
+}
+
+int scan_embed_udf_is(const unsigned char *img, size_t n)
+{
+	unsigned s;
+
+	/* the volume recognition sequence: 2048-byte descriptors from 32 KiB on */
+	for (s = 16; s < 64 && (size_t)s * ISO_SECTOR + 6 <= n; s++) {
+		const unsigned char *d = img + (size_t)s * ISO_SECTOR;
+
+		if (memcmp(d + 1, "NSR02", 5) == 0 || memcmp(d + 1, "NSR03", 5) == 0)
+			return 1;
+		if (memcmp(d + 1, "CD001", 5) != 0 && memcmp(d + 1, "BEA01", 5) != 0 &&
+		    memcmp(d + 1, "TEA01", 5) != 0 && memcmp(d + 1, "BOOT2", 5) != 0 &&
+		    memcmp(d + 1, "CDW02", 5) != 0)
+			return 0;
+	}
+	return 0;
 }

@@ -16,7 +16,9 @@
  *	  - text (text/..., preambles, no type): lines are looked at for
  *	    uuencode and yEnc begin lines, after base64 or quoted-printable
  *	    decoding when the part is encoded; a uuencoded or begin-base64 file
- *	    is decoded in turn and read like an attachment;
+ *	    is decoded in turn and read like an attachment, and so is the
+ *	    data fork of a BinHex 4.0 file, whose header names it (also in
+ *	    an application/mac-binhex40 part, with or without its first line);
  *	  - an attachment (any other type, or x-uuencode): decoded and read by
  *	    its first bytes: a zip's tail is kept and its members listed
  *	    (scan_zip.c), a gzip's stored name, a TNEF stream's attachment
@@ -42,7 +44,8 @@
  *	deadline and the cancel flag are checked for every chunk read.
  *
  * BUGS
- *	Nothing compressed is inflated here: a tar.gz, a 7z, a rar, a zip
+ *	Nothing compressed is inflated here: a tar.gz, a 7z, a rar, a cab, an
+ *	ISO image, an arj, a cpio, an lzh, a zip
  *	inside a zip (unless stored uncompressed: then its local headers show)
  *	are listed by libclamav for the clamav backend (scan_clamav.c), which
  *	applies the same banned list to them.
@@ -93,6 +96,13 @@ struct part {
 	/* uuencoded or begin-base64 file inside a text body */
 	int uu;			/* 0 none, 1 uuencode, 2 base64 */
 	struct mime_b64 uudec;
+	/* a BinHex 4.0 file inside a text body or an application/mac-binhex40 part */
+	int hqx;		/* 0 none, 1 waiting for the ':' line, 2 decoding */
+	struct mime_hqx hqxd;
+	int hqx_rle, hqx_prev;	/* after a 0x90 marker; the last byte (-1: none) */
+	unsigned char hqx_hdr[1 + 255 + 21];	/* name length, name, 21 bytes of header */
+	size_t hqx_nhdr;
+	uint32_t hqx_left;	/* bytes of the data fork still to come */
 	/* decoded text assembled into lines */
 	char tl[MIME_LINE_MAX];
 	size_t tlen;
@@ -515,6 +525,111 @@ static void leaf_end(struct walk *w)
 
 /* ---- text bodies: begin lines, and the files they open ---- */
 
+/*
+ * BinHex 4.0: after the "(This file must be converted with BinHex 4.0)"
+ * line (or in an application/mac-binhex40 part), the first line opening
+ * with ':' starts six-bit text up to the next ':'; its bytes, once the
+ * run-length coding is expanded (0x90 n repeats the byte before it n - 1
+ * times, 0x90 0 is 0x90 itself), are a header (name length, name, version,
+ * type, creator, flags, data fork and resource fork lengths, CRC), the data
+ * fork, the resource fork.  The name is reported; the data fork is read like
+ * an attachment (a zip in it is listed).  A file cut before its name ends
+ * is a limit.
+ */
+static void hqx_bytes(struct walk *w, unsigned char b, unsigned count)
+{
+	struct part *p = &w->p;
+
+	while (count && p->hqx == 2 && !w->stop) {
+		if (p->hqx_left) {
+			unsigned char run[256];
+			unsigned k = count < sizeof run ? count : sizeof run;
+
+			if (k > p->hqx_left)
+				k = p->hqx_left;
+			memset(run, b, k);
+			sink_add(w, run, k);
+			count -= k;
+			if ((p->hqx_left -= k) == 0) {
+				sink_end(w);
+				p->hqx = 0;	/* the resource fork is not read */
+			}
+			continue;
+		}
+		p->hqx_hdr[p->hqx_nhdr++] = b;
+		count--;
+		if (p->hqx_nhdr == 1u + p->hqx_hdr[0] && p->hqx_hdr[0])
+			report(w, (const char *)p->hqx_hdr + 1, p->hqx_hdr[0], MIME_NAME_UUENCODE);
+		if (p->hqx_nhdr == 1u + p->hqx_hdr[0] + 21) {
+			const unsigned char *d = p->hqx_hdr + 1 + p->hqx_hdr[0] + 11;
+			char what[64];
+
+			p->hqx_left = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+			if (!p->hqx_left) {
+				p->hqx = 0;
+				continue;
+			}
+			scan_mime_printable(what, sizeof what, (const char *)p->hqx_hdr + 1, p->hqx_hdr[0]);
+			sink_start(w, p->zip || ends_zip((const char *)p->hqx_hdr + 1, p->hqx_hdr[0]), what);
+		}
+	}
+}
+
+/* hqx_end - the BinHex text ended (its ':' or the part's end) */
+static void hqx_end(struct walk *w)
+{
+	struct part *p = &w->p;
+
+	if (p->hqx == 2 && (p->hqx_nhdr == 0 || p->hqx_nhdr < 1u + p->hqx_hdr[0]))
+		limit(w, MIME_LIMIT_EMBED, "BinHex file%s%s cut before its name", *p->what ? " in " : "", p->what);
+	if (p->hqx == 2 && w->sink.on)
+		sink_end(w);	/* a data fork cut short: read as far as it goes */
+	p->hqx = 0;
+}
+
+static void hqx_line(struct walk *w, const char *s, size_t n)
+{
+	struct part *p = &w->p;
+	unsigned char out[MIME_LINE_MAX];
+	size_t i;
+
+	if (p->hqx == 1) {	/* text_line() saw the ':' opening the line */
+		p->hqx = 2;
+		memset(&p->hqxd, 0, sizeof p->hqxd);
+		p->hqx_rle = 0;
+		p->hqx_prev = -1;
+		p->hqx_nhdr = 0;
+		p->hqx_left = 0;
+		w->res->unwalked++;	/* a file inside a leaf: the leaf is not the file */
+		s++;
+		n--;
+	}
+	for (i = 0; i < n && p->hqx == 2 && !p->hqxd.end && !w->stop; i += sizeof out - 4) {
+		size_t c = n - i < sizeof out - 4 ? n - i : sizeof out - 4, k, j;
+
+		k = scan_mime_hqx(&p->hqxd, s + i, c, out);
+		for (j = 0; j < k && p->hqx == 2; j++) {
+			unsigned char b = out[j];
+
+			if (p->hqx_rle) {
+				p->hqx_rle = 0;
+				if (b == 0) {
+					hqx_bytes(w, 0x90, 1);
+					p->hqx_prev = 0x90;
+				} else if (p->hqx_prev >= 0 && b > 1)
+					hqx_bytes(w, (unsigned char)p->hqx_prev, b - 1u);
+			} else if (b == 0x90)
+				p->hqx_rle = 1;
+			else {
+				hqx_bytes(w, b, 1);
+				p->hqx_prev = b;
+			}
+		}
+	}
+	if (p->hqx == 2 && p->hqxd.end)
+		hqx_end(w);
+}
+
 static void text_line(struct walk *w, const char *s, size_t n, int bol)
 {
 	struct part *p = &w->p;
@@ -522,6 +637,10 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 	size_t nlen, k;
 	int kind;
 
+	if (p->hqx == 2 || (p->hqx == 1 && !p->uu && bol && n && s[0] == ':')) {
+		hqx_line(w, s, n);
+		return;
+	}
 	if (p->uu) {
 		/* not w->dec: text_bytes() may be reading its input from there */
 		unsigned char out[MIME_LINE_MAX];
@@ -548,6 +667,10 @@ static void text_line(struct walk *w, const char *s, size_t n, int bol)
 			k = scan_mime_b64(&p->uudec, s + i, c, out);
 			sink_add(w, out, k);
 		}
+		return;
+	}
+	if (bol && n >= sizeof MIME_HQX_MARK - 1 && memmem(s, n, MIME_HQX_MARK, sizeof MIME_HQX_MARK - 1)) {
+		p->hqx = 1;	/* begin lines still count until a ':' line opens the BinHex */
 		return;
 	}
 	if (!bol || !n || (s[0] != 'b' && s[0] != '=') || !(kind = scan_mime_begin(s, n, &name, &nlen)))
@@ -775,6 +898,8 @@ static void part_done(struct walk *w)
 	}
 	if (p->body == B_TEXT && p->tlen)
 		text_bytes(w, (const unsigned char *)"\n", 1);
+	if (p->hqx)
+		hqx_end(w);
 	if (w->sink.on)
 		sink_end(w);
 	leaf_end(w);
@@ -857,9 +982,12 @@ static void headers_done(struct walk *w)
 			p->body = B_IGNORE;
 		else
 			new_part(w, 0);
-	} else if (p->cte == CTE_UU || !*p->type || !strcmp(p->type, "text") || !strcmp(p->type, "multipart")) {
+	} else if (p->cte == CTE_UU || !*p->type || !strcmp(p->type, "text") || !strcmp(p->type, "multipart") ||
+		   (!strcmp(p->type, "application") && strstr(p->sub, "binhex"))) {
 		p->body = B_TEXT;	/* x-uuencode has its begin line in the body */
 		p->leaf = w->lim.leaves != NULL;
+		if (!strcmp(p->type, "application") && strstr(p->sub, "binhex"))
+			p->hqx = 1;	/* mac-binhex40: BinHex even without its first line */
 	} else {
 		p->body = B_FILE;
 		p->leaf = w->lim.leaves != NULL;

@@ -58,7 +58,7 @@
 
 enum mime_origin {
 	MIME_NAME_HEADER,	/* filename= or name= parameter */
-	MIME_NAME_UUENCODE,	/* "begin 644 name" or "=ybegin ... name=" */
+	MIME_NAME_UUENCODE,	/* "begin 644 name", "=ybegin ... name=", a BinHex header */
 	MIME_NAME_ZIP,		/* zip member */
 	MIME_NAME_EMBED,	/* gzip stored name, TNEF attachment name */
 };
@@ -184,6 +184,20 @@ struct mime_qp {		/* streaming quoted-printable decoder state */
 /* scan_mime_qp - decode one line piece (eol: it ends the line) into out (>= len + 3) */
 size_t scan_mime_qp(struct mime_qp *, const char *in, size_t len, int eol, unsigned char *out);
 
+struct mime_hqx {		/* BinHex 4.0 six-bit decoder state */
+	uint32_t acc;
+	unsigned n;
+	int end;		/* the closing ':' was seen */
+};
+#define MIME_HQX_MARK	"(This file must be converted with BinHex"
+/*
+ * scan_mime_hqx - decode a piece of BinHex 4.0 text (the part after the
+ * opening ':') into out (>= len * 3 / 4 + 3): the run-length coded bytes,
+ * not yet expanded; blanks are skipped, the closing ':' or any other
+ * character outside the alphabet sets end.  Returns bytes.
+ */
+size_t scan_mime_hqx(struct mime_hqx *, const char *in, size_t len, unsigned char *out);
+
 struct mime_tail {		/* the last cap bytes of a stream */
 	unsigned char *buf;
 	size_t cap, max, len, head;	/* head: oldest byte once full */
@@ -250,6 +264,10 @@ void scan_embed_tar_init(struct embed_tar *);
 /* scan_embed_tar - feed n more bytes; non-zero when fn asked to stop */
 int scan_embed_tar(struct embed_tar *, const unsigned char *p, size_t n, mime_name_fn fn, void *ctx);
 void scan_embed_tar_free(struct embed_tar *);
+/* scan_embed_iso - the Rock Ridge names of the ISO 9660 image img[0..n): 0 done, 1 fn stopped, 2 not read whole */
+int scan_embed_iso(const unsigned char *img, size_t n, mime_name_fn fn, void *ctx);
+/* scan_embed_udf_is - does the image img[0..n) carry a UDF file system? */
+int scan_embed_udf_is(const unsigned char *img, size_t n);
 /* scan_embed_tar_is - do the first n bytes look like a ustar archive? */
 int scan_embed_tar_is(const unsigned char *p, size_t n);
 

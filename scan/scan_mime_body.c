@@ -9,7 +9,8 @@
  *	line that opens a uuencoded ("begin 644 name", any octal mode up to
  *	six digits, any run of blanks: uudecode reads it with scanf),
  *	"begin-base64 644 name" or yEnc ("=ybegin ... name=name") file inside
- *	a text body.
+ *	a text body.  scan_mime_hqx() decodes BinHex 4.0's six-bit text
+ *	(its run-length coding is the walker's: scan_mime.c).
  *	scan_mime_tail_*() keep the last bytes of a decoded attachment: a zip
  *	is read from its end, so the tail is all that is needed of it however
  *	large the attachment is.
@@ -21,6 +22,43 @@
 #include <string.h>
 
 #include "scan_mime.h"
+
+/* BinHex 4.0's alphabet: a character's place in it is its six bits */
+static const char hqx_alphabet[] = "!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
+
+size_t scan_mime_hqx(struct mime_hqx *h, const char *in, size_t len, unsigned char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && !h->end; i++) {
+		unsigned char c = (unsigned char)in[i];
+		const char *at;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c == 0 || !(at = strchr(hqx_alphabet, c))) {
+			h->end = 1;	/* the closing ':', or no BinHex */
+			break;
+		}
+		h->acc = h->acc << 6 | (uint32_t)(at - hqx_alphabet);
+		if (++h->n == 4) {
+			out[o++] = (unsigned char)(h->acc >> 16);
+			out[o++] = (unsigned char)(h->acc >> 8);
+			out[o++] = (unsigned char)h->acc;
+			h->n = 0;
+			h->acc = 0;
+		}
+	}
+	if (h->end && h->n >= 2) {	/* a last group of two or three characters */
+		uint32_t acc = h->acc << (6 * (4 - h->n));
+
+		out[o++] = (unsigned char)(acc >> 16);
+		if (h->n == 3)
+			out[o++] = (unsigned char)(acc >> 8);
+		h->n = 0;
+	}
+	return o;
+}
 
 /* the base64 alphabet's values; -1 for every other byte ('=' included) */
 static const signed char b64tab[256] = {

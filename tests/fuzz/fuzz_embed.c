@@ -1,6 +1,6 @@
 /*
- * fuzz_embed.c - libFuzzer target for the gzip, TNEF and tar name readers
- * (scan/scan_embed.c).
+ * fuzz_embed.c - libFuzzer target for the gzip, TNEF, tar and ISO 9660
+ * name readers (scan/scan_embed.c).
  *
  *	The first byte picks the reader and a piece size; the rest is the
  *	stream.  The streaming readers (TNEF, tar) are fed twice, whole and in
@@ -68,7 +68,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	whole.len = pieces.len = size;
-	if (which >= 2) {	/* gzip: the header only */
+	if (which == 3) {	/* an ISO image, whole (names may join NM pieces read again) */
+		int r;
+
+		whole.len = 1024;
+		r = scan_embed_iso(data, size, on_name, &whole);
+		if (r < 0 || r > 2)
+			abort();
+		return 0;
+	}
+	if (which == 2) {	/* gzip: the header only */
 		int r = scan_embed_gzip(data, size, on_name, &whole);
 
 		if (r < -1 || r > 1 || (r == 1) != (whole.names == 1))

@@ -223,8 +223,10 @@ daemon_start() {
 		# memcheck: any error, or a definite leak at exit, makes the
 		# daemon exit 99, which daemon_stop refuses; the report is in
 		# WORK/valgrind.<pid> and is printed by fail()
+		# (valgrind.supp: errors inside libclamav, each explained there)
 		wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
-			--show-leak-kinds=definite --track-fds=no "--log-file=$WORK/valgrind.%p")
+			--show-leak-kinds=definite --track-fds=no "--log-file=$WORK/valgrind.%p"
+			"--suppressions=$SLUICE_SRC/tests/integration/valgrind.supp")
 		tries=1200
 	fi
 	env QUEUE_BASE="$WORK" QUEUE_COUNT="$NQ" SLUICE_SCANNERS=null $AS_USER "$@" \

@@ -1,5 +1,6 @@
 /*
- * test_scan_embed.c - the gzip, TNEF and tar name readers
+ * test_scan_embed.c - the gzip, TNEF, tar and ISO 9660 name readers, and
+ * the UDF test
  * (scan/scan_embed.c): names found, fed whole and a byte at a time, cut
  * streams, garbage, and a naming attribute longer than what is kept.
  */
@@ -236,12 +237,109 @@ static void test_tar(void **unused)
 	free(t);
 }
 
+/* iso_rec - a directory record at p: extent, length, flags, name, System Use bytes; returns its length */
+static size_t iso_rec(unsigned char *p, uint32_t extent, uint32_t len, int dir, const char *name, size_t nlen,
+		      const unsigned char *su, size_t sulen)
+{
+	size_t rl = 33 + nlen + !(nlen & 1) + sulen;
+
+	rl += rl & 1;
+	memset(p, 0, rl);
+	p[0] = (unsigned char)rl;
+	le32(p + 2, extent);
+	le32(p + 10, len);
+	p[25] = dir ? 2 : 0;
+	p[32] = (unsigned char)nlen;
+	memcpy(p + 33, name, nlen);
+	memcpy(p + 33 + nlen + !(nlen & 1), su, sulen);
+	return rl;
+}
+
+/*
+ * An image: volume descriptors at 16 (primary, root at 18) and 17 (end),
+ * the root at 18 (".", "..", a file whose Rock Ridge name comes in two NM
+ * pieces, a subdirectory at 19), the subdirectory (a file whose NM is in a
+ * continuation area at sector 20, a record pointing past the image).
+ */
+static void test_iso(void **unused)
+{
+	size_t n = 21 * 2048, at, far;
+	unsigned char *img = calloc(1, n), su[64];
+
+	assert_non_null(img);
+	memcpy(img + 16 * 2048, "\1CD001\1", 7);
+	iso_rec(img + 16 * 2048 + 156, 18, 2048, 1, "\0", 1, NULL, 0);
+	memcpy(img + 17 * 2048, "\377CD001\1", 7);
+	at = 18 * 2048;
+	at += iso_rec(img + at, 18, 2048, 1, "\0", 1, (const unsigned char *)"NM\6\1\0x", 6);
+	at += iso_rec(img + at, 18, 2048, 1, "\1", 1, NULL, 0);
+	/* "ev" (CONTINUE) + "il.exe" */
+	at += iso_rec(img + at, 30, 10, 0, "NOTE.TXT;1", 10,
+		      (const unsigned char *)"NM\7\1\1evNM\13\1\0il.exe", 18);
+	at += iso_rec(img + at, 19, 2048, 1, "SUB", 3, (const unsigned char *)"NM\10\1\0sub", 8);
+	at = 19 * 2048;
+	at += iso_rec(img + at, 19, 2048, 1, "\0", 1, NULL, 0);
+	memset(su, 0, sizeof su);
+	memcpy(su, "CE\34\1", 4);
+	le32(su + 4, 20);	/* block (both byte orders: the little-endian half is read) */
+	le32(su + 12, 100);	/* offset */
+	le32(su + 20, 13);	/* length */
+	at += iso_rec(img + at, 31, 10, 0, "A.TXT;1", 7, su, 28);
+	far = at;
+	at += iso_rec(img + at, 4000000, 2048, 1, "FAR", 3, NULL, 0);	/* past the end: skipped */
+	memcpy(img + 20 * 2048 + 100, "NM\15\1\0tool.scr", 13);
+	got[0] = 0;
+	assert_int_equal(scan_embed_iso(img, n, on_name, NULL), 0);
+	assert_string_equal(got, "evil.exe|sub|tool.scr|");	/* "." and ".." are no names */
+	/* the callback stops the walk */
+	got[0] = 0;
+	assert_int_equal(scan_embed_iso(img, n, on_name, img), 1);
+	assert_string_equal(got, "evil.exe|");
+	/* cut anywhere: never out of bounds, names up to the cut */
+	for (at = 0; at <= n; at += 512) {
+		unsigned char *cut = malloc(at ? at : 1);
+
+		assert_non_null(cut);
+		memcpy(cut, img, at);
+		got[0] = 0;
+		assert_int_equal(scan_embed_iso(cut, at, on_name, NULL), 0);
+		free(cut);
+	}
+	assert_int_equal(scan_embed_udf_is(img, n), 0);	/* ISO 9660 alone */
+	{			/* a UDF bridge: NSR03 after BEA01 in the volume recognition sequence */
+		unsigned char *u = calloc(1, 20 * 2048);
+
+		assert_non_null(u);
+		memcpy(u + 16 * 2048, "\1CD001\1", 7);
+		memcpy(u + 17 * 2048, "\0BEA01\1", 7);
+		memcpy(u + 18 * 2048, "\0NSR03\1", 7);
+		assert_int_equal(scan_embed_udf_is(u, 20 * 2048), 1);
+		assert_int_equal(scan_embed_udf_is(u, 18 * 2048 + 5), 0);	/* cut inside it */
+		memcpy(u + 18 * 2048, "\0NSR02\1", 7);
+		assert_int_equal(scan_embed_udf_is(u, 20 * 2048), 1);
+		memcpy(u + 17 * 2048, "\0XXXXX\1", 7);	/* the sequence ends before it */
+		assert_int_equal(scan_embed_udf_is(u, 20 * 2048), 0);
+		free(u);
+	}
+	/* a directory holding itself: the walk gives up, "not read whole" */
+	iso_rec(img + far, 19, 2048, 1, "LOOP", 4, NULL, 0);
+	got[0] = 0;
+	assert_int_equal(scan_embed_iso(img, n, on_name, NULL), 2);
+	/* not an image */
+	got[0] = 0;
+	memset(img + 16 * 2048, 0, 8);
+	assert_int_equal(scan_embed_iso(img, n, on_name, NULL), 0);
+	assert_string_equal(got, "");
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tnef),
 		cmocka_unit_test(test_gzip),
 		cmocka_unit_test(test_tar),
+		cmocka_unit_test(test_iso),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

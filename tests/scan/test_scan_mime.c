@@ -456,6 +456,171 @@ static void test_leaves(void **unused)
 	}
 }
 
+/* ---- BinHex 4.0, encoded here as the format describes it ---- */
+
+static uint16_t hqx_crc(const unsigned char *p, size_t n)
+{
+	uint16_t crc = 0;
+	size_t i;
+	int b;
+
+	for (i = 0; i < n; i++) {
+		crc ^= (uint16_t)(p[i] << 8);
+		for (b = 0; b < 8; b++)
+			crc = crc & 0x8000 ? (uint16_t)(crc << 1 ^ 0x1021) : (uint16_t)(crc << 1);
+	}
+	return crc;
+}
+
+/* hqx - name and data as BinHex 4.0 text (":...:" lines of 64) appended to out */
+static void hqx(char *out, size_t cap, const char *name, size_t nlen, const unsigned char *data, size_t dlen)
+{
+	static const char abc[] = "!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
+	unsigned char raw[4096], rle[8192];
+	size_t n = 0, r = 0, i, o = strlen(out), col = 1;
+	uint16_t crc;
+
+	raw[n++] = (unsigned char)nlen;
+	memcpy(raw + n, name, nlen);
+	n += nlen;
+	memcpy(raw + n, "\0APPL????\0\0", 11);
+	n += 11;
+	raw[n++] = (unsigned char)(dlen >> 24);
+	raw[n++] = (unsigned char)(dlen >> 16);
+	raw[n++] = (unsigned char)(dlen >> 8);
+	raw[n++] = (unsigned char)dlen;
+	memset(raw + n, 0, 4);
+	n += 4;
+	crc = hqx_crc(raw, n);
+	raw[n++] = (unsigned char)(crc >> 8);
+	raw[n++] = (unsigned char)crc;
+	memcpy(raw + n, data, dlen);
+	n += dlen;
+	crc = hqx_crc(data, dlen);
+	raw[n++] = (unsigned char)(crc >> 8);
+	raw[n++] = (unsigned char)crc;
+	raw[n++] = 0;		/* an empty resource fork's CRC */
+	raw[n++] = 0;
+	for (i = 0; i < n;) {	/* runs of 4 or more: byte 0x90 count; 0x90 itself: 0x90 0 */
+		size_t k = 1;
+
+		while (i + k < n && raw[i + k] == raw[i] && k < 255)
+			k++;
+		if (raw[i] == 0x90) {
+			rle[r++] = 0x90;
+			rle[r++] = 0;
+			i++;
+		} else if (k >= 4) {
+			rle[r++] = raw[i];
+			rle[r++] = 0x90;
+			rle[r++] = (unsigned char)k;
+			i += k;
+		} else
+			rle[r++] = raw[i++];
+	}
+	out[o++] = ':';
+	for (i = 0; i < r; i += 3) {
+		unsigned long v = (unsigned long)rle[i] << 16 | (i + 1 < r ? (unsigned long)rle[i + 1] << 8 : 0) |
+				  (i + 2 < r ? rle[i + 2] : 0);
+		size_t k = i + 2 < r ? 4 : i + 1 < r ? 3 : 2, m;
+
+		for (m = 0; m < k; m++) {
+			out[o++] = abc[(v >> (18 - 6 * m)) & 63];
+			if (++col == 64) {
+				out[o++] = '\n';
+				col = 0;
+			}
+		}
+	}
+	out[o++] = ':';
+	out[o++] = '\n';
+	out[o] = 0;
+	assert_true(o < cap);
+}
+
+static void test_binhex(void **unused)
+{
+	static const unsigned char zip[] =	/* a stored zip of one empty member, "in.exe" */
+		"PK\3\4\n\0\0\0\0\0\0\0!\0\0\0\0\0\0\0\0\0\0\0\0\0\6\0\0\0in.exe"
+		"PK\1\2\24\3\n\0\0\0\0\0\0\0!\0\0\0\0\0\0\0\0\0\0\0\0\0\6\0\0\0\0\0\0\0\0\0\0\0\244\201\0\0\0\0in.exe"
+		"PK\5\6\0\0\0\0\1\0\1\0\64\0\0\0\44\0\0\0\0\0";
+	unsigned char data[600];
+	char *text = malloc(65536);
+	struct mime_limits lim = { .chunk = MIME_CHUNK_MIN };
+	size_t n;
+
+	assert_non_null(text);
+	memset(data, 0x90, 300);	/* runs of the marker byte itself, runs of zeros */
+	memset(data + 300, 0, 300);
+	/* in a text body, after its first line: the name, origin "U" */
+	strcpy(text, "Subject: x\n\nHere:\n(This file must be converted with BinHex 4.0)\n\n");
+	hqx(text, 65536, "run.exe", 7, data, sizeof data);
+	strcat(text, "\nBye\n");
+	assert_string_equal(walk(text, NULL), "U:run.exe|");
+	assert_int_equal(res.limits, 0);
+	assert_true(res.unwalked > 0);	/* a file inside the text: libclamav's mail parser reads it */
+	assert_string_equal(walk(text, &lim), "U:run.exe|");	/* lines in 256-byte pieces */
+	/* a run and the marker byte inside the name */
+	strcpy(text, "Subject: x\n\n(This file must be converted with BinHex 4.0)\n");
+	hqx(text, 65536, "aaaaaa\x90.exe", 11, data, 10);
+	assert_string_equal(walk(text, NULL), "U:aaaaaa?.exe|");
+	/* a data fork that is a zip: its members listed */
+	strcpy(text, "Subject: x\n\n(This file must be converted with BinHex 4.0)\n");
+	hqx(text, 65536, "docs.bin", 8, zip, sizeof zip - 1);
+	assert_string_equal(walk(text, NULL), "U:docs.bin|Z:in.exe|Z:in.exe|");
+	assert_int_equal(res.limits, 0);
+	/* application/mac-binhex40, base64, without the first line */
+	{
+		char hq[4096] = "", *b64 = malloc(8192);
+		static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		size_t i, o = 0, hl;
+
+		assert_non_null(b64);
+		hqx(hq, sizeof hq, "tool.scr", 8, data, 100);
+		hl = strlen(hq);
+		for (i = 0; i < hl; i += 3) {
+			unsigned long v = (unsigned long)(unsigned char)hq[i] << 16 |
+					  (i + 1 < hl ? (unsigned long)(unsigned char)hq[i + 1] << 8 : 0) |
+					  (i + 2 < hl ? (unsigned char)hq[i + 2] : 0);
+
+			b64[o++] = t[v >> 18 & 63];
+			b64[o++] = t[v >> 12 & 63];
+			b64[o++] = i + 1 < hl ? t[v >> 6 & 63] : '=';
+			b64[o++] = i + 2 < hl ? t[v & 63] : '=';
+		}
+		b64[o] = 0;
+		snprintf(text, 65536, "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			 "Content-Type: application/mac-binhex40; name=docs.hqx\n"
+			 "Content-Transfer-Encoding: base64\n\n%s\n--b--\n", b64);
+		assert_string_equal(walk(text, NULL), "H:docs.hqx|U:tool.scr|");
+		free(b64);
+	}
+	/* cut inside the name: a limit; the part's name in the reason */
+	snprintf(text, 65536, "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		 "Content-Type: application/mac-binhex40; name=x.hqx\n\n");
+	hqx(text, 65536, "a-long-name-for-a-file.exe", 26, data, 10);
+	n = strlen(text);
+	text[n - (n - strlen("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			      "Content-Type: application/mac-binhex40; name=x.hqx\n\n")) + 12] = 0;
+	strcat(text, ":\n--b--\n");
+	assert_string_equal(walk(text, NULL), "H:x.hqx|");
+	assert_int_equal(res.limits, MIME_LIMIT_EMBED);
+	assert_string_equal(res.why, "BinHex file in x.hqx cut before its name");
+	/* the first line alone, or quoted with no BinHex after it: nothing, no limit */
+	assert_string_equal(walk("Subject: x\n\nOld tools said \"(This file must be converted with BinHex 4.0)\".\n"
+				 "Nothing follows.\n", NULL), "");
+	assert_int_equal(res.limits, 0);
+	/* the first line does not hide a uuencoded file after it */
+	assert_string_equal(walk("Subject: x\n\n(This file must be converted with BinHex 4.0)\n\n"
+				 "begin 644 evil.exe\n#34UH\n`\nend\n", NULL), "U:evil.exe|");
+	/* a clean file: its name, nothing banned is up to the caller */
+	strcpy(text, "Subject: x\n\n(This file must be converted with BinHex 4.0)\n");
+	hqx(text, 65536, "notes.txt", 9, (const unsigned char *)"hello\n", 6);
+	assert_string_equal(walk(text, NULL), "U:notes.txt|");
+	assert_int_equal(res.limits, 0);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_fd),
 		cmocka_unit_test(test_printable),
 		cmocka_unit_test(test_leaves),
+		cmocka_unit_test(test_binhex),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,9 +25,14 @@ the verdict with the default SLUICE_ENCRYPTED=pass, and with =limit.
 
 Run by the tests at test time (tests/scan/test_scan_evasion.c,
 tests/integration/test_evasion.sh); nothing it writes is committed.  Uses
-python3's standard library and 7z (p7zip-full) for the 7z class; without 7z
-those messages are left out and the manifest says so on a "# skipped" line.
-Every message is deterministic: fixed dates, fixed archive timestamps.
+python3's standard library and these programs (services/install-deps
+installs them): 7z (p7zip-full), gcab, xorriso, genisoimage, arj, cpio.  Without one,
+its messages are left out, stderr says so, and MANIFEST (or ENCRYPTED) has
+a "# missing" line for each message and program: the tests fail on it.
+The lzh, rar and BinHex 4.0 files are written here (Debian main has no
+creator for the first two; Python has no binhex module any more).
+Every message is deterministic (fixed dates, fixed archive timestamps) but
+the two ISO/UDF images genisoimage writes.
 """
 import base64
 import binascii
@@ -140,7 +145,7 @@ def mkgzip(name, data):
 
 def mk7z(members, extra_args=(), name='a.7z'):
     """A 7z archive made by the 7z program, or None without it."""
-    seven = shutil.which('7z') or shutil.which('7za') or shutil.which('7zr')
+    seven = shutil.which('7z') or shutil.which('7za') or need('7zr', 'p7zip-full')
     if not seven:
         return None
     with tempfile.TemporaryDirectory() as d:
@@ -173,12 +178,196 @@ def tnef(attachments):
     return s
 
 
+
+missing = {}   # tool -> the Debian package that has it, for every tool not found
+
+
+def need(tool, package):
+    """The path of tool, or None: then the cases that need it are left out,
+    the MANIFEST says so on a "# missing" line and the tests fail on it."""
+    path = shutil.which(tool)
+    if not path and tool not in missing:
+        missing[tool] = package
+        sys.stderr.write('mkevasion.py: no %s program (Debian package %s): its cases are not written\n'
+                         % (tool, package))
+    return path
+
+
+def mkfiles(tool, package, members, argv, out='out'):
+    """An archive made by an external program from members (name, data)
+    written into a temp dir with fixed timestamps: argv's '@OUT' is the
+    archive's path, '@FILES' the member names; None without the program."""
+    prog = need(tool, package)
+    if not prog:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, 'src')
+        os.makedirs(src)
+        for name, data in members:
+            p = os.path.join(src, name)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, 'wb') as f:
+                f.write(data)
+            os.utime(p, (1741000000, 1741000000))
+        arc = os.path.join(d, out)
+        args = []
+        for a in argv:
+            if a == '@FILES':
+                args += [n for n, _ in members]
+            else:
+                args.append(a.replace('@OUT', arc))
+        env = dict(os.environ, SOURCE_DATE_EPOCH='1741000000', TZ='UTC')
+        subprocess.run([prog] + args, cwd=src, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=env)
+        with open(arc, 'rb') as f:
+            return f.read()
+
+
+def mkcab(members):
+    """A Microsoft cabinet (MSZIP) made by gcab."""
+    return mkfiles('gcab', 'gcab', members, ['-c', '-z', '@OUT', '@FILES'], 'out.cab')
+
+
+def mkiso(members):
+    """An ISO 9660 image with Rock Ridge and Joliet names, made by xorriso."""
+    return mkfiles('xorriso', 'xorriso', members,
+                   ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', 'DOCS', '-o', '@OUT', '.'], 'out.iso')
+
+
+def mkudf(members):
+    """An ISO 9660 image with a UDF bridge (what Windows reads first), Rock
+    Ridge and Joliet names, made by genisoimage (its dates are the build
+    time's: this image alone is not the same from run to run)."""
+    return mkfiles('genisoimage', 'genisoimage', members,
+                   ['-quiet', '-udf', '-R', '-J', '-V', 'DOCS', '-o', '@OUT', '.'], 'out.iso')
+
+
+def mkarj(members):
+    """An ARJ archive made by arj."""
+    return mkfiles('arj', 'arj', members, ['a', '-y', '-i', '@OUT', '@FILES'], 'out.arj')
+
+
+def mkcpio(members, fmt='newc'):
+    """A cpio archive (newc or odc) made by cpio from the names on its stdin."""
+    prog = need('cpio', 'cpio')
+    if not prog:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        for name, data in members:
+            p = os.path.join(d, name)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, 'wb') as f:
+                f.write(data)
+            os.utime(p, (1741000000, 1741000000))
+        r = subprocess.run([prog, '-o', '--quiet', '-H', fmt, '--owner=0:0'], cwd=d, check=True,
+                           input=''.join(n + '\n' for n, _ in members).encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+        return r.stdout
+
+
+def crc16_arc(data):
+    """CRC-16/ARC (LHA's member checksum)."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def mklzh(members):
+    """An LHA archive with level-0 headers and stored (-lh0-) members,
+    written here: Debian main has no LHA creator but a Java one."""
+    out = b''
+    for name, data in members:
+        nm = name.encode()
+        body = (b'-lh0-' + struct.pack('<IIHHBB', len(data), len(data), 0x5960, 0x5a63, 0x20, 0) +
+                struct.pack('B', len(nm)) + nm + struct.pack('<H', crc16_arc(data)))
+        out += struct.pack('BB', len(body), sum(body) & 0xff) + body + data
+    return out + b'\0'
+
+
+def mklzh1(members):
+    """An LHA archive with level-1 headers: each member's base header names
+    it "note.txt", its extended filename header (type 0x01, which wins
+    for every LHA reader) gives the real name."""
+    out = b''
+    for name, data in members:
+        ext = b'\x01' + name.encode()
+        exth = struct.pack('<H', len(ext) + 2) + ext
+        base = (b'-lh0-' + struct.pack('<IIHHBB', len(data) + len(exth), len(data), 0x5960, 0x5a63, 0x20, 1) +
+                struct.pack('B', 8) + b'note.txt' + struct.pack('<H', crc16_arc(data)) + b'U')
+        body = base + struct.pack('<H', len(exth))
+        out += struct.pack('BB', len(body), sum(body) & 0xff) + body + exth[2:] + struct.pack('<H', 0) + data
+    return out + b'\0'
+
+
+def mkrar(members):
+    """A RAR 1.5-4.x archive with stored members, written here from the
+    format's description: Debian main has no RAR creator (rar is non-free,
+    unrar-free only extracts)."""
+    def block(htype, flags, rest, add=b''):
+        h = struct.pack('<BHH', htype, flags, 7 + len(rest)) + rest
+        return struct.pack('<H', zlib.crc32(h) & 0xffff) + h + add
+    out = b'Rar!\x1a\x07\x00' + block(0x73, 0, bytes(6))
+    for name, data in members:
+        nm = name.encode()
+        rest = struct.pack('<IIBIIBBHI', len(data), len(data), 3, zlib.crc32(data), 0x5a635960, 20, 0x30,
+                           len(nm), 0o100644 << 0) + nm
+        out += block(0x74, 0x8000, rest, data)
+    return out + block(0x7b, 0x4000, b'')
+
+
+BINHEX_ALPHABET = b'!"#$%&\'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr'
+
+
+def crc_binhex(data):
+    """BinHex 4.0's CRC: CCITT polynomial 0x1021, initial 0 (XMODEM)."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xffff if crc & 0x8000 else (crc << 1) & 0xffff
+    return crc
+
+
+def binhex(name, data, rsrc=b''):
+    """A BinHex 4.0 file: header (name, type, creator, flags, fork lengths),
+    data fork and resource fork each with its CRC; run-length coded (0x90
+    escapes itself as 0x90 0x00, a run of 4 or more becomes byte 0x90 count);
+    six bits a character in the BinHex alphabet, 64 to a line, between colons."""
+    nm = name.encode()
+    hdr = struct.pack('B', len(nm)) + nm + b'\0' + b'APPL' + b'????' + struct.pack('>HII', 0, len(data), len(rsrc))
+    raw = hdr + struct.pack('>H', crc_binhex(hdr))
+    raw += data + struct.pack('>H', crc_binhex(data)) + rsrc + struct.pack('>H', crc_binhex(rsrc))
+    rle, i = bytearray(), 0
+    while i < len(raw):
+        b, n = raw[i], 1
+        while i + n < len(raw) and raw[i + n] == b and n < 255:
+            n += 1
+        rle += b'\x90\x00' if b == 0x90 else bytes([b])
+        if n >= 4 and b != 0x90:
+            rle += bytes([0x90, n])
+        else:
+            n = 1
+        i += n
+    chars = bytearray()
+    for j in range(0, len(rle), 3):
+        g = rle[j:j + 3]
+        v = int.from_bytes(g + bytes(3 - len(g)), 'big')
+        k = (len(g) * 8 + 5) // 6
+        chars += bytes(BINHEX_ALPHABET[(v >> (18 - 6 * m)) & 63] for m in range(k))
+    text = b':' + bytes(chars) + b':'
+    lines = [text[i:i + 64] for i in range(0, len(text), 64)]
+    return '(This file must be converted with BinHex 4.0)\n\n' + b'\n'.join(lines).decode() + '\n'
+
+
 encrypted = []
 
 
 def emit_enc(name, merged, merged_limit, what, data, fname):
     if data is None:
-        encrypted.append('# skipped %s: no 7z program' % name)
+        encrypted.append('# missing %s: no 7z program' % name)
         return
     with open(os.path.join(out_dir, name + '.eml'), 'wb') as f:
         f.write(mixed('enc', [part(data, 'application/octet-stream', fname)]).encode('latin-1'))
@@ -187,7 +376,7 @@ def emit_enc(name, merged, merged_limit, what, data, fname):
 
 def emit(name, merged, walker, clamav, what, text):
     if text is None:
-        manifest.append('# skipped %s: no 7z program' % name)
+        manifest.append('# missing %s: %s' % (name, what))
         return
     with open(os.path.join(out_dir, name + '.eml'), 'wb') as f:
         f.write(text.encode('latin-1') if isinstance(text, str) else text)
@@ -352,6 +541,83 @@ def main():
     emit('sevenz_in_zip', B, N, B, '7z inside a zip', (lambda a: a and mixed('7zz', [
         part(mkzip([('inner.7z', a)]), 'application/zip', 'docs.zip')]))(mk7z([('x.exe', EXE)])))
 
+    # ---- 6. more containers: cab, ISO 9660, arj, cpio, lzh, rar, BinHex ----
+    def att(data, ctype, fname, subject):
+        return data and mixed(subject, [part(data, ctype, fname)])
+    bad = [('readme.txt', TXT), ('evil.exe', EXE)]
+    good = [('readme.txt', TXT), ('notes.txt', TXT)]
+    emit('cab_exe', B, N, B, 'exe in a cab', att(mkcab(bad), 'application/vnd.ms-cab-compressed', 'docs.cab', 'cab'))
+    emit('iso_exe', B, N, B, 'exe in an ISO 9660 image', att(mkiso(bad), 'application/x-iso9660-image', 'docs.iso', 'iso'))
+    emit('arj_exe', B, N, B, 'exe in an arj', att(mkarj(bad), 'application/x-arj', 'docs.arj', 'arj'))
+    emit('cpio_newc_exe', B, N, B, 'exe in a cpio (newc)', att(mkcpio(bad), 'application/x-cpio', 'docs.cpio', 'cpio'))
+    emit('cpio_odc_exe', B, N, B, 'exe in a cpio (odc)', att(mkcpio(bad, 'odc'), 'application/x-cpio', 'docs.cpio', 'cpio'))
+    emit('lzh_exe', B, N, B, 'exe in an lzh (-lh0-)', att(mklzh(bad), 'application/x-lzh-compressed', 'docs.lzh', 'lzh'))
+    # Debian's libclamav is built without unrar: it tells a rar by its
+    # signature but cannot list it, so a rar is a limit, clean or not
+    emit('lzh_ext_name', B, N, B, 'exe named in an lzh level-1 extended header only',
+         att(mklzh1([('evil.exe', EXE)]), 'application/x-lzh-compressed', 'docs.lzh', 'lzh1'))
+    emit('rar_exe', L, N, L, 'exe in a rar (stored)', att(mkrar(bad), 'application/vnd.rar', 'docs.rar', 'rar'))
+    # the same exe under three names: ISO 9660's (what libclamav lists),
+    # Joliet's (what Windows shows) and Rock Ridge's (what Linux shows);
+    # two of them made harmless, one left
+    iso = mkiso(bad)
+    if iso:
+        j16 = lambda t: t.encode('utf-16-be')
+        emit('iso_joliet_only', B, N, B, 'exe named only in the Joliet tree of an ISO image', att(
+            iso.replace(b'EVIL.EXE;1', b'NOTE.TXT;1').replace(b'evil.exe', b'note.txt'),
+            'application/x-iso9660-image', 'docs.iso', 'isoj'))
+        emit('iso_rr_only', B, N, B, 'exe named only by Rock Ridge in an ISO image', att(
+            iso.replace(b'EVIL.EXE;1', b'NOTE.TXT;1').replace(j16('evil.exe'), j16('note.txt')),
+            'application/x-iso9660-image', 'docs.iso', 'isorr'))
+    else:
+        emit('iso_joliet_only', B, N, B, 'exe named only in the Joliet tree of an ISO image', None)
+        emit('iso_rr_only', B, N, B, 'exe named only by Rock Ridge in an ISO image', None)
+    udf = mkudf(bad)
+    # nobody reads UDF names (libclamav 1.4 neither): an image with UDF is a
+    # limit while names are banned, clean or not
+    emit('udf_only', L, N, L, 'exe named only in the UDF tree of an ISO/UDF image', udf and att(
+        udf.replace(b'EVIL.EXE;1', b'NOTE.TXT;1').replace(b'NM\r\x01\x00evil.exe', b'NM\r\x01\x00note.txt')
+        .replace('evil.exe'.encode('utf-16-be'), 'note.txt'.encode('utf-16-be')),
+        'application/x-iso9660-image', 'docs.iso', 'udf'))
+    emit('clean_udf', L, C, L, 'ISO/UDF image of text files (UDF names not checked)', att(mkudf(good), 'application/x-iso9660-image',
+                                                                  'notes.iso', 'cudf'))
+    zbad = mkzip(bad)
+    emit('zip_in_iso', B, N, B, 'zip with an exe inside an ISO 9660 image',
+         att(mkiso([('docs.zip', zbad)]), 'application/octet-stream', 'docs.iso', 'ziso'))
+    emit('zip_in_cab', B, N, B, 'zip with an exe inside a cab',
+         att(mkcab([('docs.zip', zbad)]), 'application/octet-stream', 'docs.cab', 'zcab'))
+    emit('binhex_part', B, B, N, 'BinHex 4.0 part (application/mac-binhex40) holding an exe',
+         mixed('hqx', [part(binhex('evil.exe', EXE).encode(), 'application/mac-binhex40', 'docs.hqx', cte='7bit')]))
+    emit('binhex_text', B, B, N, 'BinHex 4.0 block in a plain text body',
+         head('hqx text') + '\nThe tool:\n\n' + binhex('tool.exe', EXE) + '\nBye\n')
+    emit('binhex_b64_text', B, B, N, 'BinHex 4.0 block in a base64 text part',
+         mixed('hqxb64', [part(('Tool:\n\n' + binhex('tool.exe', EXE)).encode(), 'text/plain', None)]))
+    emit('binhex_zip', B, B, N, 'BinHex 4.0 part whose data fork is a zip with an exe',
+         mixed('hqxzip', [part(binhex('docs.zip', zbad).encode(), 'application/mac-binhex40', 'docs.hqx', cte='7bit')]))
+    emit('binhex_no_mark', B, B, N, 'application/mac-binhex40 part without its first line',
+         mixed('hqxnm', [part(binhex('evil.exe', EXE).split('\n', 2)[2].encode(), 'application/mac-binhex40',
+                              'docs.hqx', cte='7bit')]))
+    emit('binhex_mark_then_uu', B, B, N, 'the BinHex first line, then a uuencoded exe',
+         head('hqx uu') + '\n(This file must be converted with BinHex 4.0)\n\n' + uu('tool.exe', EXE) + '\nBye\n')
+    hq = binhex('a-rather-long-name-for-a-tool.exe', EXE)
+    emit('binhex_cut', L, L, N, 'BinHex 4.0 text cut inside its file name',
+         head('hqx cut') + '\nThe tool:\n\n' + hq[:hq.index(':') + 20] + ':\n\nBye\n')
+    emit('clean_cab', C, C, C, 'cab of text files', att(mkcab(good), 'application/vnd.ms-cab-compressed', 'notes.cab', 'ccab'))
+    emit('clean_iso', C, C, C, 'ISO 9660 image of text files', att(mkiso(good), 'application/x-iso9660-image', 'notes.iso', 'ciso'))
+    emit('clean_arj', C, C, C, 'arj of text files', att(mkarj(good), 'application/x-arj', 'notes.arj', 'carj'))
+    emit('clean_cpio', C, C, C, 'cpio (newc) of text files', att(mkcpio(good), 'application/x-cpio', 'notes.cpio', 'ccpio'))
+    emit('clean_lzh', C, C, C, 'lzh of text files', att(mklzh(good), 'application/x-lzh-compressed', 'notes.lzh', 'clzh'))
+    emit('clean_rar', L, C, L, 'rar of text files (libclamav cannot open a rar)', att(mkrar(good), 'application/vnd.rar', 'notes.rar', 'crar'))
+    zgood = mkzip(good)
+    emit('clean_zip_in_iso', C, C, C, 'zip of text files inside an ISO 9660 image',
+         att(mkiso([('notes.zip', zgood)]), 'application/octet-stream', 'notes.iso', 'cziso'))
+    emit('clean_zip_in_cab', C, C, C, 'zip of text files inside a cab',
+         att(mkcab([('notes.zip', zgood)]), 'application/octet-stream', 'notes.cab', 'czcab'))
+    emit('clean_binhex', C, C, C, 'BinHex 4.0 part holding a text file',
+         mixed('chqx', [part(binhex('notes.txt', TXT).encode(), 'application/mac-binhex40', 'notes.hqx', cte='7bit')]))
+    emit('clean_binhex_text', C, C, C, 'BinHex 4.0 block of a text file in a text body',
+         head('chqx text') + '\nNotes:\n\n' + binhex('notes.txt', TXT) + '\nBye\n')
+
     # ---- 3. decoding ----
     for word, nm in (('ZXZpbC5leGU', 'b64_unpadded_1'), ('ZXZpbDEuZXhl', 'b64_padded'),
                      ('ZXZpbDEyLmV4ZQ', 'b64_unpadded_2')):
@@ -439,6 +705,8 @@ def main():
     emit_enc('enc_7z_hidden', L, L, 'encrypted 7z with encrypted names (an exe inside)',
              mk7z([('run.exe', EXE)], pw + ('-mhe=on',)), 'docs.7z')
 
+    for tool, package in sorted(missing.items()):
+        manifest.append('# missing program %s (Debian package %s): the cases above are not tested' % (tool, package))
     with open(os.path.join(out_dir, 'MANIFEST'), 'w') as f:
         f.write('\n'.join(manifest) + '\n')
     with open(os.path.join(out_dir, 'ENCRYPTED'), 'w') as f:
