@@ -145,6 +145,11 @@ enum queue_status queue_insert_fields(const struct queue_msg *, off_t at,
 /* queue_msg_write - append to the mess file, retrying short writes */
 enum queue_status queue_msg_write(struct queue_msg *, const void *, size_t,
 				  struct queue_err *);
+/* queue_pread_full, queue_pwrite_full - exactly n bytes at offset off,
+ * retrying EINTR and short transfers: 0, or -1 with errno (EIO when the
+ * file ends first) (queue_open.c) */
+int queue_pread_full(int fd, void *, size_t n, off_t off);
+int queue_pwrite_full(int fd, const void *, size_t n, off_t off);
 /* queue_msg_move - a message written but without intd/ into queue `to`:
  * the same id by links on one filesystem, else copied under a new id
  * (queue_commit.c); on failure it stays where it was */

@@ -150,22 +150,18 @@ static enum queue_status move_copy(struct queue_msg *m, struct queue *to, struct
 		return st;
 	while (off < m->size) {
 		size_t want = m->size - off < (off_t)sizeof buf ? (size_t)(m->size - off) : sizeof buf;
-		ssize_t r = pread(m->fd, buf, want, off);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			st = queue_errset(e, QUEUE_EREAD, r < 0 ? errno : EIO,
-					  "cannot read %s/mess/%lu/%lu to move it", m->q->path,
-					  (unsigned long)m->id % m->q->split, (unsigned long)m->id);
+		if (queue_pread_full(m->fd, buf, want, off) < 0) {
+			st = queue_errset(e, QUEUE_EREAD, errno, "cannot read %s/mess/%lu/%lu to move it",
+					  m->q->path, (unsigned long)m->id % m->q->split, (unsigned long)m->id);
 			queue_msg_abort(&n);
 			return st;
 		}
-		if ((st = queue_msg_write(&n, buf, (size_t)r, e)) != QUEUE_OK) {
+		if ((st = queue_msg_write(&n, buf, want, e)) != QUEUE_OK) {
 			queue_msg_abort(&n);
 			return st;
 		}
-		off += r;
+		off += (off_t)want;
 	}
 	queue_msg_abort(m);
 	*m = n;

@@ -31,40 +31,6 @@
 
 #define CHUNK 65536
 
-static int pwrite_all(int fd, const char *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
-static int pread_all(int fd, char *p, size_t n, off_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, p + got, n - got, off + (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0)
-			errno = EIO;	/* the file is shorter than its size: an error too */
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 enum queue_status queue_insert(struct queue_msg *m, off_t at, const void *p, size_t len,
 			       struct queue_err *e)
 {
@@ -84,7 +50,7 @@ enum queue_status queue_insert(struct queue_msg *m, off_t at, const void *p, siz
 		size_t n = (size_t)(end - at) < CHUNK ? (size_t)(end - at) : CHUNK;
 		off_t from = end - (off_t)n;
 
-		if (pread_all(m->fd, buf, n, from) < 0 || pwrite_all(m->fd, buf, n, from + (off_t)len) < 0) {
+		if (queue_pread_full(m->fd, buf, n, from) < 0 || queue_pwrite_full(m->fd, buf, n, from + (off_t)len) < 0) {
 			free(buf);
 			return queue_errset(e, QUEUE_EWRITE, errno, "cannot shift message %lu",
 					    (unsigned long)m->id);
@@ -92,7 +58,7 @@ enum queue_status queue_insert(struct queue_msg *m, off_t at, const void *p, siz
 		end = from;
 	}
 	free(buf);
-	if (pwrite_all(m->fd, p, len, at) < 0)
+	if (queue_pwrite_full(m->fd, p, len, at) < 0)
 		return queue_errset(e, QUEUE_EWRITE, errno, "cannot insert into message %lu",
 				    (unsigned long)m->id);
 	m->size += (off_t)len;
@@ -145,7 +111,7 @@ static enum queue_status fields(int fd, off_t size, unsigned long id, off_t at, 
 	while (pos < size) {
 		size_t n = (size_t)(size - pos) < CHUNK ? (size_t)(size - pos) : CHUNK, i;
 
-		if (pread_all(fd, buf, n, pos) < 0)
+		if (queue_pread_full(fd, buf, n, pos) < 0)
 			return queue_errset(e, QUEUE_EWRITE, errno, "cannot read message %lu", id);
 		for (i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)buf[i];
@@ -231,7 +197,7 @@ static enum queue_status squeeze(struct queue_msg *m, const struct ranges *r, ch
 		while (rd < end) {
 			size_t n = (size_t)(end - rd) < CHUNK ? (size_t)(end - rd) : CHUNK;
 
-			if (pread_all(m->fd, buf, n, rd) < 0 || pwrite_all(m->fd, buf, n, wr) < 0)
+			if (queue_pread_full(m->fd, buf, n, rd) < 0 || queue_pwrite_full(m->fd, buf, n, wr) < 0)
 				return queue_errset(e, QUEUE_EWRITE, errno,
 						    "cannot rewrite message %lu", (unsigned long)m->id);
 			rd += (off_t)n;

@@ -35,40 +35,6 @@
 
 #define CHUNK 65536
 
-static int pwrite_all(int fd, const char *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
-static ssize_t pread_all(int fd, char *p, size_t n, off_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, p + got, n - got, off + (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /* clean - a header-safe copy: printable ASCII, no CR/LF */
 static void clean(char *out, size_t cap, const char *s)
 {
@@ -112,13 +78,13 @@ static int copy_at(int from, int to, off_t size, off_t at)
 	if (!buf)
 		return -1;
 	while (off < size) {
-		ssize_t r = pread_all(from, buf, CHUNK, off);
+		size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
 
-		if (r <= 0 || pwrite_all(to, buf, (size_t)r, at + off) < 0) {
+		if (queue_pread_full(from, buf, n, off) < 0 || queue_pwrite_full(to, buf, n, at + off) < 0) {
 			free(buf);
 			return -1;
 		}
-		off += r;
+		off += (off_t)n;
 	}
 	free(buf);
 	return 0;
@@ -172,7 +138,7 @@ int router_quarantine(struct rmsg *m)
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		goto fail;
 	/* the header, then the mess file's bytes as they are */
-	if (pwrite_all(fd, hdr, hl, 0) < 0)
+	if (queue_pwrite_full(fd, hdr, hl, 0) < 0)
 		goto fail;
 	if (copy_at(m->qm.fd, fd, m->qm.size, (off_t)hl) < 0)
 		goto fail;
