@@ -167,19 +167,9 @@ int scan_attach_banned_for(const struct attach_ban *b, const struct scan_input *
 /* match - the normalised s[0..n) against the list */
 static int match(const struct attach_ban *b, const char *s, size_t n)
 {
-	size_t i, start, prev;
+	size_t i, start;
 
-	do {			/* what Windows drops from the end of a name */
-		prev = n;
-		while (n && s[n - 1] && strchr(" .\t\r\n", s[n - 1]))
-			n--;
-		while (n && !s[n - 1])
-			n--;
-		if (ends_with(s, n, "::$data", 7))
-			n -= 7;
-	} while (n != prev);
-	for (start = n; start && s[start - 1] != '/' && s[start - 1] != '\\'; start--)
-		;
+	norm(s, n, &start, &n);
 	for (i = 0; i < b->n; i++)
 		if (ends_with(s + start, n - start, b->e[i].s, b->e[i].len))
 			return 1;
