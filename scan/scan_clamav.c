@@ -372,7 +372,13 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 		return CL_CLEAN;
 	if (strcmp(type, "CL_TYPE_GZ") == 0)
 		scan_embed_gzip((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
-	else if (file_size > 16 * 2048 + 6 && memcmp(file_buffer + 16 * 2048 + 1, "CD001", 5) == 0) {
+	else if (strcmp(type, "CL_TYPE_TNEF") == 0) {
+		struct embed_tnef t;
+
+		scan_embed_tnef_init(&t);
+		scan_embed_tnef(&t, (const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
+		scan_embed_tnef_free(&t);
+	} else if (file_size > 16 * 2048 + 6 && memcmp(file_buffer + 16 * 2048 + 1, "CD001", 5) == 0) {
 		/* an ISO image: libclamav types it CL_TYPE_BINARY_DATA and finds the image inside */
 		if (scan_embed_iso((const unsigned char *)file_buffer, file_size, clam_ban_name, ctx) == 2)
 			clam_unopened(ctx, "CL_TYPE_ISO9660", file_name, "names not read whole (too many directories)");
@@ -380,13 +386,6 @@ static cl_error_t clam_inspect(int fd, const char *type, const char **ancestors,
 	/* UDF (what Windows reads first): nobody here reads its names */
 	if (!ctx->banned && scan_embed_udf_is((const unsigned char *)file_buffer, file_size))
 		clam_unopened(ctx, "CL_TYPE_UDF", file_name, "names not checked");
-	else if (strcmp(type, "CL_TYPE_TNEF") == 0) {
-		struct embed_tnef t;
-
-		scan_embed_tnef_init(&t);
-		scan_embed_tnef(&t, (const unsigned char *)file_buffer, file_size, clam_ban_name, ctx);
-		scan_embed_tnef_free(&t);
-	}
 	return CL_CLEAN;
 }
 
